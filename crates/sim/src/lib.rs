@@ -1,1 +1,8 @@
-//! Placeholder: being written.
+//! Deterministic simulation of an RFC 8156 DHCPv6 failover pair.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod link;
+pub mod observe;
+pub mod rng;
+pub mod storage;

@@ -1,0 +1,16 @@
+//! The reference DHCPv6 server of the dhcpv6-failover workspace.
+//!
+//! Thin by intent: every DHCP decision is made by the sans-IO [`dhcp`] module on top of the
+//! workspace crates (`dhcpv6-wire` for bytes, `dhcpv6-pool` for allocation, `dhcpv6-failover` for
+//! the lease model); this crate adds the I/O around it: the UDP socket ([`net`]), the crash-safe
+//! lease store with grouped commits ([`store`]), the TOML configuration ([`config`]), Prometheus
+//! metrics ([`metrics`]) and the event loop that ties them together ([`service`]).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+// The server owns the clock: it reads the OS clocks and passes `now` into the sans-IO crates.
+#![allow(clippy::disallowed_methods)]
+
+pub mod config;
+pub mod metrics;
+pub mod net;
+pub mod store;

@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod check;
+pub mod client;
 pub mod link;
 pub mod observe;
 pub mod rng;

@@ -1,0 +1,297 @@
+//! Accept or reject a partner's binding update: the time comparison with ±5 s equality and
+//! the conflict-resolution table of RFC 8156 §7.5.4.
+
+use crate::binding::{BindingStatus, ClientKey};
+use crate::config::Role;
+use crate::time::{Duration, UnixTime};
+
+/// Why an update is rejected (mapped to an OPTION_STATUS_CODE in the BNDREPLY).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// OutdatedBindingInformation (19): this server's record is newer.
+    Outdated,
+    /// AddressInUse (16): bound to a different client here, and this server wins the tie.
+    AddressInUse,
+    /// ConfigurationConflict (17): the resource is not governed by this relationship.
+    ConfigurationConflict,
+    /// MissingBindingInformation (18): the update lacks what is needed to process it.
+    MissingBindingInformation,
+}
+
+/// Accept or reject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Take the update.
+    Accept,
+    /// Reject the update for this reason.
+    Reject(RejectReason),
+}
+
+/// What the update says about one lease (times already skew-corrected).
+#[derive(Clone, Copy, Debug)]
+pub struct UpdateView<'a> {
+    /// OPTION_F_BINDING_STATUS.
+    pub status: BindingStatus,
+    /// The client-last-transaction-time computed from OPTION_CLT_TIME, if present.
+    pub clt: Option<UnixTime>,
+    /// OPTION_F_START_TIME_OF_STATE, if present.
+    pub start_time_of_state: Option<UnixTime>,
+    /// The client (OPTION_CLIENTID + IAID), if any.
+    pub client: Option<&'a ClientKey>,
+}
+
+/// What this server's database says about the lease.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalView<'a> {
+    /// Its binding status.
+    pub status: BindingStatus,
+    /// client-last-transaction-time.
+    pub clt: Option<UnixTime>,
+    /// start-time-of-state.
+    pub start_time_of_state: UnixTime,
+    /// state-expiration-time.
+    pub state_expiration_time: Option<UnixTime>,
+    /// The client it is bound to.
+    pub client: Option<&'a ClientKey>,
+}
+
+/// The comparison time of an update: for ACTIVE, EXPIRED and RELEASED the CLT_TIME if present
+/// else the START_TIME_OF_STATE; for the other statuses the later of the two.
+pub fn update_time(u: &UpdateView<'_>) -> Option<UnixTime> {
+    match u.status {
+        BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released => u.clt.or(u.start_time_of_state),
+        _ => match (u.clt, u.start_time_of_state) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        },
+    }
+}
+
+/// Decide whether to accept a partner's update about one lease.
+///
+/// `local` is `None` when this server has no record of the resource (then the update is
+/// accepted). `tolerance` is the ±equality window (5 s by default).
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
+//# The basic approach is to compare these times, and if the
+//# one from the OPTION_CLIENT_DATA is clearly later, then accept
+//# the information in the OPTION_CLIENT_DATA.  If the one from
+//# the server's binding database is clearly later, then reject
+//# the information in the OPTION_CLIENT_DATA.  The challenge
+//# comes when they are essentially the same (i.e., +/- 5 seconds).
+pub fn resolve(
+    local: Option<&LocalView<'_>>,
+    update: &UpdateView<'_>,
+    now: UnixTime,
+    role: Role,
+    tolerance: Duration,
+) -> Decision {
+    let Some(local) = local else {
+        return Decision::Accept;
+    };
+    let Some(t_upd) = update_time(update) else {
+        return Decision::Reject(RejectReason::MissingBindingInformation);
+    };
+    let t_db = local.clt.unwrap_or(local.start_time_of_state);
+    let same_client = match (local.client, update.client) {
+        (Some(a), Some(b)) => a == b,
+        // Without a client on one side there is no competing binding.
+        _ => true,
+    };
+    // An ACTIVE update for a different client than our still-running ACTIVE binding is a
+    // question of who owns the address, not of freshness: resolved by accept(3) below whatever
+    // the times.
+    let local_running = local.state_expiration_time.is_none_or(|exp| now <= exp);
+    let ownership_question = local.status == BindingStatus::Active
+        && update.status == BindingStatus::Active
+        && !same_client
+        && local_running;
+    if !ownership_question {
+        if t_upd.as_secs() > t_db.as_secs().saturating_add(tolerance.as_secs()) {
+            return Decision::Accept;
+        }
+        if t_upd.as_secs().saturating_add(tolerance.as_secs()) < t_db.as_secs() {
+            return Decision::Reject(RejectReason::Outdated);
+        }
+    }
+    table(local, update, now, role)
+}
+
+/// The conflict-resolution table for times that are "the same" (±5 s).
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
+//# (1,2,3): If rejecting, use reject reason "OutdatedBindingInformation".
+fn table(local: &LocalView<'_>, update: &UpdateView<'_>, now: UnixTime, role: Role) -> Decision {
+    use BindingStatus::*;
+    // time(1): the receiver's own ACTIVE lease has really run out.
+    let time1 = || match local.state_expiration_time {
+        Some(exp) => now > exp,
+        None => true,
+    };
+    // time(2): the update's CLT_TIME is later than the receiver's start-time-of-state.
+    let time2 = || update.clt.is_some_and(|c| c > local.start_time_of_state);
+    let ok = |b: bool| {
+        if b {
+            Decision::Accept
+        } else {
+            Decision::Reject(RejectReason::Outdated)
+        }
+    };
+    let upd = match update.status {
+        PendingFree => Free,
+        s => s,
+    };
+    match (local.status, upd) {
+        (Active, Active) => {
+            let same = match (local.client, update.client) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
+            //# If the client in an OPTION_CLIENT_DATA option and in a receiving server's
+            //# binding differ, then if the receiving server is a secondary accept it, else
+            //# reject it with a reject reason of "AddressInUse".
+            if same || time2() || role == Role::Secondary {
+                Decision::Accept
+            } else {
+                Decision::Reject(RejectReason::AddressInUse)
+            }
+        }
+        (Active, Expired | Free | FreeBackup) => ok(time1()),
+        (Active, Released | Reset | Abandoned) => Decision::Accept,
+        (Reset, Active) => ok(time2()),
+        _ => Decision::Accept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use BindingStatus::*;
+
+    const T: u64 = 1_000_000;
+
+    fn t(s: u64) -> UnixTime {
+        UnixTime::from_secs(s)
+    }
+
+    fn five() -> Duration {
+        Duration::from_secs(5)
+    }
+
+    fn local(status: BindingStatus, client: Option<&ClientKey>) -> LocalView<'_> {
+        LocalView { status, clt: Some(t(T)), start_time_of_state: t(T - 100), state_expiration_time: Some(t(T + 1000)), client }
+    }
+
+    fn upd(status: BindingStatus, clt: u64, client: Option<&ClientKey>) -> UpdateView<'_> {
+        UpdateView { status, clt: Some(t(clt)), start_time_of_state: Some(t(clt - 10)), client }
+    }
+
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
+    //# The basic approach is to compare these times, and if the
+    //# one from the OPTION_CLIENT_DATA is clearly later, then accept
+    //# the information in the OPTION_CLIENT_DATA.  If the one from
+    //# the server's binding database is clearly later, then reject
+    //# the information in the OPTION_CLIENT_DATA.  The challenge
+    //# comes when they are essentially the same (i.e., +/- 5 seconds).
+    #[test]
+    fn clearly_later_or_earlier_decides_without_the_table() {
+        let c = ClientKey { duid: vec![1], iaid: 1 };
+        let l = local(Active, Some(&c));
+        let now = t(T);
+        assert_eq!(resolve(Some(&l), &upd(Expired, T + 6, Some(&c)), now, Role::Primary, five()), Decision::Accept);
+        assert_eq!(
+            resolve(Some(&l), &upd(Expired, T - 6, Some(&c)), now, Role::Primary, five()),
+            Decision::Reject(RejectReason::Outdated)
+        );
+        // Within ±5 s it is the table: ACTIVE vs EXPIRED is time(1), our lease has not run out.
+        for d in [T - 5, T, T + 5] {
+            assert_eq!(
+                resolve(Some(&l), &upd(Expired, d, Some(&c)), now, Role::Primary, five()),
+                Decision::Reject(RejectReason::Outdated),
+                "clt {d}"
+            );
+        }
+        // No record at all: accept.
+        assert_eq!(resolve(None, &upd(Active, T, Some(&c)), now, Role::Primary, five()), Decision::Accept);
+        // No time in the update at all: missing information.
+        let bare = UpdateView { status: Active, clt: None, start_time_of_state: None, client: Some(&c) };
+        assert_eq!(
+            resolve(Some(&l), &bare, now, Role::Primary, five()),
+            Decision::Reject(RejectReason::MissingBindingInformation)
+        );
+    }
+
+    /// Every cell of the table with equal times, before and after the receiver's own lease
+    /// ran out.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
+    //# (1,2,3): If rejecting, use reject reason "OutdatedBindingInformation".
+    #[test]
+    fn table_cells_with_equal_times() {
+        let c = ClientKey { duid: vec![1], iaid: 1 };
+        let a = Decision::Accept;
+        let r = Decision::Reject(RejectReason::Outdated);
+        let rows = [Active, Expired, Released, Free, FreeBackup, Reset, Abandoned];
+        let cols = [Active, Expired, Released, Free, FreeBackup, Reset, Abandoned];
+        // Same client, same time, receiver's lease still running (now < state-expiration).
+        let before: [[Decision; 7]; 7] = [
+            //   ACTIVE EXPIRED RELEASED FREE FREE-B RESET ABANDONED
+            [a, r, a, r, r, a, a], // ACTIVE: accept(3) same client, time(1) fails, accept
+            [a, a, a, a, a, a, a], // EXPIRED
+            [a, a, a, a, a, a, a], // RELEASED
+            [a, a, a, a, a, a, a], // FREE
+            [a, a, a, a, a, a, a], // FREE-BACKUP
+            [r, a, a, a, a, a, a], // RESET: time(2) fails (CLT == T, start-of-state T-100 < T ⇒ wait)
+            [a, a, a, a, a, a, a], // ABANDONED
+        ];
+        for (i, row) in rows.iter().enumerate() {
+            for (j, col) in cols.iter().enumerate() {
+                let mut l = local(*row, Some(&c));
+                // For the RESET row make time(2) fail: the update's CLT is not after our start.
+                if *row == Reset {
+                    l.start_time_of_state = t(T + 1);
+                }
+                let got = resolve(Some(&l), &upd(*col, T, Some(&c)), t(T), Role::Primary, five());
+                assert_eq!(got, before[i][j], "receiver {row:?} update {col:?}");
+            }
+        }
+        // time(1) passes once our lease has run out.
+        let l = local(Active, Some(&c));
+        assert_eq!(resolve(Some(&l), &upd(Expired, T, Some(&c)), t(T + 2000), Role::Primary, five()), a);
+        assert_eq!(resolve(Some(&l), &upd(Free, T, Some(&c)), t(T + 2000), Role::Primary, five()), a);
+        // time(2) passes when the update's CLT is after our RESET began.
+        let l = local(Reset, Some(&c));
+        assert_eq!(resolve(Some(&l), &upd(Active, T, Some(&c)), t(T), Role::Primary, five()), a);
+    }
+
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
+    //# If the client in an OPTION_CLIENT_DATA option and in a receiving server's
+    //# binding differ, then if the receiving server is a secondary accept it, else
+    //# reject it with a reject reason of "AddressInUse".
+    #[test]
+    fn accept3_different_client() {
+        let c1 = ClientKey { duid: vec![1], iaid: 1 };
+        let c2 = ClientKey { duid: vec![2], iaid: 1 };
+        let mut l = local(Active, Some(&c1));
+        l.start_time_of_state = t(T + 100);
+        let u = upd(Active, T, Some(&c2));
+        // Primary keeps its client, even against a "clearly later" update.
+        assert_eq!(resolve(Some(&l), &u, t(T), Role::Primary, five()), Decision::Reject(RejectReason::AddressInUse));
+        let later = upd(Active, T + 50, Some(&c2));
+        assert_eq!(resolve(Some(&l), &later, t(T), Role::Primary, five()), Decision::Reject(RejectReason::AddressInUse));
+        // Secondary yields.
+        assert_eq!(resolve(Some(&l), &u, t(T), Role::Secondary, five()), Decision::Accept);
+        // time(2) holds: the other client's transaction is after our binding began.
+        l.start_time_of_state = t(T - 100);
+        assert_eq!(resolve(Some(&l), &u, t(T), Role::Primary, five()), Decision::Accept);
+    }
+
+    #[test]
+    fn update_time_rules() {
+        let u = UpdateView { status: Free, clt: Some(t(10)), start_time_of_state: Some(t(20)), client: None };
+        assert_eq!(update_time(&u), Some(t(20)));
+        let u = UpdateView { status: Active, clt: Some(t(10)), start_time_of_state: Some(t(20)), client: None };
+        assert_eq!(update_time(&u), Some(t(10)));
+        let u = UpdateView { status: Released, clt: None, start_time_of_state: Some(t(20)), client: None };
+        assert_eq!(update_time(&u), Some(t(20)));
+    }
+}

@@ -55,7 +55,14 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invariant {} violated at t={}.{:03}s: {}", self.invariant, self.at / 1000, self.at % 1000, self.detail)
+        write!(
+            f,
+            "invariant {} violated at t={}.{:03}s: {}",
+            self.invariant,
+            self.at / 1000,
+            self.at % 1000,
+            self.detail
+        )
     }
 }
 
@@ -79,22 +86,38 @@ pub struct Ledger {
 impl Ledger {
     /// An empty ledger with the given overlap tolerance.
     pub fn new(tolerance: Millis) -> Self {
-        Self { holders: BTreeMap::new(), tolerance, grants: 0 }
+        Self {
+            holders: BTreeMap::new(),
+            tolerance,
+            grants: 0,
+        }
     }
 
     /// Until when `client` holds `res` (if it does at `now`).
     pub fn held_until(&self, client: ClientId, res: &Res, now: Millis) -> Option<Millis> {
-        self.holders.get(res)?.iter().find(|h| h.client == client && h.until > now).map(|h| h.until)
+        self.holders
+            .get(res)?
+            .iter()
+            .find(|h| h.client == client && h.until > now)
+            .map(|h| h.until)
     }
 
     /// Applies a fact observed at `now`.
     pub fn apply(&mut self, now: Millis, fact: &Fact) -> Result<(), Violation> {
         match fact {
-            Fact::Holds { client, res, until, server } => {
+            Fact::Holds {
+                client,
+                res,
+                until,
+                server,
+            } => {
                 self.grants += 1;
                 let list = self.holders.entry(*res).or_default();
                 list.retain(|h| h.until > now);
-                if let Some(other) = list.iter().find(|h| h.client != *client && h.until > now + self.tolerance) {
+                if let Some(other) = list
+                    .iter()
+                    .find(|h| h.client != *client && h.until > now + self.tolerance)
+                {
                     return Err(Violation {
                         invariant: Invariant::Safety,
                         at: now,
@@ -109,7 +132,11 @@ impl Ledger {
                     });
                 }
                 list.retain(|h| h.client != *client);
-                list.push(Holding { client: *client, until: *until, server: *server });
+                list.push(Holding {
+                    client: *client,
+                    until: *until,
+                    server: *server,
+                });
             }
             Fact::Stops { client, res } | Fact::Refused { client, res, .. } => {
                 if let Some(list) = self.holders.get_mut(res) {
@@ -135,15 +162,62 @@ mod tests {
     fn overlapping_grants_to_two_clients_are_caught() {
         let res = Res::Addr(Ipv6Addr::LOCALHOST);
         let mut l = Ledger::new(1_000);
-        l.apply(0, &Fact::Holds { client: 1, res, until: 60_000, server: 0 }).expect("first");
+        l.apply(
+            0,
+            &Fact::Holds {
+                client: 1,
+                res,
+                until: 60_000,
+                server: 0,
+            },
+        )
+        .expect("first");
         // The same client renewing is fine.
-        l.apply(30_000, &Fact::Holds { client: 1, res, until: 90_000, server: 1 }).expect("renew");
-        let v = l.apply(40_000, &Fact::Holds { client: 2, res, until: 100_000, server: 0 }).expect_err("overlap");
+        l.apply(
+            30_000,
+            &Fact::Holds {
+                client: 1,
+                res,
+                until: 90_000,
+                server: 1,
+            },
+        )
+        .expect("renew");
+        let v = l
+            .apply(
+                40_000,
+                &Fact::Holds {
+                    client: 2,
+                    res,
+                    until: 100_000,
+                    server: 0,
+                },
+            )
+            .expect_err("overlap");
         assert_eq!(v.invariant, Invariant::Safety);
         // Within the tolerance at the end of the old lease: fine.
-        l.apply(89_500, &Fact::Holds { client: 2, res, until: 150_000, server: 0 }).expect("tolerated");
+        l.apply(
+            89_500,
+            &Fact::Holds {
+                client: 2,
+                res,
+                until: 150_000,
+                server: 0,
+            },
+        )
+        .expect("tolerated");
         // After a release: fine.
-        l.apply(100_000, &Fact::Stops { client: 2, res }).expect("stop");
-        l.apply(100_001, &Fact::Holds { client: 3, res, until: 150_000, server: 1 }).expect("after release");
+        l.apply(100_000, &Fact::Stops { client: 2, res })
+            .expect("stop");
+        l.apply(
+            100_001,
+            &Fact::Holds {
+                client: 3,
+                res,
+                until: 150_000,
+                server: 1,
+            },
+        )
+        .expect("after release");
     }
 }

@@ -209,12 +209,21 @@ pub struct Lease {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
     Idle,
-    Soliciting { adverts: Vec<(Side, Res)>, decide_at: Option<Millis> },
-    Requesting { server: Side, res: Res, tries: u32 },
+    Soliciting {
+        adverts: Vec<(Side, Res)>,
+        decide_at: Option<Millis>,
+    },
+    Requesting {
+        server: Side,
+        res: Res,
+        tries: u32,
+    },
     Bound,
     Renewing,
     Rebinding,
-    Silent { until: Millis },
+    Silent {
+        until: Millis,
+    },
     Stopped,
 }
 
@@ -294,7 +303,14 @@ impl Client {
     }
 
     fn msg(&self, kind: MsgKind, to: Option<Side>, res: Option<Res>) -> ClientMsg {
-        ClientMsg { client: self.id, xid: self.xid, kind, to, ia: self.ia, res }
+        ClientMsg {
+            client: self.id,
+            xid: self.xid,
+            kind,
+            to,
+            ia: self.ia,
+            res,
+        }
     }
 
     fn backoff(&mut self, now: Millis, rng: &mut SimRng) -> Millis {
@@ -305,9 +321,18 @@ impl Client {
         at
     }
 
-    fn lose_lease(&mut self, now: Millis, rng: &mut SimRng, cfg: &ClientConfig, out: &mut Vec<ClientOut>) {
+    fn lose_lease(
+        &mut self,
+        now: Millis,
+        rng: &mut SimRng,
+        cfg: &ClientConfig,
+        out: &mut Vec<ClientOut>,
+    ) {
         if let Some(l) = self.lease.take() {
-            out.push(ClientOut::Fact(Fact::Stops { client: self.id, res: l.res }));
+            out.push(ClientOut::Fact(Fact::Stops {
+                client: self.id,
+                res: l.res,
+            }));
         }
         self.phase = Phase::Idle;
         self.next_at = now + rng.range(cfg.idle_for.0, cfg.idle_for.1);
@@ -315,7 +340,10 @@ impl Client {
 
     fn start_solicit(&mut self, now: Millis, rng: &mut SimRng, out: &mut Vec<ClientOut>) {
         self.new_xid(rng);
-        self.phase = Phase::Soliciting { adverts: Vec::new(), decide_at: None };
+        self.phase = Phase::Soliciting {
+            adverts: Vec::new(),
+            decide_at: None,
+        };
         out.push(ClientOut::Send(self.msg(MsgKind::Solicit, None, None)));
         self.next_at = self.backoff(now, rng);
     }
@@ -324,7 +352,11 @@ impl Client {
         let Some(l) = self.lease.clone() else { return };
         self.new_xid(rng);
         self.phase = Phase::Renewing;
-        out.push(ClientOut::Send(self.msg(MsgKind::Renew, Some(l.server), Some(l.res))));
+        out.push(ClientOut::Send(self.msg(
+            MsgKind::Renew,
+            Some(l.server),
+            Some(l.res),
+        )));
         self.next_at = self.backoff(now, rng).min(l.t2_at.max(now + 1));
     }
 
@@ -332,12 +364,21 @@ impl Client {
         let Some(l) = self.lease.clone() else { return };
         self.new_xid(rng);
         self.phase = Phase::Rebinding;
-        out.push(ClientOut::Send(self.msg(MsgKind::Rebind, None, Some(l.res))));
+        out.push(ClientOut::Send(self.msg(
+            MsgKind::Rebind,
+            None,
+            Some(l.res),
+        )));
         self.next_at = self.backoff(now, rng).min(l.expires.max(now + 1));
     }
 
     /// The client's timer fired.
-    pub fn on_timer(&mut self, now: Millis, rng: &mut SimRng, cfg: &ClientConfig) -> Vec<ClientOut> {
+    pub fn on_timer(
+        &mut self,
+        now: Millis,
+        rng: &mut SimRng,
+        cfg: &ClientConfig,
+    ) -> Vec<ClientOut> {
         let mut out = Vec::new();
         if now < self.next_at || self.phase == Phase::Stopped {
             return out;
@@ -346,7 +387,10 @@ impl Client {
         if self.lease.as_ref().is_some_and(|l| l.expires <= now) {
             let silent = matches!(self.phase, Phase::Silent { .. });
             if let Some(l) = self.lease.take() {
-                out.push(ClientOut::Fact(Fact::Stops { client: self.id, res: l.res }));
+                out.push(ClientOut::Fact(Fact::Stops {
+                    client: self.id,
+                    res: l.res,
+                }));
             }
             if !silent {
                 self.phase = Phase::Idle;
@@ -359,8 +403,16 @@ impl Client {
                     // Pick the first advertise (servers do not set preferences here).
                     if let Some((server, res)) = adverts.first().copied() {
                         self.new_xid(rng);
-                        self.phase = Phase::Requesting { server, res, tries: 1 };
-                        out.push(ClientOut::Send(self.msg(MsgKind::Request, Some(server), Some(res))));
+                        self.phase = Phase::Requesting {
+                            server,
+                            res,
+                            tries: 1,
+                        };
+                        out.push(ClientOut::Send(self.msg(
+                            MsgKind::Request,
+                            Some(server),
+                            Some(res),
+                        )));
                         self.next_at = self.backoff(now, rng);
                         return out;
                     }
@@ -373,8 +425,16 @@ impl Client {
                 if tries >= 6 {
                     self.start_solicit(now, rng, &mut out);
                 } else {
-                    self.phase = Phase::Requesting { server, res, tries: tries + 1 };
-                    out.push(ClientOut::Send(self.msg(MsgKind::Request, Some(server), Some(res))));
+                    self.phase = Phase::Requesting {
+                        server,
+                        res,
+                        tries: tries + 1,
+                    };
+                    out.push(ClientOut::Send(self.msg(
+                        MsgKind::Request,
+                        Some(server),
+                        Some(res),
+                    )));
                     self.next_at = self.backoff(now, rng);
                 }
             }
@@ -386,7 +446,11 @@ impl Client {
                 if rng.chance(cfg.release) {
                     // RFC 8415 §18.2.7: the client stops using the lease when it sends Release.
                     self.new_xid(rng);
-                    out.push(ClientOut::Send(self.msg(MsgKind::Release, Some(l.server), Some(l.res))));
+                    out.push(ClientOut::Send(self.msg(
+                        MsgKind::Release,
+                        Some(l.server),
+                        Some(l.res),
+                    )));
                     self.lose_lease(now, rng, cfg, &mut out);
                 } else if rng.chance(cfg.silent) {
                     let until = now + rng.range(cfg.silent_for.0, cfg.silent_for.1);
@@ -404,7 +468,11 @@ impl Client {
                 if now >= l.t2_at {
                     self.start_rebind(now, rng, &mut out);
                 } else {
-                    out.push(ClientOut::Send(self.msg(MsgKind::Renew, Some(l.server), Some(l.res))));
+                    out.push(ClientOut::Send(self.msg(
+                        MsgKind::Renew,
+                        Some(l.server),
+                        Some(l.res),
+                    )));
                     self.next_at = self.backoff(now, rng).min(l.t2_at);
                 }
             }
@@ -413,7 +481,11 @@ impl Client {
                     self.lose_lease(now, rng, cfg, &mut out);
                     return out;
                 };
-                out.push(ClientOut::Send(self.msg(MsgKind::Rebind, None, Some(l.res))));
+                out.push(ClientOut::Send(self.msg(
+                    MsgKind::Rebind,
+                    None,
+                    Some(l.res),
+                )));
                 self.next_at = self.backoff(now, rng).min(l.expires);
             }
             Phase::Silent { until } => {
@@ -434,9 +506,20 @@ impl Client {
     }
 
     /// A server message arrived.
-    pub fn on_reply(&mut self, now: Millis, msg: &ServerMsg, rng: &mut SimRng, cfg: &ClientConfig) -> Vec<ClientOut> {
+    pub fn on_reply(
+        &mut self,
+        now: Millis,
+        msg: &ServerMsg,
+        rng: &mut SimRng,
+        cfg: &ClientConfig,
+    ) -> Vec<ClientOut> {
         let mut out = Vec::new();
-        if msg.xid != self.xid || matches!(self.phase, Phase::Stopped | Phase::Silent { .. } | Phase::Idle) {
+        if msg.xid != self.xid
+            || matches!(
+                self.phase,
+                Phase::Stopped | Phase::Silent { .. } | Phase::Idle
+            )
+        {
             return out;
         }
         match (&mut self.phase, &msg.body) {
@@ -448,9 +531,15 @@ impl Client {
                     self.next_at = now + 200;
                 }
             }
-            (Phase::Requesting { server, res, .. }, ReplyBody::Bound { res: got, valid, t1, t2 })
-                if *server == msg.server && res == got =>
-            {
+            (
+                Phase::Requesting { server, res, .. },
+                ReplyBody::Bound {
+                    res: got,
+                    valid,
+                    t1,
+                    t2,
+                },
+            ) if *server == msg.server && res == got => {
                 let (server, res) = (*server, *res);
                 if *valid == 0 {
                     self.start_solicit(now, rng, &mut out);
@@ -459,17 +548,24 @@ impl Client {
                 self.bind(now, server, res, *valid, *t1, *t2, &mut out);
                 if rng.chance(cfg.decline) {
                     self.new_xid(rng);
-                    out.push(ClientOut::Send(self.msg(MsgKind::Decline, Some(server), Some(res))));
+                    out.push(ClientOut::Send(self.msg(
+                        MsgKind::Decline,
+                        Some(server),
+                        Some(res),
+                    )));
                     self.lose_lease(now, rng, cfg, &mut out);
                 }
             }
-            (Phase::Requesting { server, .. }, ReplyBody::NoneAvailable | ReplyBody::NotYours { .. })
-                if *server == msg.server =>
-            {
+            (
+                Phase::Requesting { server, .. },
+                ReplyBody::NoneAvailable | ReplyBody::NotYours { .. },
+            ) if *server == msg.server => {
                 self.lose_lease(now, rng, cfg, &mut out);
             }
             (Phase::Renewing | Phase::Rebinding, ReplyBody::Bound { res, valid, t1, t2 }) => {
-                let Some(l) = self.lease.clone() else { return out };
+                let Some(l) = self.lease.clone() else {
+                    return out;
+                };
                 if *res != l.res {
                     return out;
                 }
@@ -489,15 +585,36 @@ impl Client {
         out
     }
 
-    fn refused(&mut self, now: Millis, server: Side, rng: &mut SimRng, cfg: &ClientConfig, out: &mut Vec<ClientOut>) {
+    fn refused(
+        &mut self,
+        now: Millis,
+        server: Side,
+        rng: &mut SimRng,
+        cfg: &ClientConfig,
+        out: &mut Vec<ClientOut>,
+    ) {
         if let Some(l) = &self.lease {
-            out.push(ClientOut::Fact(Fact::Refused { client: self.id, res: l.res, held_until: l.expires, server }));
+            out.push(ClientOut::Fact(Fact::Refused {
+                client: self.id,
+                res: l.res,
+                held_until: l.expires,
+                server,
+            }));
         }
         self.lose_lease(now, rng, cfg, out);
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn bind(&mut self, now: Millis, server: Side, res: Res, valid: u32, t1: u32, t2: u32, out: &mut Vec<ClientOut>) {
+    fn bind(
+        &mut self,
+        now: Millis,
+        server: Side,
+        res: Res,
+        valid: u32,
+        t1: u32,
+        t2: u32,
+        out: &mut Vec<ClientOut>,
+    ) {
         let valid_ms = Millis::from(valid) * 1000;
         let t1_ms = Millis::from(t1) * 1000;
         let t2_ms = Millis::from(t2).max(Millis::from(t1)) * 1000;
@@ -509,7 +626,12 @@ impl Client {
             t1_at: now + t1_ms.min(valid_ms),
             t2_at: now + t2_ms.min(valid_ms),
         };
-        out.push(ClientOut::Fact(Fact::Holds { client: self.id, res, until: lease.expires, server }));
+        out.push(ClientOut::Fact(Fact::Holds {
+            client: self.id,
+            res,
+            until: lease.expires,
+            server,
+        }));
         self.next_at = lease.t1_at;
         self.lease = Some(lease);
         self.phase = Phase::Bound;
@@ -531,7 +653,12 @@ mod tests {
 
     #[test]
     fn solicit_request_renew_rebind_expire() {
-        let cfg = ClientConfig { release: 0.0, decline: 0.0, silent: 0.0, ..ClientConfig::default() };
+        let cfg = ClientConfig {
+            release: 0.0,
+            decline: 0.0,
+            silent: 0.0,
+            ..ClientConfig::default()
+        };
         let mut rng = SimRng::new(1);
         let mut c = Client::new(0, IaKind::Na, 0);
         let res = Res::Addr(Ipv6Addr::LOCALHOST);
@@ -539,13 +666,43 @@ mod tests {
         let s = sends(&out);
         assert_eq!(s[0].kind, MsgKind::Solicit);
         let xid = s[0].xid;
-        c.on_reply(10, &ServerMsg { server: 1, client: 0, xid, body: ReplyBody::Advertise { res } }, &mut rng, &cfg);
+        c.on_reply(
+            10,
+            &ServerMsg {
+                server: 1,
+                client: 0,
+                xid,
+                body: ReplyBody::Advertise { res },
+            },
+            &mut rng,
+            &cfg,
+        );
         let out = c.on_timer(c.next_wakeup().expect("decide"), &mut rng, &cfg);
         let s = sends(&out);
         assert_eq!((s[0].kind, s[0].to), (MsgKind::Request, Some(1)));
-        let body = ReplyBody::Bound { res, valid: 100, t1: 50, t2: 80 };
-        let out = c.on_reply(300, &ServerMsg { server: 1, client: 0, xid: s[0].xid, body }, &mut rng, &cfg);
-        assert!(out.contains(&ClientOut::Fact(Fact::Holds { client: 0, res, until: 100_300, server: 1 })));
+        let body = ReplyBody::Bound {
+            res,
+            valid: 100,
+            t1: 50,
+            t2: 80,
+        };
+        let out = c.on_reply(
+            300,
+            &ServerMsg {
+                server: 1,
+                client: 0,
+                xid: s[0].xid,
+                body,
+            },
+            &mut rng,
+            &cfg,
+        );
+        assert!(out.contains(&ClientOut::Fact(Fact::Holds {
+            client: 0,
+            res,
+            until: 100_300,
+            server: 1
+        })));
         assert_eq!(c.next_wakeup(), Some(50_300));
         let s = sends(&c.on_timer(50_300, &mut rng, &cfg));
         assert_eq!((s[0].kind, s[0].to), (MsgKind::Renew, Some(1)));

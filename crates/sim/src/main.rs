@@ -1,0 +1,220 @@
+//! The seed-sweep runner.
+//!
+//! ```text
+//! cargo run --release -p dhcpv6-sim -- --seeds N        run seeds 0..N
+//! cargo run --release -p dhcpv6-sim -- --minutes M      run seeds until M minutes have passed
+//! cargo run --release -p dhcpv6-sim -- --seed S [--trace]   replay one seed (with its trace)
+//!     --start S        first seed of a sweep (default 0)
+//!     --threads T      worker threads (default: available parallelism)
+//!     --mutant ignore-mclt | answer-when-unresponsive
+//! ```
+//! A sweep prints seeds per second as it goes and ends with `N seeds, 0 violations`, or with the
+//! failing seed and invariant, a trace excerpt, and a non-zero exit status.
+
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dhcpv6_sim::check::Violation;
+use dhcpv6_sim::scenario::Mutant;
+use dhcpv6_sim::{default_config, replay, run_seed};
+
+struct Args {
+    seeds: Option<u64>,
+    minutes: Option<f64>,
+    seed: Option<u64>,
+    start: u64,
+    trace: bool,
+    threads: usize,
+    mutant: Option<Mutant>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        seeds: None,
+        minutes: None,
+        seed: std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()),
+        start: 0,
+        trace: false,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mutant: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--seeds" => {
+                a.seeds = Some(
+                    val("--seeds")?
+                        .parse()
+                        .map_err(|e| format!("--seeds: {e}"))?,
+                )
+            }
+            "--minutes" => {
+                a.minutes = Some(
+                    val("--minutes")?
+                        .parse()
+                        .map_err(|e| format!("--minutes: {e}"))?,
+                )
+            }
+            "--seed" => a.seed = Some(val("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?),
+            "--start" => {
+                a.start = val("--start")?
+                    .parse()
+                    .map_err(|e| format!("--start: {e}"))?
+            }
+            "--threads" => {
+                a.threads = val("--threads")?
+                    .parse()
+                    .map_err(|e| format!("--threads: {e}"))?
+            }
+            "--trace" => a.trace = true,
+            "--mutant" => {
+                let m = val("--mutant")?;
+                a.mutant = Some(Mutant::parse(&m).ok_or_else(|| format!("unknown mutant {m:?}"))?);
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if a.seed.is_none() && a.seeds.is_none() && a.minutes.is_none() {
+        a.seeds = Some(1_000);
+    }
+    a.threads = a.threads.max(1);
+    Ok(a)
+}
+
+fn report_failure(seed: u64, v: &Violation, mutant: Option<Mutant>) {
+    println!("seed {seed}: {v}");
+    let (trace, _) = replay(default_config(seed, mutant));
+    let from = trace.len().saturating_sub(40);
+    println!(
+        "--- trace excerpt (last {} lines; replay with --seed {seed} --trace) ---",
+        trace.len() - from
+    );
+    for line in &trace[from..] {
+        println!("{line}");
+    }
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the runner measures its own wall time to report seeds per second"
+)]
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "usage: dhcpv6-sim [--seeds N | --minutes M | --seed S [--trace]] [--start S] [--threads T] [--mutant ignore-mclt|answer-when-unresponsive]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(seed) = args.seed {
+        let cfg = default_config(seed, args.mutant);
+        let (trace, result) = replay(cfg);
+        if args.trace {
+            for line in &trace {
+                println!("{line}");
+            }
+        }
+        return match result {
+            Ok(s) => {
+                println!(
+                    "seed {seed}: ok ({} virtual s, {} steps, {} grants, settled {} s after faults)",
+                    s.end / 1000,
+                    s.steps,
+                    s.grants,
+                    s.settle_time / 1000
+                );
+                println!("1 seeds, 0 violations");
+                ExitCode::SUCCESS
+            }
+            Err(v) => {
+                println!("seed {seed}: {v}");
+                if !args.trace {
+                    let from = trace.len().saturating_sub(40);
+                    for line in &trace[from..] {
+                        println!("{line}");
+                    }
+                }
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let start = std::time::Instant::now();
+    let deadline = args
+        .minutes
+        .map(|m| start + Duration::from_secs_f64(m * 60.0));
+    let end_seed = args.seeds.map(|n| args.start.saturating_add(n));
+    let next = AtomicU64::new(args.start);
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<(u64, Violation)>> = Mutex::new(None);
+    let active = AtomicUsize::new(args.threads);
+    std::thread::scope(|s| {
+        for _ in 0..args.threads {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                        break;
+                    }
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if end_seed.is_some_and(|e| seed >= e) {
+                        break;
+                    }
+                    let r = run_seed(default_config(seed, args.mutant));
+                    done.fetch_add(1, Ordering::Relaxed);
+                    if let Err(v) = r {
+                        let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
+                        if f.as_ref().is_none_or(|(s, _)| seed < *s) {
+                            *f = Some((seed, v));
+                        }
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                active.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+        // Progress every 10 s.
+        let mut last = 0;
+        while active.load(Ordering::Relaxed) > 0 {
+            std::thread::sleep(Duration::from_millis(100));
+            let el = start.elapsed().as_secs();
+            if el / 10 > last {
+                last = el / 10;
+                let n = done.load(Ordering::Relaxed);
+                println!(
+                    "{n} seeds in {el} s ({:.0} seeds/s)",
+                    n as f64 / start.elapsed().as_secs_f64()
+                );
+            }
+        }
+    });
+    let n = done.load(Ordering::Relaxed);
+    let el = start.elapsed().as_secs_f64();
+    println!(
+        "{n} seeds in {el:.1} s ({:.0} seeds/s)",
+        n as f64 / el.max(1e-9)
+    );
+    let f = failure.into_inner().unwrap_or_else(|p| p.into_inner());
+    match f {
+        None => {
+            println!("{n} seeds, 0 violations");
+            ExitCode::SUCCESS
+        }
+        Some((seed, v)) => {
+            report_failure(seed, &v, args.mutant);
+            println!(
+                "{n} seeds, 1 violation (seed {seed}, invariant {})",
+                v.invariant
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

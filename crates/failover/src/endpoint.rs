@@ -137,6 +137,8 @@ pub struct Endpoint {
     state_start: UnixTime,
     partner: PartnerInfo,
     communicated: bool,
+    /// The C flag for this connection: whether we had talked to the partner before it.
+    c_flag: bool,
     last_operating: Option<UnixTime>,
     last_contact: Option<UnixTime>,
     partner_down_since: Option<UnixTime>,
@@ -225,6 +227,7 @@ impl Endpoint {
                 ..PartnerInfo::default()
             },
             communicated: rec.as_ref().is_some_and(|r| r.communicated),
+            c_flag: false,
             last_operating,
             last_contact: rec.as_ref().and_then(|r| r.last_partner_contact),
             partner_down_since: rec.as_ref().and_then(|r| r.partner_down_since),
@@ -988,7 +991,7 @@ impl Endpoint {
             (self.state, self.state_start)
         };
         let mut flags = 0u8;
-        if self.communicated {
+        if self.c_flag {
             flags |= dhcpv6_wire::codes::server_flags::COMMUNICATED;
         }
         if self.state == State::Startup {
@@ -1203,7 +1206,12 @@ impl Endpoint {
         }
     }
 
+    /// Persists the state-machine variables; `announce`: send STATE once the write is acked.
     fn persist_state(&mut self, now: Now) {
+        self.persist_state_inner(now, true);
+    }
+
+    fn persist_state_inner(&mut self, now: Now, announce: bool) {
         let rec = PersistedEndpointState {
             state: if self.state == State::Startup { self.resume_state } else { self.state },
             state_start: self.state_start,
@@ -1220,8 +1228,12 @@ impl Endpoint {
             // Nothing recorded yet and nothing decided: do not invent a state on disk.
             return;
         }
-        let id = self.issue_write(StorageRecord::EndpointState(rec), WriteKind::State);
-        self.latest_state_write = Some(id);
+        if announce {
+            let id = self.issue_write(StorageRecord::EndpointState(rec), WriteKind::State);
+            self.latest_state_write = Some(id);
+        } else {
+            self.issue_write(StorageRecord::EndpointState(rec), WriteKind::Other);
+        }
     }
 
     fn issue_write(&mut self, record: StorageRecord, kind: WriteKind) -> WriteId {
@@ -1460,6 +1472,9 @@ impl Endpoint {
     fn established(&mut self, now: Now) {
         self.conn = Conn::Up;
         self.partner.state_received = false;
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-5.5.15
+        //# C = COMMUNICATED: the sender has talked to this partner before.
+        self.c_flag = self.communicated;
         self.events.push_back(Event::Connected);
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
         //# On accept, both sides send STATE.
@@ -1510,7 +1525,9 @@ impl Endpoint {
             // enter_state sent nothing yet (the STATE waits for its write); the partner
             // learns our state when the write is acknowledged.
         } else {
-            self.persist_state(now);
+            //= https://www.rfc-editor.org/rfc/rfc8156#section-6.4
+            //# store flags, start-time-of-state, partner-down-time; persist
+            self.persist_state_inner(now, false);
         }
         self.apply(now, FsmEvent::PartnerState { partner: pstate, startup });
         self.after_comm_ok_actions(now);

@@ -11,6 +11,9 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod config;
+pub mod dhcp;
+pub mod leases;
 pub mod metrics;
 pub mod net;
+pub mod service;
 pub mod store;

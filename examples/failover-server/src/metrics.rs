@@ -124,6 +124,7 @@ pub struct Metrics {
     commit_sum_us: AtomicU64,
     commit_ops: AtomicU64,
     pools: Mutex<Vec<PoolGauge>>,
+    by_status: Mutex<Vec<(&'static str, u64)>>,
 }
 
 impl Default for Metrics {
@@ -138,6 +139,7 @@ impl Default for Metrics {
             commit_sum_us: AtomicU64::new(0),
             commit_ops: AtomicU64::new(0),
             pools: Mutex::new(Vec::new()),
+            by_status: Mutex::new(Vec::new()),
         }
     }
 }
@@ -152,7 +154,7 @@ impl Metrics {
         self.replies_by_status[usize::from(code.min(7))].fetch_add(1, Relaxed);
     }
     /// Counts a drop.
-    pub fn drop(&self, r: DropReason) {
+    pub fn dropped(&self, r: DropReason) {
         self.drops[r as usize].fetch_add(1, Relaxed);
     }
     /// Drops counted for one reason so far.
@@ -167,6 +169,12 @@ impl Metrics {
     pub fn set_pools(&self, pools: Vec<PoolGauge>) {
         if let Ok(mut p) = self.pools.lock() {
             *p = pools;
+        }
+    }
+    /// Replaces the per-binding-status lease counts (`active`, `free`, `abandoned`, ...).
+    pub fn set_leases_by_status(&self, counts: Vec<(&'static str, u64)>) {
+        if let Ok(mut p) = self.by_status.lock() {
+            *p = counts;
         }
     }
     /// Records one grouped commit.
@@ -231,6 +239,13 @@ impl Metrics {
             "dhcpv6_active_leases {}",
             self.active_leases.load(Relaxed)
         );
+        let _ = writeln!(s, "# HELP dhcpv6_leases Lease records by binding status.");
+        let _ = writeln!(s, "# TYPE dhcpv6_leases gauge");
+        if let Ok(st) = self.by_status.lock() {
+            for (name, n) in st.iter() {
+                let _ = writeln!(s, "dhcpv6_leases{{status=\"{name}\"}} {n}");
+            }
+        }
         let _ = writeln!(s, "# HELP dhcpv6_pool_bound Resources bound in each pool.");
         let _ = writeln!(s, "# TYPE dhcpv6_pool_bound gauge");
         let _ = writeln!(
@@ -352,7 +367,7 @@ mod tests {
         m.packet(1);
         m.packet(1);
         m.reply_status(2);
-        m.drop(DropReason::Malformed);
+        m.dropped(DropReason::Malformed);
         m.observe_commit(Duration::from_micros(700), 3);
         m.set_pools(vec![PoolGauge {
             subnet: "lan".into(),

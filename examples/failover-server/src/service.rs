@@ -1,0 +1,411 @@
+//! The event loop: one socket, one store, one clock, and the drain loop in plain view.
+//!
+//! ```text
+//!  socket ──datagrams──▶ Engine::handle ──answer──▶ (durable?) ──no──▶ send now
+//!                              │                        │yes
+//!                              ▼                        ▼
+//!                       take_store_ops ──batch──▶ GroupCommitter ──"committed up to N"──▶ send
+//! ```
+//!
+//! Every turn reads what the socket holds (up to a bound), hands all lease changes of the turn
+//! to the store as one batch, and queues the answers that grant leases until the store reports
+//! that batch durable. The store groups every batch that arrived while it was busy into one
+//! commit, so the fsync cost is shared by all the leases in flight.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dhcpv6_failover::{Binding, UnixTime};
+use dhcpv6_wire::Duid;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Config;
+use crate::dhcp::{Answer, Arrival, Engine, META_SERVER_DUID};
+use crate::leases::{prefix_count, range_size};
+use crate::metrics::{self, DropReason, Metrics, PoolGauge};
+use crate::net::{DhcpSocket, Interface, discover};
+use crate::store::{GroupCommitter, LeaseStore, Op, RedbStore, StoreError, Table};
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// Opening, reading or writing the lease store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A socket or interface operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ServiceError {
+    move |source| ServiceError::Io {
+        what: what.into(),
+        source,
+    }
+}
+
+/// The wall clock as the crates see it.
+pub fn wall_now() -> UnixTime {
+    UnixTime::from_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// Bytes from the operating system's random source.
+pub fn os_random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = io::Read::read_exact(&mut f, &mut b);
+    }
+    b
+}
+
+/// Reads the store: the server DUID (created once and stored if missing) and every binding.
+pub fn open_state(store: &mut impl LeaseStore) -> Result<(Duid, Vec<Binding>), ServiceError> {
+    let snap = store.load()?;
+    let duid = match snap
+        .meta
+        .get(META_SERVER_DUID)
+        .and_then(|b| Duid::new(b).ok())
+    {
+        Some(d) => d,
+        None => {
+            //= https://www.rfc-editor.org/rfc/rfc8415#section-11
+            //# Servers MUST NOT change their DUID ... once assigned
+            let d = Duid::uuid(os_random::<16>());
+            store.commit(&[Op {
+                table: Table::Meta,
+                key: META_SERVER_DUID.to_vec(),
+                value: Some(d.as_bytes().to_vec()),
+            }])?;
+            tracing::info!(duid = %hex::encode(d.as_bytes()), "created server DUID");
+            d
+        }
+    };
+    let mut bindings = Vec::with_capacity(snap.bindings.len());
+    for (key, value) in &snap.bindings {
+        match serde_json::from_slice::<Binding>(value) {
+            Ok(b) => bindings.push(b),
+            Err(e) => {
+                tracing::error!(key = %hex::encode(key), error = %e, "unreadable binding record skipped")
+            }
+        }
+    }
+    Ok((duid, bindings))
+}
+
+/// An answer waiting for its batch to become durable.
+struct Pending {
+    seq: u64,
+    answer: Answer,
+    ifindex: u32,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), ServiceError> {
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::default());
+    let mut store = RedbStore::open(&config.store.path, config.store.durable)?;
+    let (duid, bindings) = open_state(&mut store)?;
+    let restored = bindings.len();
+    let mut engine = Engine::new(
+        config.clone(),
+        duid,
+        bindings,
+        u64::from_le_bytes(os_random::<8>()),
+    );
+    let reclaimed = engine.reclaim_expired(wall_now());
+    store.commit(&engine.take_store_ops())?;
+    tracing::info!(
+        restored,
+        reclaimed,
+        active = engine.leases().active(),
+        duid = %hex::encode(engine.server_id().as_bytes()),
+        store = %config.store.path.display(),
+        "lease store loaded"
+    );
+    let (mut committer, mut commits) =
+        GroupCommitter::start(store, config.store.max_batch, metrics.clone());
+
+    let interfaces = discover(&config.server.interfaces).map_err(io_err("resolving interfaces"))?;
+    let socket = DhcpSocket::bind(config.server.bind, config.server.port, &interfaces).map_err(
+        io_err(format!(
+            "binding UDP [{}]:{}",
+            config.server.bind, config.server.port
+        )),
+    )?;
+    tracing::info!(port = config.server.port, interfaces = ?interfaces, "listening");
+
+    let metrics_task = config.server.metrics.map(|addr| {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(addr, m, Arc::new(String::new)).await {
+                tracing::error!(%addr, error = %e, "metrics endpoint failed");
+            }
+        })
+    });
+
+    let mut sigterm =
+        signal(SignalKind::terminate()).map_err(io_err("installing SIGTERM handler"))?;
+    let mut sigint =
+        signal(SignalKind::interrupt()).map_err(io_err("installing SIGINT handler"))?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut committed: u64 = 0;
+    let mut buf = vec![0u8; 65_536];
+    let mut malformed_log = RateLimitedLog::new(Duration::from_secs(1));
+    update_gauges(&engine, &config, &metrics);
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: draining"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: draining"); break; }
+            Some(c) = commits.recv() => {
+                committed = c.upto;
+                if let Err(e) = &c.result {
+                    tracing::error!(error = %e, upto = c.upto, "lease store commit failed; withholding the replies of that batch");
+                }
+                release(&socket, &interfaces, &mut pending, committed, c.result.is_ok(), &metrics).await;
+            }
+            r = socket.readable() => {
+                r.map_err(io_err("waiting for datagrams"))?;
+                let now = wall_now();
+                let mut waiting = Vec::new();
+                for _ in 0..256 {
+                    let rx = match socket.try_recv(&mut buf) {
+                        Ok(rx) => rx,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => { tracing::warn!(error = %e, "receive failed"); break; }
+                    };
+                    if rx.truncated {
+                        metrics.dropped(DropReason::Oversized);
+                        continue;
+                    }
+                    let arrival = Arrival {
+                        src: rx.src,
+                        dst: rx.dst,
+                        iface: interfaces.iter().position(|i| i.index == rx.ifindex),
+                    };
+                    let bytes = buf.get(..rx.len).unwrap_or(&[]);
+                    let handled = engine.handle(now, &arrival, bytes);
+                    if let Some(t) = handled.msg_type { metrics.packet(t.0); }
+                    match handled.result {
+                        Err(reason) => {
+                            metrics.dropped(reason);
+                            if reason == DropReason::Malformed {
+                                malformed_log.note(|n| tracing::warn!(from = %rx.src, count = n, "malformed datagrams dropped"));
+                            }
+                        }
+                        Ok(answer) => {
+                            for s in &answer.statuses { metrics.reply_status(s.0); }
+                            if !answer.durable {
+                                send(&socket, &interfaces, &answer, rx.ifindex, &metrics).await;
+                            } else if pending.len() + waiting.len() >= config.server.queue_depth {
+                                metrics.dropped(DropReason::QueueFull);
+                            } else {
+                                waiting.push((answer, rx.ifindex));
+                            }
+                        }
+                    }
+                }
+                let ops = engine.take_store_ops();
+                let seq = if ops.is_empty() { committer.last_seq() } else {
+                    match committer.submit(ops) {
+                        Ok(seq) => seq,
+                        Err(e) => { tracing::error!(error = %e, "lease store unavailable"); return Err(e.into()); }
+                    }
+                };
+                for (answer, ifindex) in waiting {
+                    pending.push_back(Pending { seq, answer, ifindex });
+                }
+                // Answers whose batch needed no write (or was already covered) go at once.
+                release(&socket, &interfaces, &mut pending, committed, true, &metrics).await;
+            }
+            _ = tick.tick() => {
+                let n = engine.reclaim_expired(wall_now());
+                if n > 0 {
+                    tracing::info!(count = n, "expired leases reclaimed");
+                    let ops = engine.take_store_ops();
+                    committer.submit(ops)?;
+                }
+                update_gauges(&engine, &config, &metrics);
+            }
+        }
+    }
+
+    // Drain: every lease already granted is committed and its answer sent before exit.
+    let last = committer.last_seq();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while committed < last && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(200), commits.recv()).await {
+            Ok(Some(c)) => {
+                committed = c.upto;
+                release(
+                    &socket,
+                    &interfaces,
+                    &mut pending,
+                    committed,
+                    c.result.is_ok(),
+                    &metrics,
+                )
+                .await;
+            }
+            Ok(None) => break,
+            Err(_) => {}
+        }
+    }
+    committer.shutdown(Duration::from_secs(10));
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
+    tracing::info!(
+        active = engine.leases().active(),
+        "lease store flushed; stopped"
+    );
+    Ok(())
+}
+
+/// Sends every pending answer whose batch is committed (or drops them if the commit failed).
+async fn release(
+    socket: &DhcpSocket,
+    interfaces: &[Interface],
+    pending: &mut VecDeque<Pending>,
+    committed: u64,
+    ok: bool,
+    metrics: &Metrics,
+) {
+    while pending.front().is_some_and(|p| p.seq <= committed) {
+        let Some(p) = pending.pop_front() else { break };
+        if ok {
+            send(socket, interfaces, &p.answer, p.ifindex, metrics).await;
+        } else {
+            metrics.dropped(DropReason::StoreError);
+        }
+    }
+}
+
+async fn send(
+    socket: &DhcpSocket,
+    interfaces: &[Interface],
+    answer: &Answer,
+    ifindex: u32,
+    metrics: &Metrics,
+) {
+    let from: Option<Ipv6Addr> = answer.from.or_else(|| {
+        interfaces
+            .iter()
+            .find(|i| i.index == ifindex)
+            .and_then(|i| i.link_local)
+    });
+    if let Err(e) = socket.send(&answer.bytes, answer.to, from, ifindex).await {
+        metrics.dropped(DropReason::SendError);
+        tracing::debug!(to = %answer.to, error = %e, "send failed");
+    }
+}
+
+fn update_gauges(engine: &Engine, config: &Config, metrics: &Metrics) {
+    use dhcpv6_failover::BindingStatus as S;
+    metrics.set_active_leases(engine.leases().active());
+    let mut counts = [0u64; 8];
+    let names = [
+        "active",
+        "expired",
+        "released",
+        "pending_free",
+        "free",
+        "free_backup",
+        "abandoned",
+        "reset",
+    ];
+    for b in engine.leases().iter() {
+        let i = match b.status {
+            S::Active => 0,
+            S::Expired => 1,
+            S::Released => 2,
+            S::PendingFree => 3,
+            S::Free => 4,
+            S::FreeBackup => 5,
+            S::Abandoned => 6,
+            S::Reset => 7,
+        };
+        counts[i] += 1;
+    }
+    metrics.set_leases_by_status(names.iter().copied().zip(counts).collect());
+    let mut gauges = Vec::new();
+    for s in &config.subnets {
+        let mut addr = 0u64;
+        let mut pfx = 0u64;
+        for b in engine
+            .leases()
+            .iter()
+            .filter(|b| b.status == dhcpv6_failover::BindingStatus::Active)
+        {
+            if crate::leases::in_subnet_pools(s, &b.resource) {
+                match b.resource {
+                    dhcpv6_failover::Resource::Address(_) => addr += 1,
+                    dhcpv6_failover::Resource::Prefix { .. } => pfx += 1,
+                }
+            }
+        }
+        if !s.addresses.is_empty() {
+            let size: f64 = s.addresses.iter().map(|r| range_size(r) as f64).sum();
+            gauges.push(PoolGauge {
+                subnet: s.name.clone(),
+                kind: "address",
+                bound: addr,
+                size,
+            });
+        }
+        if !s.prefixes.is_empty() {
+            let size: f64 = s.prefixes.iter().map(|p| prefix_count(p) as f64).sum();
+            gauges.push(PoolGauge {
+                subnet: s.name.clone(),
+                kind: "prefix",
+                bound: pfx,
+                size,
+            });
+        }
+    }
+    metrics.set_pools(gauges);
+}
+
+/// Logs at most once per interval, with the number of events since the last line.
+struct RateLimitedLog {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+    fn note(&mut self, log: impl FnOnce(u64)) {
+        self.suppressed += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_none_or(|l| now.duration_since(l) >= self.interval)
+        {
+            log(self.suppressed);
+            self.suppressed = 0;
+            self.last = Some(now);
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! End-to-end tests with real DHCPv6 clients in network namespaces.
+//!
+//! Each test builds its own pair of namespaces joined by a veth pair (DAD off), runs the built
+//! server binary in one and real clients (dhclient, dhcpcd, perfdhcp, a crafted-packet probe) in
+//! the other, and tears everything down in `Drop`, also when the test fails. Without root the
+//! tests print "skipped: needs root (network namespaces)" and pass.
+#![allow(clippy::disallowed_methods)] // Tests own the clock (timeouts).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_dhcpv6-failover-server");
+const PROBE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dhcp_probe.py");
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Returns false (and prints the skip line) when the test cannot run here.
+fn can_run(tools: &[&str]) -> bool {
+    if !is_root() {
+        println!("skipped: needs root (network namespaces)");
+        return false;
+    }
+    for t in tools.iter().chain(["ip", "timeout", "curl"].iter()) {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {t}"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "`{t}` is not installed: run scripts/test (it installs isc-dhcp-client, dhcpcd5, kea-admin)"
+        );
+    }
+    true
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Two namespaces joined by a veth pair: `srv` (server side `if_s`) and `cli` (client side `if_c`).
+struct Net {
+    srv: String,
+    cli: String,
+    if_s: String,
+    if_c: String,
+    dir: PathBuf,
+    starts: std::cell::Cell<usize>,
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = Command::new("timeout")
+        .arg("60")
+        .args(args)
+        .output()
+        .expect("spawn timeout(1)");
+    out
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}{}",
+        args,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Net {
+    fn new() -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:x}{n}", std::process::id() & 0xfffff);
+        let dir = std::env::temp_dir().join(format!("d6e2e-{id}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("temp dir");
+        let net = Self {
+            srv: format!("d6s-{id}"),
+            cli: format!("d6c-{id}"),
+            if_s: format!("d6s{id}"),
+            if_c: format!("d6c{id}"),
+            dir,
+            starts: std::cell::Cell::new(0),
+        };
+        for ns in [&net.srv, &net.cli] {
+            ok(&["ip", "netns", "add", ns]);
+            // dhclient-script writes resolv.conf: keep the host's untouched.
+            let etc = Path::new("/etc/netns").join(ns);
+            fs::create_dir_all(&etc).expect("/etc/netns/<ns>");
+            fs::write(etc.join("resolv.conf"), "").expect("resolv.conf");
+            for k in ["all", "default"] {
+                ok(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{k}.accept_dad=0"),
+                ]);
+            }
+            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        ok(&[
+            "ip", "link", "add", &net.if_s, "netns", &net.srv, "type", "veth", "peer", "name",
+            &net.if_c, "netns", &net.cli,
+        ]);
+        for (ns, ifn) in [(&net.srv, &net.if_s), (&net.cli, &net.if_c)] {
+            ok(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{ifn}.accept_dad=0"),
+            ]);
+            ok(&["ip", "-n", ns, "link", "set", ifn, "up"]);
+        }
+        // Wait for both link-local addresses.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (ns, ifn) in [(&net.srv, &net.if_s), (&net.cli, &net.if_c)] {
+            while !ok(&["ip", "-n", ns, "-6", "addr", "show", "dev", ifn]).contains("fe80") {
+                assert!(Instant::now() < deadline, "no link-local address on {ifn}");
+                sleep(Duration::from_millis(50));
+            }
+        }
+        net
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        let mut a = vec!["ip", "netns", "exec", &self.cli];
+        a.extend_from_slice(args);
+        run(&a)
+    }
+
+    fn srv(&self, args: &[&str]) -> Output {
+        let mut a = vec!["ip", "netns", "exec", &self.srv];
+        a.extend_from_slice(args);
+        run(&a)
+    }
+
+    fn config(&self, extra_server: &str, lifetimes: (u32, u32, u32, u32)) -> PathBuf {
+        let (t1, t2, p, v) = lifetimes;
+        let cfg = format!(
+            r#"
+[server]
+interfaces = ["{ifs}"]
+metrics = "127.0.0.1:9547"
+preference = 255
+{extra_server}
+
+[store]
+path = "{store}"
+
+[lifetimes]
+t1_secs = {t1}
+t2_secs = {t2}
+preferred_secs = {p}
+valid_secs = {v}
+
+[options]
+dns_servers = ["2001:db8::53"]
+domain_search = ["example.test"]
+
+[[subnet]]
+name = "lan"
+interface = "{ifs}"
+link = "2001:db8:1::/64"
+addresses = ["2001:db8:1::1000-2001:db8:1::8fff"]
+prefixes = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
+"#,
+            ifs = self.if_s,
+            store = self.path("leases.redb").display(),
+        );
+        let path = self.path("server.toml");
+        fs::write(&path, cfg).expect("write config");
+        path
+    }
+
+    fn start_server(&self, config: &Path) -> Server {
+        let log = self.path("server.log");
+        let logf = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.srv, SERVER, "run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .expect("spawn server");
+        let server = Server {
+            child: Some(child),
+            log,
+        };
+        let before = self.starts.get();
+        self.starts.set(before + 1);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = fs::read_to_string(&server.log).unwrap_or_default();
+            if text.matches("listening").count() > before {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not start:\n{text}");
+            sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let out = self.srv(&[
+            "curl",
+            "-s",
+            "--max-time",
+            "3",
+            "http://127.0.0.1:9547/metrics",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("metric {name} not found in:\n{text}"))
+    }
+
+    fn wait_metric(&self, name: &str, pred: impl Fn(f64) -> bool, secs: u64) -> f64 {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.metric(name);
+            if pred(v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "metric {name} stayed at {v}");
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn dhclient(&self, flags: &[&str], tag: &str) -> String {
+        let lf = self.path(&format!("{tag}.leases"));
+        let pf = self.path(&format!("{tag}.pid"));
+        let mut args = vec!["timeout", "40", "dhclient", "-6", "-1", "-v"];
+        args.extend_from_slice(flags);
+        let lfs = lf.display().to_string();
+        let pfs = pf.display().to_string();
+        args.extend_from_slice(&["-lf", &lfs, "-pf", &pfs, &self.if_c]);
+        let out = self.cli(&args);
+        assert!(
+            out.status.success(),
+            "dhclient {flags:?} failed:\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            fs::read_to_string(self.path("server.log")).unwrap_or_default()
+        );
+        fs::read_to_string(&lf).unwrap_or_default()
+    }
+
+    fn kill_pidfile(&self, tag: &str) {
+        if let Ok(pid) = fs::read_to_string(self.path(&format!("{tag}.pid"))) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in [&self.cli, &self.srv] {
+            // Every process left in our own namespaces was started by this test.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            }
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
+        }
+        if std::env::var_os("E2E_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The server process; SIGTERM on drop.
+struct Server {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Server {
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!(
+                "server did not stop within 15 s of SIGTERM:\n{}",
+                fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn lease_addresses(leases: &str, word: &str) -> Vec<String> {
+    leases
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix(word)
+                .map(|r| r.trim().trim_end_matches('{').trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn dhclient_na_lease_survives_restart_and_release_frees_it() {
+    if !can_run(&["dhclient"]) {
+        return;
+    }
+    let net = Net::new();
+    let cfg = net.config("", (3, 5, 8, 12));
+    let mut server = net.start_server(&cfg);
+    let leases = net.dhclient(&[], "na");
+    let addrs = lease_addresses(&leases, "iaaddr");
+    let first = addrs.last().cloned().expect("dhclient recorded an iaaddr");
+    assert!(first.starts_with("2001:db8:1::"), "{first}");
+    let on_if = String::from_utf8_lossy(
+        &net.cli(&["ip", "-6", "addr", "show", "dev", &net.if_c])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        on_if.contains(&first),
+        "address {first} not configured:\n{on_if}"
+    );
+    net.wait_metric("dhcpv6_active_leases", |v| v == 1.0, 5);
+
+    // Restart: the lease is restored from the store and the client keeps it through Renew.
+    server.stop();
+    let mut server = net.start_server(&cfg);
+    assert_eq!(
+        net.metric("dhcpv6_active_leases"),
+        1.0,
+        "lease restored from the store"
+    );
+    net.wait_metric(
+        "dhcpv6_packets_received_total{type=\"renew\"}",
+        |v| v >= 1.0,
+        20,
+    );
+    sleep(Duration::from_millis(500));
+    let leases = fs::read_to_string(net.path("na.leases")).unwrap_or_default();
+    assert_eq!(
+        lease_addresses(&leases, "iaaddr").last(),
+        Some(&first),
+        "address kept across the restart"
+    );
+    net.wait_metric("dhcpv6_active_leases", |v| v == 1.0, 5);
+
+    // Release frees it.
+    net.kill_pidfile("na");
+    let lf = net.path("na.leases").display().to_string();
+    let pf = net.path("na-r.pid").display().to_string();
+    let out = net.cli(&[
+        "timeout", "20", "dhclient", "-6", "-r", "-v", "-lf", &lf, "-pf", &pf, &net.if_c,
+    ]);
+    assert!(
+        out.status.success(),
+        "dhclient -r: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    net.wait_metric("dhcpv6_active_leases", |v| v == 0.0, 10);
+    assert!(net.metric("dhcpv6_packets_received_total{type=\"release\"}") >= 1.0);
+    assert!(server.is_running());
+    server.stop();
+}
+
+#[test]
+fn dhclient_prefix_delegation_and_both() {
+    if !can_run(&["dhclient"]) {
+        return;
+    }
+    let net = Net::new();
+    let cfg = net.config("", (60, 90, 120, 180));
+    let mut server = net.start_server(&cfg);
+    let leases = net.dhclient(&["-P"], "pd");
+    let prefixes = lease_addresses(&leases, "iaprefix");
+    assert!(
+        prefixes
+            .last()
+            .is_some_and(|p| p.starts_with("2001:db8:1") && p.ends_with("/56")),
+        "{leases}"
+    );
+    net.kill_pidfile("pd");
+    let leases = net.dhclient(&["-N", "-P"], "napd");
+    assert!(!lease_addresses(&leases, "iaaddr").is_empty(), "{leases}");
+    assert!(!lease_addresses(&leases, "iaprefix").is_empty(), "{leases}");
+    net.kill_pidfile("napd");
+    // One prefix for the first client, an address and a prefix for the second (dhclient uses one
+    // DUID per host, so the -N -P run may reuse the first IA_PD).
+    net.wait_metric("dhcpv6_active_leases", |v| (2.0..=3.0).contains(&v), 5);
+    server.stop();
+}
+
+#[test]
+fn dhcpcd_gets_address_and_prefix() {
+    if !can_run(&["dhcpcd"]) {
+        return;
+    }
+    let net = Net::new();
+    let cfg = net.config("", (60, 90, 120, 180));
+    let mut server = net.start_server(&cfg);
+    let conf = net.path("dhcpcd.conf");
+    fs::write(
+        &conf,
+        format!(
+            "ipv6only\nnoipv6rs\nnohook resolv.conf\noption rapid_commit\ninterface {c}\n  ia_na 1\n  ia_pd 2 lo/0/64\n",
+            c = net.if_c
+        ),
+    )
+    .expect("dhcpcd.conf");
+    // dhcpcd keeps its DUID, leases and pid files under /var/lib/dhcpcd and /run/dhcpcd:
+    // `ip netns exec` gives us a private mount namespace, so bind private directories there.
+    let db = net.path("dhcpcd-db");
+    let rundir = net.path("dhcpcd-run");
+    fs::create_dir_all(&db).expect("db dir");
+    fs::create_dir_all(&rundir).expect("run dir");
+    let script = format!(
+        "mount --bind {db} /var/lib/dhcpcd && mount --bind {run} /run/dhcpcd && exec timeout 30 dhcpcd -6 -1 -B -t 20 -f {conf} {c}",
+        db = db.display(),
+        run = rundir.display(),
+        conf = conf.display(),
+        c = net.if_c
+    );
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &net.cli, "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dhcpcd");
+    net.wait_metric("dhcpv6_active_leases", |v| v >= 2.0, 25);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let on_if = loop {
+        let s = String::from_utf8_lossy(
+            &net.cli(&["ip", "-6", "addr", "show", "dev", &net.if_c])
+                .stdout,
+        )
+        .into_owned();
+        if s.contains("2001:db8:1::") || Instant::now() > deadline {
+            break s;
+        }
+        sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        on_if.contains("2001:db8:1::"),
+        "dhcpcd did not configure the address:\n{on_if}"
+    );
+    assert!(
+        fs::read_dir(&db).map(|d| d.count()).unwrap_or(0) > 0,
+        "dhcpcd wrote its DUID into the private db dir"
+    );
+    server.stop();
+}
+
+#[test]
+fn decline_marks_the_address_abandoned() {
+    if !can_run(&["python3"]) {
+        return;
+    }
+    let net = Net::new();
+    let cfg = net.config("", (60, 90, 120, 180));
+    let mut server = net.start_server(&cfg);
+    let out = net.cli(&["python3", PROBE, "decline", &net.if_c]);
+    assert!(
+        out.status.success(),
+        "probe: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("declined 2001:db8:1::"));
+    net.wait_metric("dhcpv6_leases{status=\"abandoned\"}", |v| v == 1.0, 5);
+    net.wait_metric("dhcpv6_active_leases", |v| v == 0.0, 5);
+    // Abandoned survives a restart.
+    server.stop();
+    let mut server = net.start_server(&cfg);
+    assert_eq!(net.metric("dhcpv6_leases{status=\"abandoned\"}"), 1.0);
+    server.stop();
+}
+
+fn perfdhcp_ok(net: &Net, relay: bool) {
+    let mut args = vec![
+        "timeout", "60", "perfdhcp", "-6", "-l", &net.if_c, "-r", "200", "-n", "1000", "-p", "10",
+        "-R", "5000",
+    ];
+    if relay {
+        args.extend_from_slice(&["-A", "1"]);
+    }
+    let out = net.cli(&args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "perfdhcp failed:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "sent packets: N" / "received packets: N" / "drops: N" per exchange.
+    let nums = |key: &str| -> Vec<u64> {
+        text.lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix(key)
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .collect()
+    };
+    let sent = nums("sent packets:");
+    let received = nums("received packets:");
+    let drops = nums("drops:");
+    assert_eq!(sent.len(), 2, "two exchanges (SA and RR) reported:\n{text}");
+    assert_eq!(sent, received, "every packet answered:\n{text}");
+    assert!(
+        sent.iter().all(|&s| s >= 900),
+        "perfdhcp sent the whole run:\n{text}"
+    );
+    assert!(drops.iter().all(|&d| d == 0), "no drops:\n{text}");
+}
+
+#[test]
+fn perfdhcp_four_way_direct_and_relayed() {
+    if !can_run(&["perfdhcp"]) {
+        return;
+    }
+    let net = Net::new();
+    let cfg = net.config("", (600, 900, 1200, 1800));
+    let mut server = net.start_server(&cfg);
+    perfdhcp_ok(&net, false);
+    perfdhcp_ok(&net, true);
+    assert!(net.metric("dhcpv6_packets_received_total{type=\"relay_forw\"}") >= 1000.0);
+    assert!(server.is_running());
+    server.stop();
+}
+
+#[test]
+fn malformed_burst_leaves_the_server_answering() {
+    if !can_run(&["python3", "dhclient"]) {
+        return;
+    }
+    let net = Net::new();
+    let cfg = net.config("", (60, 90, 120, 180));
+    let mut server = net.start_server(&cfg);
+    let out = net.cli(&["python3", PROBE, "garbage", &net.if_c, "3000"]);
+    assert!(
+        out.status.success(),
+        "probe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    net.wait_metric(
+        "dhcpv6_drops_total{reason=\"malformed\"}",
+        |v| v >= 1500.0,
+        10,
+    );
+    assert!(server.is_running(), "server survived the burst");
+    let leases = net.dhclient(&[], "after");
+    assert!(!lease_addresses(&leases, "iaaddr").is_empty());
+    net.kill_pidfile("after");
+    let log = fs::read_to_string(net.path("server.log")).unwrap_or_default();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("malformed datagrams dropped"))
+        .count();
+    assert!(
+        (1..=30).contains(&lines),
+        "malformed drops are logged, rate-limited ({lines} lines)"
+    );
+    server.stop();
+}

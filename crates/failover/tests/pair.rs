@@ -153,3 +153,143 @@ fn operator_partner_down_rules() {
 fn _unused(_: Role) {
     let _ = config(Role::Primary);
 }
+
+/// RFC 7031 §5.1.1: the secondary crashes, the primary goes PARTNER-DOWN, the secondary
+/// comes back with its storage.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
+//# If the partner is in PARTNER-DOWN state, and if the time
+//# at which it entered PARTNER-DOWN state (as received in the
+//# start-time-of-state option in the STATE message) is later
+//# than the last recorded time of operation of this server,
+//# then set CURRENT-STATE to RECOVER.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.6.2
+//# Upon entry to RECOVER-WAIT state the server MUST start
+//# a timer whose expiration is set to a time equal to the time
+//# the server went down (if known) or the time the server
+//# started (if the down-time is unknown) plus the
+//# maximum-client-lead-time.
+#[test]
+fn partner_crash_and_recovery() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    let (r1, _) = pair.grant(true, &client(1), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+    pair.run_for(Duration::from_secs(10));
+    pair.crash(false);
+    pair.settle();
+    assert_eq!(pair.p.state(), State::CommunicationsInterrupted);
+    pair.run_for(Duration::from_secs(60));
+    let pn = pair.pnow();
+    pair.p.ep.partner_down(pn, None).expect("operator partner-down");
+    assert_eq!(pair.p.state(), State::PartnerDown);
+    // The survivor serves alone, without MCLT limit.
+    let (r2, v2) = pair.grant(true, &client(2), ResourceKind::Address, Duration::from_secs(7200)).expect("grant");
+    assert_eq!(v2, Duration::from_secs(7200));
+    pair.run_for(Duration::from_secs(60));
+    pair.restart(false, false);
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(2000)));
+    assert_eq!(
+        common::path(&pair.s),
+        vec![State::Recover, State::RecoverWait, State::RecoverDone, State::Normal],
+        "secondary's path"
+    );
+    assert_eq!(common::path(&pair.p).last(), Some(&State::Normal));
+    assert!(pair.s.saw(|e| matches!(e, Event::UpdatesComplete)));
+    // RECOVER-WAIT lasted an MCLT from the restart.
+    assert!(pair.instant.as_millis() >= 730_000);
+    assert_eq!(pair.s.ep.binding(&r2).map(|b| b.status), Some(BindingStatus::Active));
+    // r1's first grant was clipped to the MCLT (600 s) and has run out: both agree.
+    let p1 = pair.p.ep.binding(&r1).map(|b| b.status);
+    assert_eq!(pair.s.ep.binding(&r1).map(|b| b.status), p1);
+    assert!(!pair.s.events.iter().any(|e| matches!(e, Event::StateChanged { to: State::PotentialConflict, .. })));
+}
+
+/// A partition with the secondary in PARTNER-DOWN; on healing both resolve through
+/// POTENTIAL-CONFLICT.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.2
+//# If the partner is in: [ NORMAL, COMMUNICATIONS-INTERRUPTED, PARTNER-DOWN,
+//# POTENTIAL-CONFLICT, RESOLUTION-INTERRUPTED, or CONFLICT-DONE ]
+//# state, then transition to POTENTIAL-CONFLICT state
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.10.2
+//# The primary MUST transition to CONFLICT-DONE
+//# state, and the secondary MUST transition to NORMAL state.
+#[test]
+fn partition_with_partner_down_then_potential_conflict() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    pair.partition();
+    pair.settle();
+    let sn = pair.snow();
+    pair.s.ep.partner_down(sn, None).expect("partner down");
+    let (rs, _) = pair.grant(false, &client(7), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+    let (rp, _) = pair.grant(true, &client(8), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+    pair.run_for(Duration::from_secs(30));
+    pair.p.events.clear();
+    pair.s.events.clear();
+    pair.heal();
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(600)));
+    assert_eq!(common::path(&pair.p), vec![State::PotentialConflict, State::ConflictDone, State::Normal], "primary");
+    assert_eq!(common::path(&pair.s), vec![State::PotentialConflict, State::Normal], "secondary");
+    assert_eq!(pair.p.ep.binding(&rs).map(|b| b.status), Some(BindingStatus::Active));
+    assert_eq!(pair.s.ep.binding(&rp).map(|b| b.status), Some(BindingStatus::Active));
+    assert_eq!(pair.p.ep.responsiveness(), Responsiveness::Responsive);
+}
+
+/// Total loss of the secondary's database: it asks for everything with UPDREQALL.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.5.2
+//# If the
+//# server has determined that it has lost its stable storage
+//# because it has no record of ever having talked to its
+//# partner, while its partner does have a record of communicating
+//# with it, it MUST send an UPDREQALL message, otherwise it
+//# MUST send an UPDREQ message.
+#[test]
+fn lost_database_updreqall() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    let mut granted = Vec::new();
+    for i in 1..=20u8 {
+        let (r, _) = pair.grant(true, &client(i), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+        granted.push(r);
+    }
+    pair.run_for(Duration::from_secs(5));
+    pair.crash(false);
+    pair.run_for(Duration::from_secs(30));
+    pair.restart(false, true);
+    assert!(pair.s.ep.bindings().next().is_none());
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(3600)));
+    for r in &granted {
+        // The 600 s leases have run out meanwhile: both tables agree they are FREE again.
+        let p = pair.p.ep.binding(r).map(|b| (b.status, b.client.clone()));
+        assert_eq!(pair.s.ep.binding(r).map(|b| (b.status, b.client.clone())), p, "{r}");
+        assert!(p.is_some());
+    }
+    // After an UPDREQALL the recovering server waited an MCLT (it had run failover before).
+    assert!(pair.s.saw(|e| matches!(e, Event::StateChanged { to: State::RecoverWait, .. })));
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
+//# If the difference exceeds the tolerance the receiver SHOULD drop the
+//# connection (status ExcessiveTimeSkew).
+#[test]
+fn skew_beyond_tolerance_disconnects() {
+    let mut pair = Pair::new();
+    pair.s.skew = 30;
+    pair.run_for(Duration::from_secs(30));
+    // The secondary receives CONNECT first and sees the primary 30 s behind.
+    assert!(pair.s.saw(|e| matches!(e, Event::ExcessiveTimeSkew { skew_secs: -30 })));
+    assert!(pair.s.saw(|e| matches!(e, Event::CloseConnection { reason: dhcpv6_failover::CloseReason::ExcessiveTimeSkew })));
+    assert!(pair.p.saw(|e| matches!(e, Event::PartnerDisconnected { status: Some(22), .. })));
+    assert_ne!(pair.p.state(), State::Normal);
+    assert_ne!(pair.s.state(), State::Normal);
+    // Skew that appears on an established connection is caught on the next message.
+    let mut late = Pair::new();
+    assert!(late.connect());
+    late.p.skew = -20;
+    late.run_for(Duration::from_secs(60));
+    assert!(late.s.saw(|e| matches!(e, Event::ExcessiveTimeSkew { .. })));
+    assert_eq!(late.s.state(), State::CommunicationsInterrupted);
+    // Within the tolerance everything works.
+    let mut ok = Pair::new();
+    ok.s.skew = 4;
+    assert!(ok.connect());
+}

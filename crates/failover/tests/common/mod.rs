@@ -208,7 +208,16 @@ impl Pair {
 
     pub fn close(&mut self) {
         let (pn, sn) = (self.pnow(), self.snow());
-        // Deliver what is already queued (a DISCONNECT) first.
+        // Deliver what is already queued (a DISCONNECT) first: TCP delivers it before the FIN.
+        let link = self.link_up;
+        for primary in [true, false] {
+            let now = if primary { pn } else { sn };
+            let n = self.node(primary);
+            let inbox = std::mem::take(&mut n.inbox);
+            if n.connected && n.alive && link && !inbox.is_empty() {
+                n.ep.handle_bytes(now, &inbox);
+            }
+        }
         if self.p.connected {
             self.p.connected = false;
             self.p.inbox.clear();
@@ -332,4 +341,15 @@ impl Pair {
 
 pub fn client(n: u8) -> ClientKey {
     ClientKey { duid: vec![0, 3, 0, 1, 2, 0, 0, 0, 0, n], iaid: u32::from(n) }
+}
+
+/// The states a node entered, from its StateChanged events.
+pub fn path(n: &Node) -> Vec<State> {
+    n.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StateChanged { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect()
 }

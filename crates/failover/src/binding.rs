@@ -147,8 +147,12 @@ pub enum AllocationMode {
 pub const fn pending_free_destination(mode: AllocationMode) -> BindingStatus {
     match mode {
         AllocationMode::Proportional => BindingStatus::Free,
-        AllocationMode::Independent { owner: Role::Primary } => BindingStatus::Free,
-        AllocationMode::Independent { owner: Role::Secondary } => BindingStatus::FreeBackup,
+        AllocationMode::Independent {
+            owner: Role::Primary,
+        } => BindingStatus::Free,
+        AllocationMode::Independent {
+            owner: Role::Secondary,
+        } => BindingStatus::FreeBackup,
     }
 }
 
@@ -189,7 +193,9 @@ pub fn status_after(
         (Expired | Released | Reset, BindingEvent::PartnerAckedOrMcltPassed) => {
             Some(pending_free_destination(mode))
         }
-        (PendingFree, BindingEvent::PartnerAckedOrMcltPassed) => Some(pending_free_destination(mode)),
+        (PendingFree, BindingEvent::PartnerAckedOrMcltPassed) => {
+            Some(pending_free_destination(mode))
+        }
         _ => None,
     }
 }
@@ -279,7 +285,8 @@ impl Binding {
     /// The time this record is judged by in conflict resolution (RFC 8156 §7.5.4): the
     /// client-last-transaction-time if there is one, else the start-time-of-state.
     pub fn db_time(&self) -> UnixTime {
-        self.client_last_transaction_time.unwrap_or(self.start_time_of_state)
+        self.client_last_transaction_time
+            .unwrap_or(self.start_time_of_state)
     }
 
     /// When the client's lease ends as far as this server knows (ACTIVE only).
@@ -328,8 +335,12 @@ mod tests {
     #[test]
     fn figure_1_transitions() {
         let prop = AllocationMode::Proportional;
-        let ind_p = AllocationMode::Independent { owner: Role::Primary };
-        let ind_s = AllocationMode::Independent { owner: Role::Secondary };
+        let ind_p = AllocationMode::Independent {
+            owner: Role::Primary,
+        };
+        let ind_s = AllocationMode::Independent {
+            owner: Role::Secondary,
+        };
         let p = Role::Primary;
         let s = Role::Secondary;
         use BindingEvent::*;
@@ -345,13 +356,23 @@ mod tests {
             (Abandoned, PartnerAckedOrMcltPassed, prop, p, None),
             (Expired, PartnerAckedOrMcltPassed, prop, s, Some(Free)),
             (Released, PartnerAckedOrMcltPassed, ind_p, s, Some(Free)),
-            (Released, PartnerAckedOrMcltPassed, ind_s, p, Some(FreeBackup)),
+            (
+                Released,
+                PartnerAckedOrMcltPassed,
+                ind_s,
+                p,
+                Some(FreeBackup),
+            ),
             (Reset, PartnerAckedOrMcltPassed, ind_s, p, Some(FreeBackup)),
             (Active, PartnerAckedOrMcltPassed, prop, p, None),
             (Expired, Release, prop, p, None),
         ];
         for (from, ev, mode, who, want) in table {
-            assert_eq!(status_after(from, ev, mode, who), want, "{from:?} {ev:?} {mode:?} {who:?}");
+            assert_eq!(
+                status_after(from, ev, mode, who),
+                want,
+                "{from:?} {ev:?} {mode:?} {who:?}"
+            );
         }
     }
 
@@ -367,6 +388,15 @@ mod tests {
         assert_eq!(b.latest_known_lifetime(), Some(UnixTime::from_secs(700)));
         b.status = Expired;
         assert_eq!(b.client_expiry(), None);
-        assert_eq!(format!("{}", Resource::Prefix { prefix: Ipv6Addr::UNSPECIFIED, len: 56 }), "::/56");
+        assert_eq!(
+            format!(
+                "{}",
+                Resource::Prefix {
+                    prefix: Ipv6Addr::UNSPECIFIED,
+                    len: 56
+                }
+            ),
+            "::/56"
+        );
     }
 }

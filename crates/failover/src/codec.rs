@@ -6,7 +6,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use dhcpv6_wire::{
-    ClientFqdn, DhcpOption, DomainName, Duid, IaAddr, IaNa, IaPd, IaPrefix, OptionCode, Options, Status, StatusCode, Vss,
+    ClientFqdn, DhcpOption, DomainName, Duid, IaAddr, IaNa, IaPd, IaPrefix, OptionCode, Options,
+    Status, StatusCode, Vss,
 };
 
 use crate::binding::{Binding, BindingStatus, DnsRemovalInfo, Resource};
@@ -54,15 +55,29 @@ pub(crate) enum UpdateMsg {
         status_code: Option<(u16, String)>,
     },
     /// Top-level OPTION_IAPREFIX (an unbound delegable prefix).
-    Prefix { base_time: Option<u32>, vss: Option<Vss>, lease: LeaseMsg },
+    Prefix {
+        base_time: Option<u32>,
+        vss: Option<Vss>,
+        lease: LeaseMsg,
+    },
 }
 
 fn status_of(opts: &Options) -> Option<(u16, String)> {
     opts.status_code().map(|s| (s.status.0, s.message.clone()))
 }
 
-fn lease_from_options(resource: Option<Resource>, preferred: u32, valid: u32, opts: &Options) -> LeaseMsg {
-    let mut l = LeaseMsg { resource, preferred, valid, ..LeaseMsg::default() };
+fn lease_from_options(
+    resource: Option<Resource>,
+    preferred: u32,
+    valid: u32,
+    opts: &Options,
+) -> LeaseMsg {
+    let mut l = LeaseMsg {
+        resource,
+        preferred,
+        valid,
+        ..LeaseMsg::default()
+    };
     for o in opts.iter() {
         match o {
             DhcpOption::BindingStatus(s) => l.status = Some(s.0),
@@ -158,7 +173,11 @@ pub(crate) fn parse_update(opts: &Options) -> Result<UpdateMsg, &'static str> {
                     DhcpOption::Vss(v) => Some(v.clone()),
                     _ => None,
                 });
-                Some(UpdateMsg::Prefix { base_time, vss, lease: prefix_lease(p) })
+                Some(UpdateMsg::Prefix {
+                    base_time,
+                    vss,
+                    lease: prefix_lease(p),
+                })
             }
             _ => None,
         };
@@ -174,7 +193,10 @@ pub(crate) fn parse_update(opts: &Options) -> Result<UpdateMsg, &'static str> {
 
 fn prefix_lease(p: &IaPrefix) -> LeaseMsg {
     lease_from_options(
-        Some(Resource::Prefix { prefix: p.prefix, len: p.prefix_len() }),
+        Some(Resource::Prefix {
+            prefix: p.prefix,
+            len: p.prefix_len(),
+        }),
         p.preferred_lifetime,
         p.valid_lifetime,
         &p.options,
@@ -190,14 +212,25 @@ fn push_fqdn_dns(o: &mut Options, b: &Binding) {
         && let Some((flags, name)) = f.split_first()
         && let Ok(name) = DomainName::new(name, true)
     {
-        o.push(DhcpOption::ClientFqdn(ClientFqdn { flags: *flags, name }));
+        o.push(DhcpOption::ClientFqdn(ClientFqdn {
+            flags: *flags,
+            name,
+        }));
     }
     if let Some(d) = &b.dns_removal {
         let mut inner = Options::new();
-        if let Some(h) = d.host_name.as_deref().and_then(|h| DomainName::new(h, true).ok()) {
+        if let Some(h) = d
+            .host_name
+            .as_deref()
+            .and_then(|h| DomainName::new(h, true).ok())
+        {
             inner.push(DhcpOption::DnsHostName(h));
         }
-        if let Some(z) = d.zone_name.as_deref().and_then(|z| DomainName::new(z, true).ok()) {
+        if let Some(z) = d
+            .zone_name
+            .as_deref()
+            .and_then(|z| DomainName::new(z, true).ok())
+        {
             inner.push(DhcpOption::DnsZoneName(z));
         }
         if let Some(f) = d.flags {
@@ -216,10 +249,17 @@ fn lease_options(b: &Binding, status: BindingStatus, base: UnixTime, top_level: 
     if top_level {
         o.push(DhcpOption::LqBaseTime(base.to_abs_time()));
     }
-    o.push(DhcpOption::BindingStatus(dhcpv6_wire::BindingStatus(status.to_u8())));
-    o.push(DhcpOption::StartTimeOfState(b.start_time_of_state.to_abs_time()));
+    o.push(DhcpOption::BindingStatus(dhcpv6_wire::BindingStatus(
+        status.to_u8(),
+    )));
+    o.push(DhcpOption::StartTimeOfState(
+        b.start_time_of_state.to_abs_time(),
+    ));
     // The timed options appear only when the status has a timeout.
-    if let Some(t) = b.state_expiration_time.filter(|_| status == BindingStatus::Active || top_level) {
+    if let Some(t) = b
+        .state_expiration_time
+        .filter(|_| status == BindingStatus::Active || top_level)
+    {
         o.push(DhcpOption::StateExpirationTime(t.to_abs_time()));
         if let Some(p) = b.partner_lifetime {
             o.push(DhcpOption::PartnerLifetime(p.to_abs_time()));
@@ -232,7 +272,9 @@ fn lease_options(b: &Binding, status: BindingStatus, base: UnixTime, top_level: 
     //# OPTION_CLT_TIME carries the real time of the last client transaction; it must not
     //# be faked.
     if !top_level && let Some(clt) = b.client_last_transaction_time {
-        o.push(DhcpOption::CltTime(secs_u32(base.saturating_duration_since(clt))));
+        o.push(DhcpOption::CltTime(secs_u32(
+            base.saturating_duration_since(clt),
+        )));
     }
     if !top_level && let Some(raw) = b.partner_raw_clt_time {
         o.push(DhcpOption::PartnerRawCltTime(raw.to_abs_time()));
@@ -262,20 +304,43 @@ pub(crate) fn bndupd_body(b: &Binding, status: BindingStatus, now: UnixTime) -> 
                         valid_lifetime: secs_u32(b.valid_lifetime),
                         options: inner,
                     };
-                    cd.push(DhcpOption::IaNa(IaNa { iaid: c.iaid, t1, t2, options: Options::from(alloc::vec![DhcpOption::IaAddr(addr)]) }));
+                    cd.push(DhcpOption::IaNa(IaNa {
+                        iaid: c.iaid,
+                        t1,
+                        t2,
+                        options: Options::from(alloc::vec![DhcpOption::IaAddr(addr)]),
+                    }));
                 }
                 Resource::Prefix { prefix, len } => {
-                    let p = IaPrefix::new(secs_u32(b.preferred_lifetime), secs_u32(b.valid_lifetime), len, prefix, inner).ok()?;
-                    cd.push(DhcpOption::IaPd(IaPd { iaid: c.iaid, t1, t2, options: Options::from(alloc::vec![DhcpOption::IaPrefix(p)]) }));
+                    let p = IaPrefix::new(
+                        secs_u32(b.preferred_lifetime),
+                        secs_u32(b.valid_lifetime),
+                        len,
+                        prefix,
+                        inner,
+                    )
+                    .ok()?;
+                    cd.push(DhcpOption::IaPd(IaPd {
+                        iaid: c.iaid,
+                        t1,
+                        t2,
+                        options: Options::from(alloc::vec![DhcpOption::IaPrefix(p)]),
+                    }));
                 }
             }
             Some(DhcpOption::ClientData(cd))
         }
         (None, Resource::Prefix { prefix, len }) => {
             let inner = lease_options(b, status, now, true);
-            IaPrefix::new(secs_u32(b.preferred_lifetime), secs_u32(b.valid_lifetime), len, prefix, inner)
-                .ok()
-                .map(DhcpOption::IaPrefix)
+            IaPrefix::new(
+                secs_u32(b.preferred_lifetime),
+                secs_u32(b.valid_lifetime),
+                len,
+                prefix,
+                inner,
+            )
+            .ok()
+            .map(DhcpOption::IaPrefix)
         }
         (None, Resource::Address(_)) => None,
     }
@@ -309,7 +374,11 @@ fn reply_lease_options(l: &LeaseMsg, r: &LeaseReply) -> Options {
 
 /// Builds the BNDREPLY body mirroring `upd`, with one decision per lease (in order) and an
 /// optional whole-update status.
-pub(crate) fn bndreply_body(upd: &UpdateMsg, replies: &[LeaseReply], whole: Option<(Status, String)>) -> Option<DhcpOption> {
+pub(crate) fn bndreply_body(
+    upd: &UpdateMsg,
+    replies: &[LeaseReply],
+    whole: Option<(Status, String)>,
+) -> Option<DhcpOption> {
     let mut it = replies.iter();
     let none = LeaseReply { status: None };
     match upd {
@@ -345,9 +414,19 @@ pub(crate) fn bndreply_body(upd: &UpdateMsg, replies: &[LeaseReply], whole: Opti
                     }
                 }
                 if ia.is_pd {
-                    cd.push(DhcpOption::IaPd(IaPd { iaid: ia.iaid, t1: ia.t1, t2: ia.t2, options: inner }));
+                    cd.push(DhcpOption::IaPd(IaPd {
+                        iaid: ia.iaid,
+                        t1: ia.t1,
+                        t2: ia.t2,
+                        options: inner,
+                    }));
                 } else {
-                    cd.push(DhcpOption::IaNa(IaNa { iaid: ia.iaid, t1: ia.t1, t2: ia.t2, options: inner }));
+                    cd.push(DhcpOption::IaNa(IaNa {
+                        iaid: ia.iaid,
+                        t1: ia.t1,
+                        t2: ia.t2,
+                        options: inner,
+                    }));
                 }
             }
             Some(DhcpOption::ClientData(cd))
@@ -356,7 +435,8 @@ pub(crate) fn bndreply_body(upd: &UpdateMsg, replies: &[LeaseReply], whole: Opti
             let r = it.next().unwrap_or(&none);
             let mut o = reply_lease_options(lease, r);
             if let Some((s, m)) = whole {
-                o.as_mut_vec().insert(0, DhcpOption::StatusCode(StatusCode::new(s, m)));
+                o.as_mut_vec()
+                    .insert(0, DhcpOption::StatusCode(StatusCode::new(s, m)));
             }
             if let Some(v) = vss {
                 o.push(DhcpOption::Vss(v.clone()));
@@ -364,7 +444,9 @@ pub(crate) fn bndreply_body(upd: &UpdateMsg, replies: &[LeaseReply], whole: Opti
             let Some(Resource::Prefix { prefix, len }) = lease.resource else {
                 return None;
             };
-            IaPrefix::new(lease.preferred, lease.valid, len, prefix, o).ok().map(DhcpOption::IaPrefix)
+            IaPrefix::new(lease.preferred, lease.valid, len, prefix, o)
+                .ok()
+                .map(DhcpOption::IaPrefix)
         }
     }
 }

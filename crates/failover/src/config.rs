@@ -137,25 +137,39 @@ impl Config {
             return Err(ConfigError::OutOfRange { field: "keepalive" });
         }
         if self.contacts_per_keepalive == 0 {
-            return Err(ConfigError::OutOfRange { field: "contacts_per_keepalive" });
+            return Err(ConfigError::OutOfRange {
+                field: "contacts_per_keepalive",
+            });
         }
         if self.max_unacked_bndupd == 0 {
-            return Err(ConfigError::OutOfRange { field: "max_unacked_bndupd" });
+            return Err(ConfigError::OutOfRange {
+                field: "max_unacked_bndupd",
+            });
         }
         if self.relationship_name.len() > 255 {
-            return Err(ConfigError::OutOfRange { field: "relationship_name" });
+            return Err(ConfigError::OutOfRange {
+                field: "relationship_name",
+            });
         }
         if self.rescan_interval.is_zero() {
-            return Err(ConfigError::OutOfRange { field: "rescan_interval" });
+            return Err(ConfigError::OutOfRange {
+                field: "rescan_interval",
+            });
         }
         if self.connect_retry.is_zero() || self.connect_retry_max < self.connect_retry {
-            return Err(ConfigError::OutOfRange { field: "connect_retry" });
+            return Err(ConfigError::OutOfRange {
+                field: "connect_retry",
+            });
         }
         if self.update_request_timeout.is_zero() {
-            return Err(ConfigError::OutOfRange { field: "update_request_timeout" });
+            return Err(ConfigError::OutOfRange {
+                field: "update_request_timeout",
+            });
         }
         if self.auto_partner_down.is_some_and(|d| d.is_zero()) {
-            return Err(ConfigError::OutOfRange { field: "auto_partner_down" });
+            return Err(ConfigError::OutOfRange {
+                field: "auto_partner_down",
+            });
         }
         self.pools.validate()
     }
@@ -172,7 +186,9 @@ pub fn validate_relationships(configs: &[Config]) -> Result<(), ConfigError> {
     for (i, a) in configs.iter().enumerate() {
         for b in configs.iter().skip(i + 1) {
             if a.relationship_name == b.relationship_name && a.role == b.role {
-                return Err(ConfigError::DuplicateRelationship { name: a.relationship_name.clone() });
+                return Err(ConfigError::DuplicateRelationship {
+                    name: a.relationship_name.clone(),
+                });
             }
             if let Some(what) = a.pools.overlap(&b.pools) {
                 return Err(ConfigError::PoolInTwoRelationships {
@@ -229,12 +245,24 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::McltTooShort { mclt } => write!(f, "mclt {}s is below the 30 s minimum", mclt.as_secs()),
+            Self::McltTooShort { mclt } => {
+                write!(f, "mclt {}s is below the 30 s minimum", mclt.as_secs())
+            }
             Self::OutOfRange { field } => write!(f, "config field `{field}` is out of range"),
             Self::BadPool { reason } => write!(f, "bad pool: {reason}"),
-            Self::DuplicateRelationship { name } => write!(f, "relationship {name:?} configured twice with the same role"),
-            Self::PoolInTwoRelationships { pool, first, second } => {
-                write!(f, "pool {pool} is in two relationships ({first:?} and {second:?})")
+            Self::DuplicateRelationship { name } => write!(
+                f,
+                "relationship {name:?} configured twice with the same role"
+            ),
+            Self::PoolInTwoRelationships {
+                pool,
+                first,
+                second,
+            } => {
+                write!(
+                    f,
+                    "pool {pool} is in two relationships ({first:?} and {second:?})"
+                )
             }
             Self::BadPersistedState { reason } => write!(f, "persisted state rejected: {reason}"),
         }
@@ -252,10 +280,16 @@ mod tests {
         assert_eq!(Config::new(Role::Primary).validate(), Ok(()));
         let mut c = Config::new(Role::Secondary);
         c.mclt = Duration::from_secs(29);
-        assert!(matches!(c.validate(), Err(ConfigError::McltTooShort { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::McltTooShort { .. })
+        ));
         let mut c = Config::new(Role::Secondary);
         c.keepalive = Duration::ZERO;
-        assert_eq!(c.validate(), Err(ConfigError::OutOfRange { field: "keepalive" }));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::OutOfRange { field: "keepalive" })
+        );
         let mut c = Config::new(Role::Secondary);
         c.max_unacked_bndupd = 0;
         assert!(c.validate().is_err());
@@ -268,9 +302,12 @@ mod tests {
     fn duplicate_relationship_rejected() {
         let a = Config::new(Role::Primary);
         let b = Config::new(Role::Primary);
-        assert!(matches!(validate_relationships(&[a.clone(), b]), Err(ConfigError::DuplicateRelationship { .. })));
+        assert!(matches!(
+            validate_relationships(&[a.clone(), b]),
+            Err(ConfigError::DuplicateRelationship { .. })
+        ));
         let mut c = Config::new(Role::Primary);
         c.relationship_name = "other".into();
-        assert_eq!(validate_relationships(&[a, c.clone()]), Ok(()));
+        assert_eq!(validate_relationships(&[a, c]), Ok(()));
     }
 }

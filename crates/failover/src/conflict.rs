@@ -59,7 +59,9 @@ pub struct LocalView<'a> {
 /// else the START_TIME_OF_STATE; for the other statuses the later of the two.
 pub fn update_time(u: &UpdateView<'_>) -> Option<UnixTime> {
     match u.status {
-        BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released => u.clt.or(u.start_time_of_state),
+        BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released => {
+            u.clt.or(u.start_time_of_state)
+        }
         _ => match (u.clt, u.start_time_of_state) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -165,8 +167,8 @@ fn table(local: &LocalView<'_>, update: &UpdateView<'_>, now: UnixTime, role: Ro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
     use BindingStatus::*;
+    use alloc::vec;
 
     const T: u64 = 1_000_000;
 
@@ -179,11 +181,22 @@ mod tests {
     }
 
     fn local(status: BindingStatus, client: Option<&ClientKey>) -> LocalView<'_> {
-        LocalView { status, clt: Some(t(T)), start_time_of_state: t(T - 100), state_expiration_time: Some(t(T + 1000)), client }
+        LocalView {
+            status,
+            clt: Some(t(T)),
+            start_time_of_state: t(T - 100),
+            state_expiration_time: Some(t(T + 1000)),
+            client,
+        }
     }
 
     fn upd(status: BindingStatus, clt: u64, client: Option<&ClientKey>) -> UpdateView<'_> {
-        UpdateView { status, clt: Some(t(clt)), start_time_of_state: Some(t(clt - 10)), client }
+        UpdateView {
+            status,
+            clt: Some(t(clt)),
+            start_time_of_state: Some(t(clt - 10)),
+            client,
+        }
     }
 
     //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
@@ -195,26 +208,58 @@ mod tests {
     //# comes when they are essentially the same (i.e., +/- 5 seconds).
     #[test]
     fn clearly_later_or_earlier_decides_without_the_table() {
-        let c = ClientKey { duid: vec![1], iaid: 1 };
+        let c = ClientKey {
+            duid: vec![1],
+            iaid: 1,
+        };
         let l = local(Active, Some(&c));
         let now = t(T);
-        assert_eq!(resolve(Some(&l), &upd(Expired, T + 6, Some(&c)), now, Role::Primary, five()), Decision::Accept);
         assert_eq!(
-            resolve(Some(&l), &upd(Expired, T - 6, Some(&c)), now, Role::Primary, five()),
+            resolve(
+                Some(&l),
+                &upd(Expired, T + 6, Some(&c)),
+                now,
+                Role::Primary,
+                five()
+            ),
+            Decision::Accept
+        );
+        assert_eq!(
+            resolve(
+                Some(&l),
+                &upd(Expired, T - 6, Some(&c)),
+                now,
+                Role::Primary,
+                five()
+            ),
             Decision::Reject(RejectReason::Outdated)
         );
         // Within ±5 s it is the table: ACTIVE vs EXPIRED is time(1), our lease has not run out.
         for d in [T - 5, T, T + 5] {
             assert_eq!(
-                resolve(Some(&l), &upd(Expired, d, Some(&c)), now, Role::Primary, five()),
+                resolve(
+                    Some(&l),
+                    &upd(Expired, d, Some(&c)),
+                    now,
+                    Role::Primary,
+                    five()
+                ),
                 Decision::Reject(RejectReason::Outdated),
                 "clt {d}"
             );
         }
         // No record at all: accept.
-        assert_eq!(resolve(None, &upd(Active, T, Some(&c)), now, Role::Primary, five()), Decision::Accept);
+        assert_eq!(
+            resolve(None, &upd(Active, T, Some(&c)), now, Role::Primary, five()),
+            Decision::Accept
+        );
         // No time in the update at all: missing information.
-        let bare = UpdateView { status: Active, clt: None, start_time_of_state: None, client: Some(&c) };
+        let bare = UpdateView {
+            status: Active,
+            clt: None,
+            start_time_of_state: None,
+            client: Some(&c),
+        };
         assert_eq!(
             resolve(Some(&l), &bare, now, Role::Primary, five()),
             Decision::Reject(RejectReason::MissingBindingInformation)
@@ -227,11 +272,18 @@ mod tests {
     //# (1,2,3): If rejecting, use reject reason "OutdatedBindingInformation".
     #[test]
     fn table_cells_with_equal_times() {
-        let c = ClientKey { duid: vec![1], iaid: 1 };
+        let c = ClientKey {
+            duid: vec![1],
+            iaid: 1,
+        };
         let a = Decision::Accept;
         let r = Decision::Reject(RejectReason::Outdated);
-        let rows = [Active, Expired, Released, Free, FreeBackup, Reset, Abandoned];
-        let cols = [Active, Expired, Released, Free, FreeBackup, Reset, Abandoned];
+        let rows = [
+            Active, Expired, Released, Free, FreeBackup, Reset, Abandoned,
+        ];
+        let cols = [
+            Active, Expired, Released, Free, FreeBackup, Reset, Abandoned,
+        ];
         // Same client, same time, receiver's lease still running (now < state-expiration).
         let before: [[Decision; 7]; 7] = [
             //   ACTIVE EXPIRED RELEASED FREE FREE-B RESET ABANDONED
@@ -250,17 +302,50 @@ mod tests {
                 if *row == Reset {
                     l.start_time_of_state = t(T + 1);
                 }
-                let got = resolve(Some(&l), &upd(*col, T, Some(&c)), t(T), Role::Primary, five());
+                let got = resolve(
+                    Some(&l),
+                    &upd(*col, T, Some(&c)),
+                    t(T),
+                    Role::Primary,
+                    five(),
+                );
                 assert_eq!(got, before[i][j], "receiver {row:?} update {col:?}");
             }
         }
         // time(1) passes once our lease has run out.
         let l = local(Active, Some(&c));
-        assert_eq!(resolve(Some(&l), &upd(Expired, T, Some(&c)), t(T + 2000), Role::Primary, five()), a);
-        assert_eq!(resolve(Some(&l), &upd(Free, T, Some(&c)), t(T + 2000), Role::Primary, five()), a);
+        assert_eq!(
+            resolve(
+                Some(&l),
+                &upd(Expired, T, Some(&c)),
+                t(T + 2000),
+                Role::Primary,
+                five()
+            ),
+            a
+        );
+        assert_eq!(
+            resolve(
+                Some(&l),
+                &upd(Free, T, Some(&c)),
+                t(T + 2000),
+                Role::Primary,
+                five()
+            ),
+            a
+        );
         // time(2) passes when the update's CLT is after our RESET began.
         let l = local(Reset, Some(&c));
-        assert_eq!(resolve(Some(&l), &upd(Active, T, Some(&c)), t(T), Role::Primary, five()), a);
+        assert_eq!(
+            resolve(
+                Some(&l),
+                &upd(Active, T, Some(&c)),
+                t(T),
+                Role::Primary,
+                five()
+            ),
+            a
+        );
     }
 
     //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
@@ -269,29 +354,62 @@ mod tests {
     //# reject it with a reject reason of "AddressInUse".
     #[test]
     fn accept3_different_client() {
-        let c1 = ClientKey { duid: vec![1], iaid: 1 };
-        let c2 = ClientKey { duid: vec![2], iaid: 1 };
+        let c1 = ClientKey {
+            duid: vec![1],
+            iaid: 1,
+        };
+        let c2 = ClientKey {
+            duid: vec![2],
+            iaid: 1,
+        };
         let mut l = local(Active, Some(&c1));
         l.start_time_of_state = t(T + 100);
         let u = upd(Active, T, Some(&c2));
         // Primary keeps its client, even against a "clearly later" update.
-        assert_eq!(resolve(Some(&l), &u, t(T), Role::Primary, five()), Decision::Reject(RejectReason::AddressInUse));
+        assert_eq!(
+            resolve(Some(&l), &u, t(T), Role::Primary, five()),
+            Decision::Reject(RejectReason::AddressInUse)
+        );
         let later = upd(Active, T + 50, Some(&c2));
-        assert_eq!(resolve(Some(&l), &later, t(T), Role::Primary, five()), Decision::Reject(RejectReason::AddressInUse));
+        assert_eq!(
+            resolve(Some(&l), &later, t(T), Role::Primary, five()),
+            Decision::Reject(RejectReason::AddressInUse)
+        );
         // Secondary yields.
-        assert_eq!(resolve(Some(&l), &u, t(T), Role::Secondary, five()), Decision::Accept);
+        assert_eq!(
+            resolve(Some(&l), &u, t(T), Role::Secondary, five()),
+            Decision::Accept
+        );
         // time(2) holds: the other client's transaction is after our binding began.
         l.start_time_of_state = t(T - 100);
-        assert_eq!(resolve(Some(&l), &u, t(T), Role::Primary, five()), Decision::Accept);
+        assert_eq!(
+            resolve(Some(&l), &u, t(T), Role::Primary, five()),
+            Decision::Accept
+        );
     }
 
     #[test]
     fn update_time_rules() {
-        let u = UpdateView { status: Free, clt: Some(t(10)), start_time_of_state: Some(t(20)), client: None };
+        let u = UpdateView {
+            status: Free,
+            clt: Some(t(10)),
+            start_time_of_state: Some(t(20)),
+            client: None,
+        };
         assert_eq!(update_time(&u), Some(t(20)));
-        let u = UpdateView { status: Active, clt: Some(t(10)), start_time_of_state: Some(t(20)), client: None };
+        let u = UpdateView {
+            status: Active,
+            clt: Some(t(10)),
+            start_time_of_state: Some(t(20)),
+            client: None,
+        };
         assert_eq!(update_time(&u), Some(t(10)));
-        let u = UpdateView { status: Released, clt: None, start_time_of_state: Some(t(20)), client: None };
+        let u = UpdateView {
+            status: Released,
+            clt: None,
+            start_time_of_state: Some(t(20)),
+            client: None,
+        };
         assert_eq!(update_time(&u), Some(t(20)));
     }
 }

@@ -6,21 +6,28 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use dhcpv6_wire::{
-    DhcpOption, FailoverMessage, FrameDecoder, MessageType, OptionCode, Options, ProtocolVersion, ServerState, Status,
-    StatusCode, VendorOption, VendorOpts, encode_frame,
+    DhcpOption, FailoverMessage, FrameDecoder, MessageType, OptionCode, Options, ProtocolVersion,
+    ServerState, Status, StatusCode, VendorOption, VendorOpts, encode_frame,
 };
 
-use crate::binding::{AllocationMode, Binding, BindingStatus, ClientKey, Resource, ResourceKind, pending_free_destination};
+use crate::binding::{
+    AllocationMode, Binding, BindingStatus, ClientKey, Resource, ResourceKind,
+    pending_free_destination,
+};
 use crate::codec::{self, LeaseMsg, LeaseReply, UpdateMsg};
-use crate::config::{Config, ConfigError, FINGERPRINT_ENTERPRISE_NUMBER, FINGERPRINT_SUBOPTION, PROTOCOL_VERSION, Role};
+use crate::config::{
+    Config, ConfigError, FINGERPRINT_ENTERPRISE_NUMBER, FINGERPRINT_SUBOPTION, PROTOCOL_VERSION,
+    Role,
+};
 use crate::conflict::{self, Decision, LocalView, RejectReason, UpdateView};
 use crate::mclt;
 use crate::rng::Rng;
 use crate::state::{self, FsmEvent, Responsiveness, State};
 use crate::time::{Duration, Instant, Now, UnixTime};
 use crate::types::{
-    Alarm, ClientRequestKind, CloseReason, Event, InputError, LeaseChange, LeaseError, LeaseGrant, PersistedEndpointState,
-    PersistedState, StatusSnapshot, StorageError, StorageRecord, StorageWrite, Transmit, WriteId,
+    Alarm, ClientRequestKind, CloseReason, Event, InputError, LeaseChange, LeaseError, LeaseGrant,
+    PersistedEndpointState, PersistedState, StatusSnapshot, StorageError, StorageRecord,
+    StorageWrite, Transmit, WriteId,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +59,9 @@ enum Conn {
     /// Secondary: TCP up, waiting for CONNECT.
     AwaitConnect,
     /// Primary: CONNECT sent.
-    AwaitConnectReply { xid: u32 },
+    AwaitConnectReply {
+        xid: u32,
+    },
     /// Handshake done.
     Up,
 }
@@ -189,20 +198,28 @@ impl Endpoint {
 
     /// An endpoint restored from what the caller read back from stable storage. It starts in
     /// STARTUP.
-    pub fn restore(config: Config, persisted: PersistedState, now: Now) -> Result<Self, ConfigError> {
+    pub fn restore(
+        config: Config,
+        persisted: PersistedState,
+        now: Now,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let rec = persisted.endpoint;
         let recorded_state = rec.as_ref().map(|r| r.state);
         let mut last_operating = rec.as_ref().map(|r| r.written_at);
         let mut bindings = BTreeMap::new();
-        let mut by_client: BTreeMap<(ClientKey, ResourceKind), BTreeSet<Resource>> = BTreeMap::new();
+        let mut by_client: BTreeMap<(ClientKey, ResourceKind), BTreeSet<Resource>> =
+            BTreeMap::new();
         let mut queue = BTreeSet::new();
         for b in persisted.bindings {
             if let Some(t) = b.client_last_transaction_time {
                 last_operating = Some(last_operating.map_or(t, |l| l.max(t)));
             }
             if let Some(c) = &b.client {
-                by_client.entry((c.clone(), b.resource.kind())).or_default().insert(b.resource);
+                by_client
+                    .entry((c.clone(), b.resource.kind()))
+                    .or_default()
+                    .insert(b.resource);
             }
             if b.needs_partner_update {
                 queue.insert(b.resource);
@@ -319,7 +336,9 @@ impl Endpoint {
                         State::RecoverDone => matches!(kind, ClientRequestKind::Renew),
                         _ => !matches!(
                             kind,
-                            ClientRequestKind::Solicit | ClientRequestKind::Rebind | ClientRequestKind::Confirm
+                            ClientRequestKind::Solicit
+                                | ClientRequestKind::Rebind
+                                | ClientRequestKind::Confirm
                         ),
                     }
             }
@@ -340,7 +359,9 @@ impl Endpoint {
 
     fn mode_of(&self, r: &Resource) -> AllocationMode {
         match r {
-            Resource::Address(a) => AllocationMode::Independent { owner: self.cfg.pools.address_owner(*a) },
+            Resource::Address(a) => AllocationMode::Independent {
+                owner: self.cfg.pools.address_owner(*a),
+            },
             Resource::Prefix { .. } => AllocationMode::Proportional,
         }
     }
@@ -358,10 +379,15 @@ impl Endpoint {
                     return None;
                 }
                 match (b.status, r) {
-                    (BindingStatus::Free | BindingStatus::FreeBackup | BindingStatus::PendingFree, Resource::Address(a)) => {
-                        Some(self.cfg.pools.address_owner(*a))
+                    (
+                        BindingStatus::Free
+                        | BindingStatus::FreeBackup
+                        | BindingStatus::PendingFree,
+                        Resource::Address(a),
+                    ) => Some(self.cfg.pools.address_owner(*a)),
+                    (BindingStatus::Free | BindingStatus::PendingFree, Resource::Prefix { .. }) => {
+                        Some(Role::Primary)
                     }
-                    (BindingStatus::Free | BindingStatus::PendingFree, Resource::Prefix { .. }) => Some(Role::Primary),
                     (BindingStatus::FreeBackup, Resource::Prefix { .. }) => Some(Role::Secondary),
                     _ => None,
                 }
@@ -417,7 +443,13 @@ impl Endpoint {
         if self.responsiveness() == Responsiveness::Unresponsive {
             return Duration::ZERO;
         }
-        mclt::lease_bound(self.state, self.mclt, now.wall, self.bindings.get(resource), desired_valid)
+        mclt::lease_bound(
+            self.state,
+            self.mclt,
+            now.wall,
+            self.bindings.get(resource),
+            desired_valid,
+        )
     }
 
     /// The binding of a resource, if this endpoint has one.
@@ -431,7 +463,11 @@ impl Endpoint {
     }
 
     /// The resources of `kind` bound (in any status) to `client`.
-    pub fn client_resources(&self, client: &ClientKey, kind: ResourceKind) -> impl Iterator<Item = &Binding> {
+    pub fn client_resources(
+        &self,
+        client: &ClientKey,
+        kind: ResourceKind,
+    ) -> impl Iterator<Item = &Binding> {
         self.by_client
             .get(&(client.clone(), kind))
             .into_iter()
@@ -444,7 +480,12 @@ impl Endpoint {
     /// one (or an expired/released one not yet announced to the partner), else an available
     /// one this server may allocate now, own pool first. `None` if there is none, or the
     /// state forbids allocation.
-    pub fn allocate(&mut self, now: Now, kind: ResourceKind, client: &ClientKey) -> Option<Resource> {
+    pub fn allocate(
+        &mut self,
+        now: Now,
+        kind: ResourceKind,
+        client: &ClientKey,
+    ) -> Option<Resource> {
         self.last_now = now;
         if self.responsiveness() == Responsiveness::Unresponsive {
             return None;
@@ -453,13 +494,15 @@ impl Endpoint {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.1
         //# It cannot be allocated to the same client
         //# again if a BNDUPD was sent, otherwise it can.
-        let own = self.client_resources(client, kind).find(|b| match b.status {
-            BindingStatus::Active => true,
-            BindingStatus::Expired | BindingStatus::Released => {
-                b.needs_partner_update && !self.outstanding_res.contains(&b.resource)
-            }
-            _ => false,
-        });
+        let own = self
+            .client_resources(client, kind)
+            .find(|b| match b.status {
+                BindingStatus::Active => true,
+                BindingStatus::Expired | BindingStatus::Released => {
+                    b.needs_partner_update && !self.outstanding_res.contains(&b.resource)
+                }
+                _ => false,
+            });
         if let Some(b) = own {
             return Some(b.resource);
         }
@@ -507,7 +550,11 @@ impl Endpoint {
             communications_ok: self.comm_ok(),
             mclt: self.mclt,
             partner_down_since: self.partner_down_since,
-            pending_updates: self.bindings.values().filter(|b| b.needs_partner_update).count(),
+            pending_updates: self
+                .bindings
+                .values()
+                .filter(|b| b.needs_partner_update)
+                .count(),
             unacked_updates: self.outstanding.len(),
             partner_max_unacked: self.partner_max_unacked,
             conflicts: self.conflicts,
@@ -614,8 +661,15 @@ impl Endpoint {
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    self.events.push_back(Event::ProtocolViolation { what: format!("framing: {e}") });
-                    self.disconnect(now, Status::UNSPEC_FAIL, "unparseable stream", CloseReason::Framing);
+                    self.events.push_back(Event::ProtocolViolation {
+                        what: format!("framing: {e}"),
+                    });
+                    self.disconnect(
+                        now,
+                        Status::UNSPEC_FAIL,
+                        "unparseable stream",
+                        CloseReason::Framing,
+                    );
                     return;
                 }
             }
@@ -645,7 +699,9 @@ impl Endpoint {
                         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.6
                         //# If nothing at all is received for FO_KEEPALIVE_TIME the
                         //# connection is considered dead: communications not OK.
-                        self.events.push_back(Event::CloseConnection { reason: CloseReason::KeepaliveExpired });
+                        self.events.push_back(Event::CloseConnection {
+                            reason: CloseReason::KeepaliveExpired,
+                        });
                         self.drop_connection(now);
                     }
                 }
@@ -689,7 +745,12 @@ impl Endpoint {
                         //# If an UPDDONE message isn't received within an implementation
                         //# dependent amount of time, and no BNDUPD messages are being
                         //# received, the connection SHOULD be dropped.
-                        self.disconnect(now, Status::UNSPEC_FAIL, "no UPDDONE", CloseReason::UpdateRequestTimeout);
+                        self.disconnect(
+                            now,
+                            Status::UNSPEC_FAIL,
+                            "no UPDDONE",
+                            CloseReason::UpdateRequestTimeout,
+                        );
                     }
                 }
             }
@@ -698,12 +759,23 @@ impl Endpoint {
 
     /// A storage write finished. `Ok` releases what waited for it (a BNDREPLY, a STATE, a
     /// BNDUPD); `Err` drops it and reports [`Event::StorageFailed`].
-    pub fn handle_storage_done(&mut self, now: Now, id: WriteId, result: Result<(), StorageError>) -> Result<(), InputError> {
+    pub fn handle_storage_done(
+        &mut self,
+        now: Now,
+        id: WriteId,
+        result: Result<(), StorageError>,
+    ) -> Result<(), InputError> {
         self.last_now = now;
-        let kind = self.writes.remove(&id).ok_or(InputError::UnknownWriteId(id))?;
+        let kind = self
+            .writes
+            .remove(&id)
+            .ok_or(InputError::UnknownWriteId(id))?;
         let ok = result.is_ok();
         if let Err(e) = result {
-            self.events.push_back(Event::StorageFailed { id, reason: e.reason });
+            self.events.push_back(Event::StorageFailed {
+                id,
+                reason: e.reason,
+            });
         }
         match kind {
             WriteKind::State => {
@@ -721,7 +793,11 @@ impl Endpoint {
                     self.latest_write.remove(&r);
                     if ok {
                         self.unpersisted.remove(&r);
-                        if self.bindings.get(&r).is_some_and(|b| b.needs_partner_update) {
+                        if self
+                            .bindings
+                            .get(&r)
+                            .is_some_and(|b| b.needs_partner_update)
+                        {
                             self.queue.insert(r);
                         }
                     } else {
@@ -740,7 +816,8 @@ impl Endpoint {
                         if let Some((_, i)) = p.index.iter().find(|(r, _)| *r == resource)
                             && let Some(slot) = p.replies.get_mut(*i)
                         {
-                            slot.status = Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
+                            slot.status =
+                                Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
                         }
                     }
                     if p.remaining == 0
@@ -780,7 +857,10 @@ impl Endpoint {
                 self.enter_state(now, next);
                 Ok(())
             }
-            None => Err(InputError::NotAllowedInState { command: "partner-down", state: self.state }),
+            None => Err(InputError::NotAllowedInState {
+                command: "partner-down",
+                state: self.state,
+            }),
         }
     }
 
@@ -802,8 +882,12 @@ impl Endpoint {
         }
         match change {
             LeaseChange::Granted(g) | LeaseChange::Renewed(g) => self.record_grant(now, g)?,
-            LeaseChange::Released { client, resource } | LeaseChange::Declined { client, resource }
-                if !self.bindings.get(&resource).is_some_and(|b| b.is_for(&client)) =>
+            LeaseChange::Released { client, resource }
+            | LeaseChange::Declined { client, resource }
+                if !self
+                    .bindings
+                    .get(&resource)
+                    .is_some_and(|b| b.is_for(&client)) =>
             {
                 return Err(if self.bindings.contains_key(&resource) {
                     LeaseError::BoundToOtherClient(resource)
@@ -811,10 +895,18 @@ impl Endpoint {
                     LeaseError::NoBinding(resource)
                 });
             }
-            LeaseChange::Released { resource, .. } => self.set_status(w, resource, BindingStatus::Released)?,
-            LeaseChange::Declined { resource, .. } => self.set_status(w, resource, BindingStatus::Abandoned)?,
-            LeaseChange::Expired { resource } => self.set_status(w, resource, BindingStatus::Expired)?,
-            LeaseChange::Reset { resource } => self.set_status(w, resource, BindingStatus::Reset)?,
+            LeaseChange::Released { resource, .. } => {
+                self.set_status(w, resource, BindingStatus::Released)?
+            }
+            LeaseChange::Declined { resource, .. } => {
+                self.set_status(w, resource, BindingStatus::Abandoned)?
+            }
+            LeaseChange::Expired { resource } => {
+                self.set_status(w, resource, BindingStatus::Expired)?
+            }
+            LeaseChange::Reset { resource } => {
+                self.set_status(w, resource, BindingStatus::Reset)?
+            }
         }
         let id = self.persist_binding(resource);
         self.pump_updates(now);
@@ -836,8 +928,15 @@ impl Endpoint {
         {
             return Err(LeaseError::BoundToOtherClient(g.resource));
         }
-        let desired = if g.desired_valid.is_zero() { g.valid } else { g.desired_valid };
-        let old_client = self.bindings.get(&g.resource).and_then(|b| b.client.clone());
+        let desired = if g.desired_valid.is_zero() {
+            g.valid
+        } else {
+            g.desired_valid
+        };
+        let old_client = self
+            .bindings
+            .get(&g.resource)
+            .and_then(|b| b.client.clone());
         let b = self
             .bindings
             .entry(g.resource)
@@ -869,12 +968,20 @@ impl Endpoint {
         {
             set.remove(&g.resource);
         }
-        self.by_client.entry((g.client, g.resource.kind())).or_default().insert(g.resource);
+        self.by_client
+            .entry((g.client, g.resource.kind()))
+            .or_default()
+            .insert(g.resource);
         self.bump(g.resource);
         Ok(())
     }
 
-    fn set_status(&mut self, w: UnixTime, r: Resource, status: BindingStatus) -> Result<(), LeaseError> {
+    fn set_status(
+        &mut self,
+        w: UnixTime,
+        r: Resource,
+        status: BindingStatus,
+    ) -> Result<(), LeaseError> {
         let b = self.bindings.get_mut(&r).ok_or(LeaseError::NoBinding(r))?;
         b.status = status;
         b.start_time_of_state = w;
@@ -899,7 +1006,8 @@ impl Endpoint {
         //# never reuse the id of a still-open UPDREQ/UPDREQALL
         loop {
             let x = self.rng.next_xid();
-            let open = self.my_request.is_some_and(|r| r.xid == x) || self.outstanding.contains_key(&x);
+            let open =
+                self.my_request.is_some_and(|r| r.xid == x) || self.outstanding.contains_key(&x);
             if !open {
                 return x;
             }
@@ -919,28 +1027,48 @@ impl Endpoint {
                 //# FO_SEND_TIMER is reset on every transmitted message
                 if self.conn != Conn::Down {
                     let send_time = self.partner_keepalive / self.cfg.contacts_per_keepalive.max(1);
-                    self.set_timer(Timer::Send, now.instant + send_time.max(Duration::from_secs(1)));
+                    self.set_timer(
+                        Timer::Send,
+                        now.instant + send_time.max(Duration::from_secs(1)),
+                    );
                 }
             }
-            Err(e) => self.events.push_back(Event::ProtocolViolation { what: format!("cannot encode {:?}: {e}", m.msg_type) }),
+            Err(e) => self.events.push_back(Event::ProtocolViolation {
+                what: format!("cannot encode {:?}: {e}", m.msg_type),
+            }),
         }
     }
 
     fn push_config_options(&self, o: &mut Options, mclt_override: Option<u32>) {
-        o.push(DhcpOption::ProtocolVersion(ProtocolVersion { major: PROTOCOL_VERSION.0, minor: PROTOCOL_VERSION.1 }));
-        let mclt = mclt_override.unwrap_or_else(|| u32::try_from(self.mclt.as_secs()).unwrap_or(u32::MAX));
+        o.push(DhcpOption::ProtocolVersion(ProtocolVersion {
+            major: PROTOCOL_VERSION.0,
+            minor: PROTOCOL_VERSION.1,
+        }));
+        let mclt =
+            mclt_override.unwrap_or_else(|| u32::try_from(self.mclt.as_secs()).unwrap_or(u32::MAX));
         o.push(DhcpOption::Mclt(mclt));
-        o.push(DhcpOption::KeepaliveTime(u32::try_from(self.cfg.keepalive.as_secs()).unwrap_or(u32::MAX)));
+        o.push(DhcpOption::KeepaliveTime(
+            u32::try_from(self.cfg.keepalive.as_secs()).unwrap_or(u32::MAX),
+        ));
         o.push(DhcpOption::MaxUnackedBndupd(self.cfg.max_unacked_bndupd));
         if !self.cfg.relationship_name.is_empty() {
-            o.push(DhcpOption::RelationshipName(self.cfg.relationship_name.clone()));
+            o.push(DhcpOption::RelationshipName(
+                self.cfg.relationship_name.clone(),
+            ));
         }
-        let flags = if self.cfg.fixed_prefix_length { dhcpv6_wire::codes::connect_flags::FIXED_PD_LENGTH } else { 0 };
+        let flags = if self.cfg.fixed_prefix_length {
+            dhcpv6_wire::codes::connect_flags::FIXED_PD_LENGTH
+        } else {
+            0
+        };
         o.push(DhcpOption::ConnectFlags(flags));
         if self.cfg.check_pool_fingerprint {
             o.push(DhcpOption::VendorOpts(VendorOpts {
                 enterprise_number: FINGERPRINT_ENTERPRISE_NUMBER,
-                options: alloc::vec![VendorOption { code: FINGERPRINT_SUBOPTION, data: self.fingerprint_bytes() }],
+                options: alloc::vec![VendorOption {
+                    code: FINGERPRINT_SUBOPTION,
+                    data: self.fingerprint_bytes()
+                }],
             }));
         }
     }
@@ -959,12 +1087,16 @@ impl Endpoint {
             return Vec::new();
         }
         let theirs = opts.iter().find_map(|o| match o {
-            DhcpOption::VendorOpts(v) if v.enterprise_number == FINGERPRINT_ENTERPRISE_NUMBER => {
-                v.options.iter().find(|s| s.code == FINGERPRINT_SUBOPTION).map(|s| s.data.clone())
-            }
+            DhcpOption::VendorOpts(v) if v.enterprise_number == FINGERPRINT_ENTERPRISE_NUMBER => v
+                .options
+                .iter()
+                .find(|s| s.code == FINGERPRINT_SUBOPTION)
+                .map(|s| s.data.clone()),
             _ => None,
         });
-        let Some(theirs) = theirs else { return Vec::new() };
+        let Some(theirs) = theirs else {
+            return Vec::new();
+        };
         let ours = self.cfg.pools.fingerprint_parts();
         let mut diff = Vec::new();
         for (i, (name, f)) in ours.iter().enumerate() {
@@ -986,7 +1118,10 @@ impl Endpoint {
             //# in STARTUP state the STARTUP flag MUST be set in the message
             //# and the previously recorded failover state MUST be placed
             //# in the server-state option.
-            (self.previous_state.unwrap_or(self.resume_state), self.state_start)
+            (
+                self.previous_state.unwrap_or(self.resume_state),
+                self.state_start,
+            )
         } else {
             (self.state, self.state_start)
         };
@@ -1000,9 +1135,11 @@ impl Endpoint {
         if self.partner.flags & dhcpv6_wire::codes::server_flags::STARTUP != 0 {
             flags |= dhcpv6_wire::codes::server_flags::ACK_STARTUP;
         }
-        m.options.push(DhcpOption::ServerState(ServerState(shown.to_u8())));
+        m.options
+            .push(DhcpOption::ServerState(ServerState(shown.to_u8())));
         m.options.push(DhcpOption::ServerFlags(flags));
-        m.options.push(DhcpOption::StartTimeOfState(start.to_abs_time()));
+        m.options
+            .push(DhcpOption::StartTimeOfState(start.to_abs_time()));
         //= https://www.rfc-editor.org/rfc/rfc8156#section-5.3.11
         //# OPTION_F_PARTNER_DOWN_TIME is present iff the sender is in PARTNER-DOWN
         if shown == State::PartnerDown
@@ -1017,7 +1154,8 @@ impl Endpoint {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-5.3.10
         //# DISCONNECT SHOULD carry OPTION_STATUS_CODE with a human-readable reason.
         let mut m = self.msg(MessageType::DISCONNECT, 0, now);
-        m.options.push(DhcpOption::StatusCode(StatusCode::new(status, text)));
+        m.options
+            .push(DhcpOption::StatusCode(StatusCode::new(status, text)));
         self.send(m, now);
         self.events.push_back(Event::CloseConnection { reason });
         self.drop_connection(now);
@@ -1032,7 +1170,12 @@ impl Endpoint {
         self.clear_timer(Timer::Keepalive);
         self.clear_timer(Timer::UpdateRequest);
         for (_, o) in core::mem::take(&mut self.outstanding) {
-            if self.bindings.get(&o.resource).is_some_and(|b| b.needs_partner_update) || self.takeback.contains(&o.resource) {
+            if self
+                .bindings
+                .get(&o.resource)
+                .is_some_and(|b| b.needs_partner_update)
+                || self.takeback.contains(&o.resource)
+            {
                 self.queue.insert(o.resource);
             }
         }
@@ -1059,7 +1202,9 @@ impl Endpoint {
         let mut ev = event;
         // The table has no cycles; bound the chain anyway.
         for _ in 0..8 {
-            let Some(next) = state::transition(self.cfg.role, self.state, ev) else { return };
+            let Some(next) = state::transition(self.cfg.role, self.state, ev) else {
+                return;
+            };
             self.enter_state(now, next);
             match ev {
                 FsmEvent::PartnerState { .. } => {}
@@ -1067,7 +1212,10 @@ impl Endpoint {
                     if self.comm_ok()
                         && let Some(p) = self.partner.state
                     {
-                        ev = FsmEvent::PartnerState { partner: p, startup: false };
+                        ev = FsmEvent::PartnerState {
+                            partner: p,
+                            startup: false,
+                        };
                     } else {
                         return;
                     }
@@ -1086,7 +1234,8 @@ impl Endpoint {
         }
         self.state = next;
         self.state_start = now.wall;
-        self.events.push_back(Event::StateChanged { from, to: next });
+        self.events
+            .push_back(Event::StateChanged { from, to: next });
         self.clear_timer(Timer::Startup);
         self.clear_timer(Timer::AutoPartnerDown);
         self.clear_timer(Timer::RecoverWait);
@@ -1105,7 +1254,8 @@ impl Endpoint {
                 //# A server transitioning into the COMMUNICATIONS-INTERRUPTED
                 //# state from the NORMAL state SHOULD raise some alarm condition
                 if from == State::Normal {
-                    self.events.push_back(Event::Alarm(Alarm::CommunicationsInterrupted));
+                    self.events
+                        .push_back(Event::Alarm(Alarm::CommunicationsInterrupted));
                 }
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9
                 //# if it has been
@@ -1116,12 +1266,12 @@ impl Endpoint {
                     self.set_timer(Timer::AutoPartnerDown, now.instant + d);
                 }
             }
-            State::PartnerDown => {
-                if self.partner_down_since.is_none() {
-                    self.partner_down_since = Some(now.wall);
-                }
+            State::PartnerDown if self.partner_down_since.is_none() => {
+                self.partner_down_since = Some(now.wall);
             }
-            State::ResolutionInterrupted => self.events.push_back(Event::Alarm(Alarm::ResolutionInterrupted)),
+            State::ResolutionInterrupted => self
+                .events
+                .push_back(Event::Alarm(Alarm::ResolutionInterrupted)),
             State::RecoverWait => {
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.6.2
                 //# If this is the first time this server has run failover
@@ -1129,7 +1279,8 @@ impl Endpoint {
                 //# partner, not necessarily only as determined by this server's
                 //# stable storage (as that may have been lost), then the waiting
                 //# time discussed above may be skipped
-                let partner_knows_us = self.partner.flags & dhcpv6_wire::codes::server_flags::COMMUNICATED != 0;
+                let partner_knows_us =
+                    self.partner.flags & dhcpv6_wire::codes::server_flags::COMMUNICATED != 0;
                 if !partner_knows_us && !self.had_record {
                     self.set_timer(Timer::RecoverWait, now.instant);
                 } else {
@@ -1153,7 +1304,10 @@ impl Endpoint {
                 //# When the above process is complete, if the server entering NORMAL
                 //# state is a secondary server, then it will request resources (prefixes)
                 //# for allocation using the POOLREQ message.
-                if self.cfg.role == Role::Secondary && self.comm_ok() && !self.cfg.pools.prefixes.is_empty() {
+                if self.cfg.role == Role::Secondary
+                    && self.comm_ok()
+                    && !self.cfg.pools.prefixes.is_empty()
+                {
                     let xid = self.fresh_xid();
                     let m = self.msg(MessageType::POOLREQ, xid, now);
                     self.send(m, now);
@@ -1179,7 +1333,8 @@ impl Endpoint {
                 //# partner, while its partner does have a record of communicating
                 //# with it, it MUST send an UPDREQALL message, otherwise it
                 //# MUST send an UPDREQ message.
-                let lost = !self.communicated && self.partner.flags & dhcpv6_wire::codes::server_flags::COMMUNICATED != 0;
+                let lost = !self.communicated
+                    && self.partner.flags & dhcpv6_wire::codes::server_flags::COMMUNICATED != 0;
                 let lost = lost || !self.had_record;
                 Some(lost)
             }
@@ -1193,16 +1348,25 @@ impl Endpoint {
             //# When a secondary server receives an indication that the primary
             //# server has made a transition from POTENTIAL-CONFLICT to CONFLICT-DONE
             //# state, it SHOULD send an UPDREQ message to the primary server.
-            (State::PotentialConflict, Role::Secondary) if partner == Some(State::ConflictDone) => Some(false),
+            (State::PotentialConflict, Role::Secondary) if partner == Some(State::ConflictDone) => {
+                Some(false)
+            }
             _ => None,
         };
         if let Some(all) = want {
             let xid = self.fresh_xid();
-            let t = if all { MessageType::UPDREQALL } else { MessageType::UPDREQ };
+            let t = if all {
+                MessageType::UPDREQALL
+            } else {
+                MessageType::UPDREQ
+            };
             let m = self.msg(t, xid, now);
             self.send(m, now);
             self.my_request = Some(OpenRequest { xid, all });
-            self.set_timer(Timer::UpdateRequest, now.instant + self.cfg.update_request_timeout);
+            self.set_timer(
+                Timer::UpdateRequest,
+                now.instant + self.cfg.update_request_timeout,
+            );
         }
     }
 
@@ -1213,7 +1377,11 @@ impl Endpoint {
 
     fn persist_state_inner(&mut self, now: Now, announce: bool) {
         let rec = PersistedEndpointState {
-            state: if self.state == State::Startup { self.resume_state } else { self.state },
+            state: if self.state == State::Startup {
+                self.resume_state
+            } else {
+                self.state
+            },
             state_start: self.state_start,
             previous_state: self.previous_state,
             partner_state: self.partner.state,
@@ -1278,7 +1446,9 @@ impl Endpoint {
         let m = match FailoverMessage::parse(frame) {
             Ok(m) => m,
             Err(e) => {
-                self.events.push_back(Event::ProtocolViolation { what: format!("unparseable message: {e}") });
+                self.events.push_back(Event::ProtocolViolation {
+                    what: format!("unparseable message: {e}"),
+                });
                 return;
             }
         };
@@ -1288,7 +1458,9 @@ impl Endpoint {
         self.last_contact = Some(now.wall);
         // Clock skew, on every message.
         let sent = UnixTime::from_abs_time(m.sent_time, now.wall);
-        let skew = i64::try_from(sent.as_secs()).unwrap_or(i64::MAX).saturating_sub(i64::try_from(now.wall.as_secs()).unwrap_or(i64::MAX));
+        let skew = i64::try_from(sent.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_sub(i64::try_from(now.wall.as_secs()).unwrap_or(i64::MAX));
         self.skew_secs = Some(skew);
         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.1
         //# The sent-time from the Failover message is compared with the
@@ -1302,18 +1474,27 @@ impl Endpoint {
             //= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
             //# If the difference exceeds the tolerance the receiver SHOULD drop the
             //# connection (status ExcessiveTimeSkew).
-            self.events.push_back(Event::ExcessiveTimeSkew { skew_secs: skew });
-            self.disconnect(now, Status::EXCESSIVE_TIME_SKEW, "clock skew beyond tolerance", CloseReason::ExcessiveTimeSkew);
+            self.events
+                .push_back(Event::ExcessiveTimeSkew { skew_secs: skew });
+            self.disconnect(
+                now,
+                Status::EXCESSIVE_TIME_SKEW,
+                "clock skew beyond tolerance",
+                CloseReason::ExcessiveTimeSkew,
+            );
             return;
         }
         match (self.conn, m.msg_type) {
             (_, MessageType::DISCONNECT) => {
-                let (status, message) = m
-                    .options
-                    .status_code()
-                    .map_or((None, String::new()), |s| (Some(s.status.0), s.message.clone()));
-                self.events.push_back(Event::PartnerDisconnected { status, message });
-                self.events.push_back(Event::CloseConnection { reason: CloseReason::PartnerDisconnected });
+                let (status, message) =
+                    m.options.status_code().map_or((None, String::new()), |s| {
+                        (Some(s.status.0), s.message.clone())
+                    });
+                self.events
+                    .push_back(Event::PartnerDisconnected { status, message });
+                self.events.push_back(Event::CloseConnection {
+                    reason: CloseReason::PartnerDisconnected,
+                });
                 if self.cfg.role == Role::Primary {
                     self.retry_delay = (self.retry_delay * 2).min(self.cfg.connect_retry_max);
                 }
@@ -1324,7 +1505,9 @@ impl Endpoint {
                 self.drop_connection(now);
             }
             (Conn::AwaitConnect, MessageType::CONNECT) => self.on_connect(now, &m),
-            (Conn::AwaitConnectReply { xid }, MessageType::CONNECTREPLY) if xid == m.transaction_id => {
+            (Conn::AwaitConnectReply { xid }, MessageType::CONNECTREPLY)
+                if xid == m.transaction_id =>
+            {
                 self.on_connect_reply(now, &m)
             }
             (Conn::Up, MessageType::STATE) => self.on_state(now, &m),
@@ -1335,7 +1518,9 @@ impl Endpoint {
             (Conn::Up, MessageType::UPDDONE) => self.on_upddone(now, &m),
             (Conn::Up, MessageType::POOLREQ) => self.on_poolreq(now, &m),
             (Conn::Up, MessageType::POOLRESP) => {}
-            (c, t) => self.events.push_back(Event::ProtocolViolation { what: format!("unexpected {t:?} in connection phase {c:?}") }),
+            (c, t) => self.events.push_back(Event::ProtocolViolation {
+                what: format!("unexpected {t:?} in connection phase {c:?}"),
+            }),
         }
     }
 
@@ -1343,10 +1528,19 @@ impl Endpoint {
         let o = &m.options;
         let reject = |e: &mut Self, status: Status, reason: String| {
             let mut r = e.msg(MessageType::CONNECTREPLY, m.transaction_id, now);
-            r.options.push(DhcpOption::StatusCode(StatusCode::new(status, reason.clone())));
+            r.options.push(DhcpOption::StatusCode(StatusCode::new(
+                status,
+                reason.clone(),
+            )));
             e.send(r, now);
-            e.events.push_back(Event::ConnectRejected { status: status.0, reason, by_partner: false });
-            e.events.push_back(Event::CloseConnection { reason: CloseReason::Rejected });
+            e.events.push_back(Event::ConnectRejected {
+                status: status.0,
+                reason,
+                by_partner: false,
+            });
+            e.events.push_back(Event::CloseConnection {
+                reason: CloseReason::Rejected,
+            });
             e.drop_connection(now);
         };
         let version = o.iter().find_map(|x| match x {
@@ -1358,8 +1552,20 @@ impl Endpoint {
         //# with status NotSupported.
         match version {
             Some(v) if v.major == PROTOCOL_VERSION.0 => {}
-            Some(v) => return reject(self, Status::NOT_SUPPORTED, format!("protocol version {}.{} not supported", v.major, v.minor)),
-            None => return reject(self, Status::NOT_SUPPORTED, "no OPTION_F_PROTOCOL_VERSION".to_string()),
+            Some(v) => {
+                return reject(
+                    self,
+                    Status::NOT_SUPPORTED,
+                    format!("protocol version {}.{} not supported", v.major, v.minor),
+                );
+            }
+            None => {
+                return reject(
+                    self,
+                    Status::NOT_SUPPORTED,
+                    "no OPTION_F_PROTOCOL_VERSION".to_string(),
+                );
+            }
         }
         let name = o.iter().find_map(|x| match x {
             DhcpOption::RelationshipName(n) => Some(n.clone()),
@@ -1369,17 +1575,29 @@ impl Endpoint {
         //# A CONNECT without OPTION_F_RELATIONSHIP_NAME means the only relationship
         //# between these two servers.
         if name.unwrap_or_default() != self.cfg.relationship_name {
-            return reject(self, Status::CONFIGURATION_CONFLICT, "unknown relationship name".to_string());
+            return reject(
+                self,
+                Status::CONFIGURATION_CONFLICT,
+                "unknown relationship name".to_string(),
+            );
         }
         let (Some(mclt), Some(keepalive), Some(max_unacked)) = (
             codec::find_u32(o, OptionCode::F_MCLT),
             codec::find_u32(o, OptionCode::F_KEEPALIVE_TIME),
             codec::find_u32(o, OptionCode::F_MAX_UNACKED_BNDUPD),
         ) else {
-            return reject(self, Status::UNSPEC_FAIL, "CONNECT lacks MCLT, KEEPALIVE_TIME or MAX_UNACKED_BNDUPD".to_string());
+            return reject(
+                self,
+                Status::UNSPEC_FAIL,
+                "CONNECT lacks MCLT, KEEPALIVE_TIME or MAX_UNACKED_BNDUPD".to_string(),
+            );
         };
         if u64::from(mclt) < mclt::MIN_LEASE.as_secs() || keepalive == 0 || max_unacked == 0 {
-            return reject(self, Status::UNSPEC_FAIL, "zero or too small MCLT / keepalive / window".to_string());
+            return reject(
+                self,
+                Status::UNSPEC_FAIL,
+                "zero or too small MCLT / keepalive / window".to_string(),
+            );
         }
         let flags = o.iter().find_map(|x| match x {
             DhcpOption::ConnectFlags(f) => Some(*f),
@@ -1390,12 +1608,17 @@ impl Endpoint {
         //# cannot honour.
         let fixed = flags.unwrap_or(0) & dhcpv6_wire::codes::connect_flags::FIXED_PD_LENGTH != 0;
         if fixed != self.cfg.fixed_prefix_length {
-            return reject(self, Status::CONFIGURATION_CONFLICT, "fixed-prefix-length (F) flag differs".to_string());
+            return reject(
+                self,
+                Status::CONFIGURATION_CONFLICT,
+                "fixed-prefix-length (F) flag differs".to_string(),
+            );
         }
         let diff = self.fingerprint_mismatch(o);
         if !diff.is_empty() {
             let reason = format!("pool configuration differs: {}", diff.join(", "));
-            self.events.push_back(Event::ConfigurationMismatch { parts: diff });
+            self.events
+                .push_back(Event::ConfigurationMismatch { parts: diff });
             return reject(self, Status::CONFIGURATION_CONFLICT, reason);
         }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
@@ -1416,8 +1639,14 @@ impl Endpoint {
         if let Some(s) = o.status_code()
             && s.status != Status::SUCCESS
         {
-            self.events.push_back(Event::ConnectRejected { status: s.status.0, reason: s.message.clone(), by_partner: true });
-            self.events.push_back(Event::CloseConnection { reason: CloseReason::Rejected });
+            self.events.push_back(Event::ConnectRejected {
+                status: s.status.0,
+                reason: s.message.clone(),
+                by_partner: true,
+            });
+            self.events.push_back(Event::CloseConnection {
+                reason: CloseReason::Rejected,
+            });
             //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
             //# After a rejection it should back off but must keep retrying.
             self.retry_delay = (self.retry_delay * 2).min(self.cfg.connect_retry_max);
@@ -1425,7 +1654,11 @@ impl Endpoint {
             return;
         }
         let fail = |e: &mut Self, status: Status, reason: String| {
-            e.events.push_back(Event::ConnectRejected { status: status.0, reason: reason.clone(), by_partner: false });
+            e.events.push_back(Event::ConnectRejected {
+                status: status.0,
+                reason: reason.clone(),
+                by_partner: false,
+            });
             e.retry_delay = (e.retry_delay * 2).min(e.cfg.connect_retry_max);
             e.disconnect(now, status, &reason, CloseReason::Rejected);
         };
@@ -1434,14 +1667,22 @@ impl Endpoint {
             _ => None,
         });
         if version.is_none_or(|v| v.major != PROTOCOL_VERSION.0) {
-            return fail(self, Status::NOT_SUPPORTED, "partner protocol version not supported".to_string());
+            return fail(
+                self,
+                Status::NOT_SUPPORTED,
+                "partner protocol version not supported".to_string(),
+            );
         }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
         //# If the MCLT in the CONNECTREPLY differs from its configured value the
         //# primary disconnects.
         let our = u32::try_from(self.mclt.as_secs()).unwrap_or(u32::MAX);
         if codec::find_u32(o, OptionCode::F_MCLT) != Some(our) {
-            return fail(self, Status::CONFIGURATION_CONFLICT, "MCLT in CONNECTREPLY differs".to_string());
+            return fail(
+                self,
+                Status::CONFIGURATION_CONFLICT,
+                "MCLT in CONNECTREPLY differs".to_string(),
+            );
         }
         let flags = o.iter().find_map(|x| match x {
             DhcpOption::ConnectFlags(f) => Some(*f),
@@ -1449,18 +1690,28 @@ impl Endpoint {
         });
         let fixed = flags.unwrap_or(0) & dhcpv6_wire::codes::connect_flags::FIXED_PD_LENGTH != 0;
         if fixed != self.cfg.fixed_prefix_length {
-            return fail(self, Status::CONFIGURATION_CONFLICT, "fixed-prefix-length (F) flag differs".to_string());
+            return fail(
+                self,
+                Status::CONFIGURATION_CONFLICT,
+                "fixed-prefix-length (F) flag differs".to_string(),
+            );
         }
         let diff = self.fingerprint_mismatch(o);
         if !diff.is_empty() {
             let reason = format!("pool configuration differs: {}", diff.join(", "));
-            self.events.push_back(Event::ConfigurationMismatch { parts: diff });
+            self.events
+                .push_back(Event::ConfigurationMismatch { parts: diff });
             return fail(self, Status::CONFIGURATION_CONFLICT, reason);
         }
-        let (Some(keepalive), Some(max_unacked)) =
-            (codec::find_u32(o, OptionCode::F_KEEPALIVE_TIME), codec::find_u32(o, OptionCode::F_MAX_UNACKED_BNDUPD))
-        else {
-            return fail(self, Status::UNSPEC_FAIL, "CONNECTREPLY lacks KEEPALIVE_TIME or MAX_UNACKED_BNDUPD".to_string());
+        let (Some(keepalive), Some(max_unacked)) = (
+            codec::find_u32(o, OptionCode::F_KEEPALIVE_TIME),
+            codec::find_u32(o, OptionCode::F_MAX_UNACKED_BNDUPD),
+        ) else {
+            return fail(
+                self,
+                Status::UNSPEC_FAIL,
+                "CONNECTREPLY lacks KEEPALIVE_TIME or MAX_UNACKED_BNDUPD".to_string(),
+            );
         };
         self.partner_keepalive = Duration::from_secs(u64::from(keepalive.max(1)));
         self.partner_max_unacked = max_unacked.max(1);
@@ -1490,7 +1741,9 @@ impl Endpoint {
             _ => None,
         });
         let Some(pstate) = state else {
-            self.events.push_back(Event::ProtocolViolation { what: "STATE without a known OPTION_F_SERVER_STATE".to_string() });
+            self.events.push_back(Event::ProtocolViolation {
+                what: "STATE without a known OPTION_F_SERVER_STATE".to_string(),
+            });
             return;
         };
         let flags = o
@@ -1500,27 +1753,40 @@ impl Endpoint {
                 _ => None,
             })
             .unwrap_or(0);
-        let start = codec::find_u32(o, OptionCode::F_START_TIME_OF_STATE).map(|t| self.correct(t, now));
-        let pd_time = codec::find_u32(o, OptionCode::F_PARTNER_DOWN_TIME).map(|t| self.correct(t, now));
+        let start =
+            codec::find_u32(o, OptionCode::F_START_TIME_OF_STATE).map(|t| self.correct(t, now));
+        let pd_time =
+            codec::find_u32(o, OptionCode::F_PARTNER_DOWN_TIME).map(|t| self.correct(t, now));
         let startup = flags & dhcpv6_wire::codes::server_flags::STARTUP != 0;
         self.partner.state = Some(pstate);
         self.partner.state_start = start;
         self.partner.flags = flags;
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.4
         //# if partner state is not PARTNER-DOWN forget any stored partner-down-time
-        self.partner.down_time = if pstate == State::PartnerDown { pd_time } else { None };
+        self.partner.down_time = if pstate == State::PartnerDown {
+            pd_time
+        } else {
+            None
+        };
         self.partner.state_received = true;
-        self.events.push_back(Event::PartnerStateChanged { state: pstate, startup });
+        self.events.push_back(Event::PartnerStateChanged {
+            state: pstate,
+            startup,
+        });
         self.communicated = true;
         self.clear_timer(Timer::UpdateRequest);
         if self.my_request.is_some() {
-            self.set_timer(Timer::UpdateRequest, now.instant + self.cfg.update_request_timeout);
+            self.set_timer(
+                Timer::UpdateRequest,
+                now.instant + self.cfg.update_request_timeout,
+            );
         }
         if self.state == State::Startup {
             //= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
             //# When and if communications become "OK", clear the STARTUP
             //# flag, and set the current state to the PREVIOUS-STATE.
-            let next = state::startup_comm_ok(self.resume_state, pstate, start, self.last_operating);
+            let next =
+                state::startup_comm_ok(self.resume_state, pstate, start, self.last_operating);
             self.enter_state(now, next);
             // enter_state sent nothing yet (the STATE waits for its write); the partner
             // learns our state when the write is acknowledged.
@@ -1529,7 +1795,13 @@ impl Endpoint {
             //# store flags, start-time-of-state, partner-down-time; persist
             self.persist_state_inner(now, false);
         }
-        self.apply(now, FsmEvent::PartnerState { partner: pstate, startup });
+        self.apply(
+            now,
+            FsmEvent::PartnerState {
+                partner: pstate,
+                startup,
+            },
+        );
         self.after_comm_ok_actions(now);
         self.pump_updates(now);
     }
@@ -1551,7 +1823,10 @@ impl Endpoint {
     fn on_bndupd(&mut self, now: Now, m: &FailoverMessage) {
         if self.my_request.is_some() {
             // Progress on our UPDREQ: keep the connection.
-            self.set_timer(Timer::UpdateRequest, now.instant + self.cfg.update_request_timeout);
+            self.set_timer(
+                Timer::UpdateRequest,
+                now.instant + self.cfg.update_request_timeout,
+            );
         }
         let upd = match codec::parse_update(&m.options) {
             Ok(u) => u,
@@ -1560,7 +1835,10 @@ impl Endpoint {
                 //# if there is insufficient information in the OPTION_CLIENT_DATA to process
                 //# it, then reject the OPTION_CLIENT_DATA with "MissingBindingInformation".
                 let mut r = self.msg(MessageType::BNDREPLY, m.transaction_id, now);
-                r.options.push(DhcpOption::StatusCode(StatusCode::new(Status::MISSING_BINDING_INFORMATION, what)));
+                r.options.push(DhcpOption::StatusCode(StatusCode::new(
+                    Status::MISSING_BINDING_INFORMATION,
+                    what,
+                )));
                 self.send(r, now);
                 return;
             }
@@ -1572,13 +1850,25 @@ impl Endpoint {
         let mut writes = 0usize;
         let mut whole = None;
         match &upd {
-            UpdateMsg::Client { duid, base_time, vss, ias, .. } => {
+            UpdateMsg::Client {
+                duid,
+                base_time,
+                vss,
+                ias,
+                ..
+            } => {
                 if vss.as_ref().is_some_and(|v| v.vss_type != 255) {
                     //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5
                     //# VSS names an unknown VPN: reject with ConfigurationConflict.
-                    whole = Some((Status::CONFIGURATION_CONFLICT, "VPN (OPTION_VSS) not supported".to_string()));
+                    whole = Some((
+                        Status::CONFIGURATION_CONFLICT,
+                        "VPN (OPTION_VSS) not supported".to_string(),
+                    ));
                 } else if duid.is_none() || base_time.is_none() || ias.is_empty() {
-                    whole = Some((Status::MISSING_BINDING_INFORMATION, "CLIENT_DATA lacks CLIENTID, LQ_BASE_TIME or an IA".to_string()));
+                    whole = Some((
+                        Status::MISSING_BINDING_INFORMATION,
+                        "CLIENT_DATA lacks CLIENTID, LQ_BASE_TIME or an IA".to_string(),
+                    ));
                 }
                 let base = base_time.map(|b| (self.raw(b, now), self.correct(b, now)));
                 for ia in ias {
@@ -1587,8 +1877,12 @@ impl Endpoint {
                             replies.push(LeaseReply { status: None });
                             continue;
                         }
-                        let client = duid.as_ref().map(|d| ClientKey { duid: d.clone(), iaid: ia.iaid });
-                        let (reply, wrote) = self.apply_lease(now, l, client, base, Some((ia.t1, ia.t2)), reply_id);
+                        let client = duid.as_ref().map(|d| ClientKey {
+                            duid: d.clone(),
+                            iaid: ia.iaid,
+                        });
+                        let (reply, wrote) =
+                            self.apply_lease(now, l, client, base, Some((ia.t1, ia.t2)), reply_id);
                         if let (Some(r), true) = (l.resource, wrote) {
                             index.push((r, replies.len()));
                             writes += 1;
@@ -1597,9 +1891,16 @@ impl Endpoint {
                     }
                 }
             }
-            UpdateMsg::Prefix { base_time, vss, lease } => {
+            UpdateMsg::Prefix {
+                base_time,
+                vss,
+                lease,
+            } => {
                 if vss.as_ref().is_some_and(|v| v.vss_type != 255) {
-                    whole = Some((Status::CONFIGURATION_CONFLICT, "VPN (OPTION_VSS) not supported".to_string()));
+                    whole = Some((
+                        Status::CONFIGURATION_CONFLICT,
+                        "VPN (OPTION_VSS) not supported".to_string(),
+                    ));
                     replies.push(LeaseReply { status: None });
                 } else {
                     let base = base_time.map(|b| (self.raw(b, now), self.correct(b, now)));
@@ -1615,7 +1916,17 @@ impl Endpoint {
         if writes == 0 {
             self.send_bndreply(now, m.transaction_id, &upd, &replies, whole);
         } else {
-            self.replies.insert(reply_id, PendingReply { remaining: writes, failed: false, xid: m.transaction_id, upd, replies, index });
+            self.replies.insert(
+                reply_id,
+                PendingReply {
+                    remaining: writes,
+                    failed: false,
+                    xid: m.transaction_id,
+                    upd,
+                    replies,
+                    index,
+                },
+            );
         }
     }
 
@@ -1630,15 +1941,28 @@ impl Endpoint {
         ia_times: Option<(u32, u32)>,
         reply_id: u64,
     ) -> (LeaseReply, bool) {
-        let rej = |s: Status, t: &str| (LeaseReply { status: Some((s, t.to_string())) }, false);
+        let rej = |s: Status, t: &str| {
+            (
+                LeaseReply {
+                    status: Some((s, t.to_string())),
+                },
+                false,
+            )
+        };
         let Some(resource) = l.resource else {
             return rej(Status::MISSING_BINDING_INFORMATION, "no resource");
         };
         let Some(status) = l.status.and_then(BindingStatus::from_u8) else {
-            return rej(Status::MISSING_BINDING_INFORMATION, "no or unknown OPTION_F_BINDING_STATUS");
+            return rej(
+                Status::MISSING_BINDING_INFORMATION,
+                "no or unknown OPTION_F_BINDING_STATUS",
+            );
         };
         if l.start_time_of_state.is_none() {
-            return rej(Status::MISSING_BINDING_INFORMATION, "no OPTION_F_START_TIME_OF_STATE");
+            return rej(
+                Status::MISSING_BINDING_INFORMATION,
+                "no OPTION_F_START_TIME_OF_STATE",
+            );
         }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.3
         //# If the resource specified in the OPTION_CLIENT_DATA is not
@@ -1646,10 +1970,16 @@ impl Endpoint {
         //# the OPTION_CLIENT_DATA option, then reject it with reject-reason
         //# "ConfigurationConflict".
         if !self.cfg.pools.contains(&resource) {
-            return rej(Status::CONFIGURATION_CONFLICT, "resource not governed by this relationship");
+            return rej(
+                Status::CONFIGURATION_CONFLICT,
+                "resource not governed by this relationship",
+            );
         }
         if status == BindingStatus::Active && client.is_none() {
-            return rej(Status::MISSING_BINDING_INFORMATION, "ACTIVE lease without a client");
+            return rej(
+                Status::MISSING_BINDING_INFORMATION,
+                "ACTIVE lease without a client",
+            );
         }
         let corr = |e: &Self, t: u32| e.correct(t, now);
         let start = l.start_time_of_state.map(|t| corr(self, t));
@@ -1672,20 +2002,43 @@ impl Endpoint {
                 state_expiration_time: b.state_expiration_time,
                 client: b.client.as_ref(),
             });
-            let uv = UpdateView { status, clt: clt_corrected, start_time_of_state: start, client: client.as_ref() };
-            conflict::resolve(lv.as_ref(), &uv, now.wall, self.cfg.role, self.cfg.skew_tolerance)
+            let uv = UpdateView {
+                status,
+                clt: clt_corrected,
+                start_time_of_state: start,
+                client: client.as_ref(),
+            };
+            conflict::resolve(
+                lv.as_ref(),
+                &uv,
+                now.wall,
+                self.cfg.role,
+                self.cfg.skew_tolerance,
+            )
         };
         match decision {
             Decision::Reject(reason) => {
                 let (st, text) = match reason {
-                    RejectReason::Outdated => (Status::OUTDATED_BINDING_INFORMATION, "receiver has newer information"),
-                    RejectReason::AddressInUse => (Status::ADDRESS_IN_USE, "bound to a different client"),
-                    RejectReason::ConfigurationConflict => (Status::CONFIGURATION_CONFLICT, "not governed"),
-                    RejectReason::MissingBindingInformation => (Status::MISSING_BINDING_INFORMATION, "no time to compare"),
+                    RejectReason::Outdated => (
+                        Status::OUTDATED_BINDING_INFORMATION,
+                        "receiver has newer information",
+                    ),
+                    RejectReason::AddressInUse => {
+                        (Status::ADDRESS_IN_USE, "bound to a different client")
+                    }
+                    RejectReason::ConfigurationConflict => {
+                        (Status::CONFIGURATION_CONFLICT, "not governed")
+                    }
+                    RejectReason::MissingBindingInformation => {
+                        (Status::MISSING_BINDING_INFORMATION, "no time to compare")
+                    }
                 };
                 if reason == RejectReason::AddressInUse {
                     self.conflicts = self.conflicts.saturating_add(1);
-                    self.events.push_back(Event::Conflict { resource, reported_by_partner: false });
+                    self.events.push_back(Event::Conflict {
+                        resource,
+                        reported_by_partner: false,
+                    });
                 }
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
                 //# After rejecting with OutdatedBindingInformation the receiver sets its
@@ -1705,10 +2058,15 @@ impl Endpoint {
             Decision::Accept => {
                 let w = now.wall;
                 let old_client = self.bindings.get(&resource).and_then(|b| b.client.clone());
-                let b = self.bindings.entry(resource).or_insert_with(|| Binding::new(resource, status, w));
+                let b = self
+                    .bindings
+                    .entry(resource)
+                    .or_insert_with(|| Binding::new(resource, status, w));
                 b.status = status;
                 b.start_time_of_state = start.unwrap_or(w);
-                b.state_expiration_time = l.state_expiration_time.map(|t| corr_time(t, now, self.time_correction));
+                b.state_expiration_time = l
+                    .state_expiration_time
+                    .map(|t| corr_time(t, now, self.time_correction));
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.5
                 //# OPTION_F_PARTNER_LIFETIME is stored in the expiration-time.
                 if let Some(p) = l.partner_lifetime {
@@ -1727,13 +2085,17 @@ impl Endpoint {
                 //# the time-correction)
                 //# replaces the client-last-transaction-time if it is later
                 //# than the current client-last-transaction-time.
-                if let Some(raw) = l.partner_raw_clt.map(|t| UnixTime::from_abs_time(t, now.wall))
+                if let Some(raw) = l
+                    .partner_raw_clt
+                    .map(|t| UnixTime::from_abs_time(t, now.wall))
                     && b.client_last_transaction_time.is_none_or(|c| raw > c)
                 {
                     b.client_last_transaction_time = Some(raw);
                 }
                 // The partner's expiration-time is what it acked to us: our acked lifetime.
-                if let Some(e) = l.expiration_time.map(|t| corr_time(t, now, self.time_correction))
+                if let Some(e) = l
+                    .expiration_time
+                    .map(|t| corr_time(t, now, self.time_correction))
                     && b.acked_partner_lifetime.is_none_or(|a| e > a)
                 {
                     b.acked_partner_lifetime = Some(e);
@@ -1764,18 +2126,28 @@ impl Endpoint {
                     set.remove(&resource);
                 }
                 if let Some(c) = client {
-                    self.by_client.entry((c, resource.kind())).or_default().insert(resource);
+                    self.by_client
+                        .entry((c, resource.kind()))
+                        .or_default()
+                        .insert(resource);
                 }
                 self.bump(resource);
                 if l.dns.is_some() && !self.cfg.dns_update_supported {
                     //= https://www.rfc-editor.org/rfc/rfc8156#section-9
                     //# a non-DNS-updating server SHOULD warn on receiving DNS info
-                    self.events.push_back(Event::DnsInfoWithoutDnsSupport { resource });
+                    self.events
+                        .push_back(Event::DnsInfoWithoutDnsSupport { resource });
                 }
                 self.events.push_back(Event::BindingUpdated { resource });
                 let rec = self.bindings.get(&resource).cloned();
                 let id = match rec {
-                    Some(b) => self.issue_write(StorageRecord::Binding(b), WriteKind::PartnerUpdate { resource, reply: reply_id }),
+                    Some(b) => self.issue_write(
+                        StorageRecord::Binding(b),
+                        WriteKind::PartnerUpdate {
+                            resource,
+                            reply: reply_id,
+                        },
+                    ),
                     None => return (LeaseReply { status: None }, false),
                 };
                 self.latest_write.insert(resource, id);
@@ -1784,7 +2156,14 @@ impl Endpoint {
         }
     }
 
-    fn send_bndreply(&mut self, now: Now, xid: u32, upd: &UpdateMsg, replies: &[LeaseReply], whole: Option<(Status, String)>) {
+    fn send_bndreply(
+        &mut self,
+        now: Now,
+        xid: u32,
+        upd: &UpdateMsg,
+        replies: &[LeaseReply],
+        whole: Option<(Status, String)>,
+    ) {
         if self.conn != Conn::Up {
             return;
         }
@@ -1800,17 +2179,24 @@ impl Endpoint {
 
     fn on_bndreply(&mut self, now: Now, m: &FailoverMessage) {
         let Some(out) = self.outstanding.remove(&m.transaction_id) else {
-            self.events.push_back(Event::ProtocolViolation { what: format!("BNDREPLY for unknown xid {:#08x}", m.transaction_id) });
+            self.events.push_back(Event::ProtocolViolation {
+                what: format!("BNDREPLY for unknown xid {:#08x}", m.transaction_id),
+            });
             return;
         };
         self.outstanding_res.remove(&out.resource);
         let resource = out.resource;
         // The lease-level answer about our resource (or the whole-update status).
-        let mut status: Option<(u16, String)> = m.options.status_code().map(|s| (s.status.0, s.message.clone()));
+        let mut status: Option<(u16, String)> = m
+            .options
+            .status_code()
+            .map(|s| (s.status.0, s.message.clone()));
         let mut lifetime_sent = None;
         if let Ok(body) = codec::parse_update(&m.options) {
             match body {
-                UpdateMsg::Client { ias, status_code, .. } => {
+                UpdateMsg::Client {
+                    ias, status_code, ..
+                } => {
                     if !codec::is_success(&status_code) {
                         status = status_code;
                     }
@@ -1845,9 +2231,16 @@ impl Endpoint {
             self.rejected = self.rejected.saturating_add(1);
             if code == Status::ADDRESS_IN_USE.0 {
                 self.conflicts = self.conflicts.saturating_add(1);
-                self.events.push_back(Event::Conflict { resource, reported_by_partner: true });
+                self.events.push_back(Event::Conflict {
+                    resource,
+                    reported_by_partner: true,
+                });
             }
-            self.events.push_back(Event::UpdateRejected { resource, status: code, message: text });
+            self.events.push_back(Event::UpdateRejected {
+                resource,
+                status: code,
+                message: text,
+            });
             self.takeback.remove(&resource);
             // Outdated / conflict / config: retrying will not help; the partner sends its
             // own update. Anything else (UnspecFail, storage trouble) is retried by the rescan.
@@ -1915,7 +2308,12 @@ impl Endpoint {
 
     fn bump_if_changed(&mut self, r: Resource, unchanged: bool) {
         // A status change after the ack must be announced again: a new sequence number.
-        if unchanged && self.bindings.get(&r).is_some_and(|b| b.needs_partner_update) {
+        if unchanged
+            && self
+                .bindings
+                .get(&r)
+                .is_some_and(|b| b.needs_partner_update)
+        {
             self.bump(r);
         }
     }
@@ -1928,7 +2326,10 @@ impl Endpoint {
         let set: BTreeSet<Resource> = self
             .bindings
             .values()
-            .filter(|b| (all || b.needs_partner_update) && (b.client.is_some() || matches!(b.resource, Resource::Prefix { .. })))
+            .filter(|b| {
+                (all || b.needs_partner_update)
+                    && (b.client.is_some() || matches!(b.resource, Resource::Prefix { .. }))
+            })
             .map(|b| b.resource)
             .collect();
         for r in &set {
@@ -1941,7 +2342,10 @@ impl Endpoint {
                 self.queue.insert(*r);
             }
         }
-        self.serving = Some(OpenRequest { xid: m.transaction_id, all });
+        self.serving = Some(OpenRequest {
+            xid: m.transaction_id,
+            all,
+        });
         self.serving_left = set;
         // Resources already in flight count as sent; their replies complete the request.
         self.maybe_upddone(now);
@@ -1970,13 +2374,17 @@ impl Endpoint {
                 self.after_comm_ok_actions(now);
                 self.pump_updates(now);
             }
-            _ => self.events.push_back(Event::ProtocolViolation { what: format!("UPDDONE for unknown xid {:#08x}", m.transaction_id) }),
+            _ => self.events.push_back(Event::ProtocolViolation {
+                what: format!("UPDDONE for unknown xid {:#08x}", m.transaction_id),
+            }),
         }
     }
 
     fn on_poolreq(&mut self, now: Now, m: &FailoverMessage) {
         if self.cfg.role != Role::Primary {
-            self.events.push_back(Event::ProtocolViolation { what: "POOLREQ received by a secondary".to_string() });
+            self.events.push_back(Event::ProtocolViolation {
+                what: "POOLREQ received by a secondary".to_string(),
+            });
             return;
         }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
@@ -1994,8 +2402,10 @@ impl Endpoint {
 
     fn lazy_updates_allowed(&self) -> bool {
         self.comm_ok()
-            && (matches!(self.state, State::Normal | State::ConflictDone | State::PartnerDown | State::RecoverDone)
-                || self.serving.is_some())
+            && (matches!(
+                self.state,
+                State::Normal | State::ConflictDone | State::PartnerDown | State::RecoverDone
+            ) || self.serving.is_some())
     }
 
     /// Sends BNDUPDs from the queue while the partner's window allows.
@@ -2006,16 +2416,24 @@ impl Endpoint {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.4
         //# never exceed the partner's OPTION_F_MAX_UNACKED_BNDUPD outstanding BNDUPDs
         while self.outstanding.len() < self.partner_max_unacked as usize {
-            let Some(r) = self.queue.pop_first() else { break };
+            let Some(r) = self.queue.pop_first() else {
+                break;
+            };
             if self.outstanding_res.contains(&r) || self.latest_write.contains_key(&r) {
                 continue;
             }
             let takeback = self.takeback.contains(&r);
-            let Some(b) = self.bindings.get(&r) else { continue };
+            let Some(b) = self.bindings.get(&r) else {
+                continue;
+            };
             if !b.needs_partner_update && !takeback {
                 continue;
             }
-            let status = if takeback { BindingStatus::Free } else { b.status };
+            let status = if takeback {
+                BindingStatus::Free
+            } else {
+                b.status
+            };
             let Some(body) = codec::bndupd_body(b, status, now.wall) else {
                 if let Some(b) = self.bindings.get_mut(&r) {
                     b.needs_partner_update = false;
@@ -2028,7 +2446,14 @@ impl Endpoint {
             m.options.push(body);
             self.send(m, now);
             let seq = self.seq.get(&r).copied().unwrap_or(0);
-            self.outstanding.insert(xid, Outstanding { resource: r, seq, sent_status: status });
+            self.outstanding.insert(
+                xid,
+                Outstanding {
+                    resource: r,
+                    seq,
+                    sent_status: status,
+                },
+            );
             self.outstanding_res.insert(r);
         }
         self.maybe_upddone(now);
@@ -2040,7 +2465,9 @@ impl Endpoint {
         let expired: Vec<Resource> = self
             .bindings
             .values()
-            .filter(|b| b.status == BindingStatus::Active && b.state_expiration_time.is_some_and(|e| e < w))
+            .filter(|b| {
+                b.status == BindingStatus::Active && b.state_expiration_time.is_some_and(|e| e < w)
+            })
             .map(|b| b.resource)
             .collect();
         for r in expired {
@@ -2117,7 +2544,10 @@ impl Endpoint {
             //# binding-status FREE-BACKUP. From sending that BNDUPD on, the primary must
             //# not use those prefixes.
             for r in prim.into_iter().take(target - sec.len()) {
-                let b = self.bindings.entry(r).or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));
+                let b = self
+                    .bindings
+                    .entry(r)
+                    .or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));
                 b.status = BindingStatus::FreeBackup;
                 b.client = None;
                 b.start_time_of_state = w;
@@ -2130,8 +2560,15 @@ impl Endpoint {
             //# the primary may try to take one back by a BNDUPD with status FREE; the
             //# secondary must reject it if it already delegated that prefix.
             let excess = sec.len() - target;
-            for r in sec.into_iter().filter(|r| !self.takeback.contains(r)).take(excess).collect::<Vec<_>>() {
-                self.bindings.entry(r).or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));
+            for r in sec
+                .into_iter()
+                .filter(|r| !self.takeback.contains(r))
+                .take(excess)
+                .collect::<Vec<_>>()
+            {
+                self.bindings
+                    .entry(r)
+                    .or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));
                 self.takeback.insert(r);
                 self.queue.insert(r);
             }

@@ -41,12 +41,12 @@ mod time;
 mod types;
 
 pub use binding::{
-    AllocationMode, Binding, BindingEvent, BindingStatus, ClientKey, DnsRemovalInfo, Resource, ResourceKind,
-    pending_free_destination, status_after,
+    AllocationMode, Binding, BindingEvent, BindingStatus, ClientKey, DnsRemovalInfo, Resource,
+    ResourceKind, pending_free_destination, status_after,
 };
 pub use config::{
-    Config, ConfigError, FINGERPRINT_ENTERPRISE_NUMBER, FINGERPRINT_SUBOPTION, PROTOCOL_VERSION, Role,
-    validate_relationships,
+    Config, ConfigError, FINGERPRINT_ENTERPRISE_NUMBER, FINGERPRINT_SUBOPTION, PROTOCOL_VERSION,
+    Role, validate_relationships,
 };
 pub use endpoint::Endpoint;
 pub use pools::{AddressRange, AddressSplit, PoolSet, PrefixPool};
@@ -54,6 +54,6 @@ pub use state::{FsmEvent, Responsiveness, State};
 pub use time::{ABS_TIME_EPOCH_UNIX, Duration, Instant, Now, UnixTime, abs_time_cmp};
 pub use types::{
     Alarm, ClientRequestKind, CloseReason, Event, InputError, LeaseChange, LeaseError, LeaseGrant,
-    PersistedEndpointState, PersistedState, StatusSnapshot, StorageError, StorageRecord, StorageWrite, Transmit,
-    WriteId,
+    PersistedEndpointState, PersistedState, StatusSnapshot, StorageError, StorageRecord,
+    StorageWrite, Transmit, WriteId,
 };

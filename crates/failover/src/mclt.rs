@@ -20,7 +20,12 @@ pub const MIN_LEASE: Duration = Duration::from_secs(30);
 /// * COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED: the base also includes the
 ///   partner-lifetime received from the partner (stored as expiration-time).
 /// * PARTNER-DOWN: unrestricted.
-pub fn max_client_expiry(state: State, mclt: Duration, now: UnixTime, binding: Option<&Binding>) -> Option<UnixTime> {
+pub fn max_client_expiry(
+    state: State,
+    mclt: Duration,
+    now: UnixTime,
+    binding: Option<&Binding>,
+) -> Option<UnixTime> {
     let acked = binding.and_then(|b| b.acked_partner_lifetime);
     match state {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
@@ -44,17 +49,28 @@ pub fn max_client_expiry(state: State, mclt: Duration, now: UnixTime, binding: O
         //# received from the partner server.
         State::CommunicationsInterrupted | State::ResolutionInterrupted => {
             let received = binding.and_then(|b| b.expiration_time);
-            let base = [acked, received].into_iter().flatten().fold(now, UnixTime::max);
+            let base = [acked, received]
+                .into_iter()
+                .flatten()
+                .fold(now, UnixTime::max);
             Some(base + mclt)
         }
-        State::Startup | State::PotentialConflict | State::Recover | State::RecoverWait => Some(now),
+        State::Startup | State::PotentialConflict | State::Recover | State::RecoverWait => {
+            Some(now)
+        }
     }
 }
 
 /// The valid lifetime this server may grant now: `desired` clipped to the MCLT bound of
 /// `state`, never below the 30-second floor (a bound below it is raised to it, since the MCLT
 /// itself is validated to be at least 30 s). Returns zero in states that must not grant.
-pub fn lease_bound(state: State, mclt: Duration, now: UnixTime, binding: Option<&Binding>, desired: Duration) -> Duration {
+pub fn lease_bound(
+    state: State,
+    mclt: Duration,
+    now: UnixTime,
+    binding: Option<&Binding>,
+    desired: Duration,
+) -> Duration {
     let Some(limit) = max_client_expiry(state, mclt, now, binding) else {
         return desired.max(MIN_LEASE);
     };
@@ -70,7 +86,12 @@ pub fn lease_bound(state: State, mclt: Duration, now: UnixTime, binding: Option<
 /// be given the full desired lifetime without exceeding the MCLT bound.
 //= https://www.rfc-editor.org/rfc/rfc8156#section-4.4.1
 //# BNDUPD with partner-lifetime = now + 1/2 hour + 3 days
-pub fn partner_lifetime_for(now: UnixTime, t1: Duration, granted_valid: Duration, desired_valid: Duration) -> UnixTime {
+pub fn partner_lifetime_for(
+    now: UnixTime,
+    t1: Duration,
+    granted_valid: Duration,
+    desired_valid: Duration,
+) -> UnixTime {
     now + t1 + desired_valid.max(granted_valid)
 }
 
@@ -88,7 +109,11 @@ pub fn partner_lifetime_for(now: UnixTime, t1: Duration, granted_valid: Duration
 //# potential-expiration-time, most recently received ack of
 //# potential-expiration-time from the partner, and most recently
 //# acked potential-expiration-time to the partner.
-pub fn partner_down_reuse_time(binding: &Binding, partner_down_since: UnixTime, mclt: Duration) -> UnixTime {
+pub fn partner_down_reuse_time(
+    binding: &Binding,
+    partner_down_since: UnixTime,
+    mclt: Duration,
+) -> UnixTime {
     let status_start = binding
         .status
         .awaits_ack_before_free()
@@ -140,7 +165,11 @@ mod tests {
         let mclt = secs(HOUR);
         let desired = secs(3 * DAY);
         let t0 = UnixTime::from_secs(1_800_000_000);
-        let mut b = Binding::new(Resource::Address(Ipv6Addr::LOCALHOST), BindingStatus::Active, t0);
+        let mut b = Binding::new(
+            Resource::Address(Ipv6Addr::LOCALHOST),
+            BindingStatus::Active,
+            t0,
+        );
 
         // 1. A new client: nothing acked by the partner ⇒ the client gets the MCLT (1 h).
         let v1 = lease_bound(State::Normal, mclt, t0, Some(&b), desired);
@@ -172,17 +201,48 @@ mod tests {
     fn comm_interrupted_bound_includes_received_partner_lifetime() {
         let mclt = secs(HOUR);
         let now = UnixTime::from_secs(1_000_000);
-        let mut b = Binding::new(Resource::Address(Ipv6Addr::LOCALHOST), BindingStatus::Active, now);
+        let mut b = Binding::new(
+            Resource::Address(Ipv6Addr::LOCALHOST),
+            BindingStatus::Active,
+            now,
+        );
         b.expiration_time = Some(now + secs(5 * HOUR));
-        assert_eq!(lease_bound(State::CommunicationsInterrupted, mclt, now, Some(&b), secs(DAY)), secs(6 * HOUR));
-        assert_eq!(lease_bound(State::ResolutionInterrupted, mclt, now, Some(&b), secs(DAY)), secs(6 * HOUR));
+        assert_eq!(
+            lease_bound(
+                State::CommunicationsInterrupted,
+                mclt,
+                now,
+                Some(&b),
+                secs(DAY)
+            ),
+            secs(6 * HOUR)
+        );
+        assert_eq!(
+            lease_bound(State::ResolutionInterrupted, mclt, now, Some(&b), secs(DAY)),
+            secs(6 * HOUR)
+        );
         // NORMAL does not count the received lifetime.
-        assert_eq!(lease_bound(State::Normal, mclt, now, Some(&b), secs(DAY)), secs(HOUR));
+        assert_eq!(
+            lease_bound(State::Normal, mclt, now, Some(&b), secs(DAY)),
+            secs(HOUR)
+        );
         // No record at all: MCLT.
-        assert_eq!(lease_bound(State::CommunicationsInterrupted, mclt, now, None, secs(DAY)), secs(HOUR));
+        assert_eq!(
+            lease_bound(State::CommunicationsInterrupted, mclt, now, None, secs(DAY)),
+            secs(HOUR)
+        );
         // The bound shrinks toward the MCLT as time passes without acks.
         let later = now + secs(4 * HOUR);
-        assert_eq!(lease_bound(State::CommunicationsInterrupted, mclt, later, Some(&b), secs(DAY)), secs(2 * HOUR));
+        assert_eq!(
+            lease_bound(
+                State::CommunicationsInterrupted,
+                mclt,
+                later,
+                Some(&b),
+                secs(DAY)
+            ),
+            secs(2 * HOUR)
+        );
     }
 
     //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
@@ -194,11 +254,29 @@ mod tests {
     fn partner_down_unrestricted_floor_and_unresponsive_states() {
         let mclt = secs(HOUR);
         let now = UnixTime::from_secs(1_000_000);
-        assert_eq!(lease_bound(State::PartnerDown, mclt, now, None, secs(7 * DAY)), secs(7 * DAY));
-        assert_eq!(lease_bound(State::Normal, mclt, now, None, secs(10)), MIN_LEASE);
-        assert_eq!(lease_bound(State::PartnerDown, mclt, now, None, secs(10)), MIN_LEASE);
-        for s in [State::Startup, State::PotentialConflict, State::Recover, State::RecoverWait] {
-            assert_eq!(lease_bound(s, mclt, now, None, secs(DAY)), Duration::ZERO, "{s}");
+        assert_eq!(
+            lease_bound(State::PartnerDown, mclt, now, None, secs(7 * DAY)),
+            secs(7 * DAY)
+        );
+        assert_eq!(
+            lease_bound(State::Normal, mclt, now, None, secs(10)),
+            MIN_LEASE
+        );
+        assert_eq!(
+            lease_bound(State::PartnerDown, mclt, now, None, secs(10)),
+            MIN_LEASE
+        );
+        for s in [
+            State::Startup,
+            State::PotentialConflict,
+            State::Recover,
+            State::RecoverWait,
+        ] {
+            assert_eq!(
+                lease_bound(s, mclt, now, None, secs(DAY)),
+                Duration::ZERO,
+                "{s}"
+            );
         }
     }
 

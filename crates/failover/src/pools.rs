@@ -35,7 +35,9 @@ impl AddressRange {
     }
 
     fn size(&self) -> u128 {
-        u128::from(self.last).saturating_sub(u128::from(self.first)).saturating_add(1)
+        u128::from(self.last)
+            .saturating_sub(u128::from(self.first))
+            .saturating_add(1)
     }
 }
 
@@ -54,7 +56,11 @@ pub struct PrefixPool {
 impl PrefixPool {
     /// The pool `prefix/prefix_len` delegating `/delegated_len`s.
     pub const fn new(prefix: Ipv6Addr, prefix_len: u8, delegated_len: u8) -> Self {
-        Self { prefix, prefix_len, delegated_len }
+        Self {
+            prefix,
+            prefix_len,
+            delegated_len,
+        }
     }
 
     fn mask(len: u8) -> u128 {
@@ -68,7 +74,8 @@ impl PrefixPool {
     /// Whether `prefix/len` is one of the delegated prefixes of this pool.
     pub fn contains(&self, prefix: Ipv6Addr, len: u8) -> bool {
         len == self.delegated_len
-            && (u128::from(prefix) & Self::mask(self.prefix_len)) == (u128::from(self.prefix) & Self::mask(self.prefix_len))
+            && (u128::from(prefix) & Self::mask(self.prefix_len))
+                == (u128::from(self.prefix) & Self::mask(self.prefix_len))
             && (u128::from(prefix) & !Self::mask(len)) == 0
     }
 
@@ -86,7 +93,10 @@ impl PrefixPool {
         let shift = 128 - u32::from(self.delegated_len);
         let base = u128::from(self.prefix) & Self::mask(self.prefix_len);
         let p = base | (u128::from(i).checked_shl(shift).unwrap_or(0));
-        Some(Resource::Prefix { prefix: Ipv6Addr::from(p), len: self.delegated_len })
+        Some(Resource::Prefix {
+            prefix: Ipv6Addr::from(p),
+            len: self.delegated_len,
+        })
     }
 }
 
@@ -134,21 +144,30 @@ impl PoolSet {
     pub fn validate(&self) -> Result<(), ConfigError> {
         for r in &self.addresses {
             if r.first > r.last {
-                return Err(ConfigError::BadPool { reason: format!("address range {}-{} is empty", r.first, r.last) });
+                return Err(ConfigError::BadPool {
+                    reason: format!("address range {}-{} is empty", r.first, r.last),
+                });
             }
         }
         for p in &self.prefixes {
             if p.prefix_len > 128 || p.delegated_len > 128 || p.delegated_len < p.prefix_len {
                 return Err(ConfigError::BadPool {
-                    reason: format!("prefix pool {}/{} delegating /{} is inconsistent", p.prefix, p.prefix_len, p.delegated_len),
+                    reason: format!(
+                        "prefix pool {}/{} delegating /{} is inconsistent",
+                        p.prefix, p.prefix_len, p.delegated_len
+                    ),
                 });
             }
         }
         if self.secondary_prefix_percent > 100 || self.rebalance_threshold_percent > 100 {
-            return Err(ConfigError::OutOfRange { field: "pools.secondary_prefix_percent" });
+            return Err(ConfigError::OutOfRange {
+                field: "pools.secondary_prefix_percent",
+            });
         }
         if let Some(what) = self.overlap(self) {
-            return Err(ConfigError::BadPool { reason: format!("{what} overlaps another pool of the same relationship") });
+            return Err(ConfigError::BadPool {
+                reason: format!("{what} overlaps another pool of the same relationship"),
+            });
         }
         Ok(())
     }
@@ -186,7 +205,9 @@ impl PoolSet {
     pub fn contains(&self, r: &Resource) -> bool {
         match *r {
             Resource::Address(a) => self.addresses.iter().any(|x| x.contains(a)),
-            Resource::Prefix { prefix, len } => self.prefixes.iter().any(|p| p.contains(prefix, len)),
+            Resource::Prefix { prefix, len } => {
+                self.prefixes.iter().any(|p| p.contains(prefix, len))
+            }
         }
     }
 
@@ -221,7 +242,13 @@ impl PoolSet {
     /// Candidate resources of `kind` for `client`, owned by `side` under the static rules,
     /// in a deterministic order that starts at a per-client position (so the same client
     /// tends to get the same resource on either server). At most `limit` candidates.
-    pub fn candidates(&self, kind: ResourceKind, side: Role, client: &ClientKey, limit: usize) -> Vec<Resource> {
+    pub fn candidates(
+        &self,
+        kind: ResourceKind,
+        side: Role,
+        client: &ClientKey,
+        limit: usize,
+    ) -> Vec<Resource> {
         let mut out = Vec::new();
         let h = client_hash(client);
         match kind {
@@ -298,7 +325,11 @@ impl PoolSet {
         });
         s.byte(self.secondary_prefix_percent);
         s.byte(self.rebalance_threshold_percent);
-        [("address ranges", a.0), ("prefix pools", p.0), ("split rule and proportion", s.0)]
+        [
+            ("address ranges", a.0),
+            ("prefix pools", p.0),
+            ("split rule and proportion", s.0),
+        ]
     }
 }
 
@@ -365,13 +396,22 @@ mod tests {
         let s = set();
         assert_eq!(s.address_owner(a("2001:db8::101")), Role::Primary);
         assert_eq!(s.address_owner(a("2001:db8::100")), Role::Secondary);
-        let c = ClientKey { duid: vec![1, 2, 3], iaid: 7 };
+        let c = ClientKey {
+            duid: vec![1, 2, 3],
+            iaid: 7,
+        };
         for r in s.candidates(ResourceKind::Address, Role::Primary, &c, 20) {
-            let Resource::Address(x) = r else { panic!("address expected") };
+            let Resource::Address(x) = r else {
+                panic!("address expected")
+            };
             assert_eq!(u128::from(x) & 1, 1);
             assert!(s.contains(&r));
         }
-        assert_eq!(s.candidates(ResourceKind::Address, Role::Secondary, &c, 20).len(), 20);
+        assert_eq!(
+            s.candidates(ResourceKind::Address, Role::Secondary, &c, 20)
+                .len(),
+            20
+        );
     }
 
     #[test]
@@ -380,15 +420,34 @@ mod tests {
         let p = s.prefixes[0];
         assert_eq!(p.count(), 256);
         let r = p.nth(5);
-        assert_eq!(r, Some(Resource::Prefix { prefix: a("2001:db8:105::"), len: 48 }));
-        assert!(s.contains(&Resource::Prefix { prefix: a("2001:db8:105::"), len: 48 }));
-        assert!(!s.contains(&Resource::Prefix { prefix: a("2001:db8:105::"), len: 56 }));
-        assert!(!s.contains(&Resource::Prefix { prefix: a("2001:db9:105::"), len: 48 }));
+        assert_eq!(
+            r,
+            Some(Resource::Prefix {
+                prefix: a("2001:db8:105::"),
+                len: 48
+            })
+        );
+        assert!(s.contains(&Resource::Prefix {
+            prefix: a("2001:db8:105::"),
+            len: 48
+        }));
+        assert!(!s.contains(&Resource::Prefix {
+            prefix: a("2001:db8:105::"),
+            len: 56
+        }));
+        assert!(!s.contains(&Resource::Prefix {
+            prefix: a("2001:db9:105::"),
+            len: 48
+        }));
         assert_eq!(p.nth(256), None);
-        let owners: Vec<Role> = s.all_prefixes(1000).iter().map(|r| match r {
-            Resource::Prefix { prefix, .. } => s.initial_prefix_owner(*prefix),
-            Resource::Address(_) => Role::Primary,
-        }).collect();
+        let owners: Vec<Role> = s
+            .all_prefixes(1000)
+            .iter()
+            .map(|r| match r {
+                Resource::Prefix { prefix, .. } => s.initial_prefix_owner(*prefix),
+                Resource::Address(_) => Role::Primary,
+            })
+            .collect();
         let sec = owners.iter().filter(|o| **o == Role::Secondary).count();
         assert!((96..=160).contains(&sec), "secondary got {sec} of 256");
     }
@@ -398,13 +457,23 @@ mod tests {
         let s = set();
         assert_eq!(s.validate(), Ok(()));
         let mut bad = set();
-        bad.addresses.push(AddressRange::new(a("2001:db8::1f0"), a("2001:db8::2ff")));
+        bad.addresses
+            .push(AddressRange::new(a("2001:db8::1f0"), a("2001:db8::2ff")));
         assert!(bad.validate().is_err());
-        let other = PoolSet { addresses: vec![AddressRange::new(a("2001:db8::180"), a("2001:db8::180"))], ..PoolSet::default() };
+        let other = PoolSet {
+            addresses: vec![AddressRange::new(a("2001:db8::180"), a("2001:db8::180"))],
+            ..PoolSet::default()
+        };
         assert!(s.overlap(&other).is_some());
-        let disjoint = PoolSet { addresses: vec![AddressRange::new(a("2001:db8::1:0"), a("2001:db8::1:ff"))], ..PoolSet::default() };
+        let disjoint = PoolSet {
+            addresses: vec![AddressRange::new(a("2001:db8::1:0"), a("2001:db8::1:ff"))],
+            ..PoolSet::default()
+        };
         assert_eq!(s.overlap(&disjoint), None);
-        assert_ne!(s.fingerprint_parts()[0].1, disjoint.fingerprint_parts()[0].1);
+        assert_ne!(
+            s.fingerprint_parts()[0].1,
+            disjoint.fingerprint_parts()[0].1
+        );
         assert_eq!(s.fingerprint_parts(), set().fingerprint_parts());
     }
 }

@@ -213,9 +213,10 @@ pub fn transition(role: Role, own: State, event: FsmEvent) -> Option<State> {
         //# If an external command is received by a server in COMMUNICATIONS-
         //# INTERRUPTED state informing it that its partner is down, it will
         //# transition immediately into PARTNER-DOWN state.
-        (Normal | CommunicationsInterrupted | ResolutionInterrupted, FsmEvent::OperatorPartnerDown) => {
-            Some(PartnerDown)
-        }
+        (
+            Normal | CommunicationsInterrupted | ResolutionInterrupted,
+            FsmEvent::OperatorPartnerDown,
+        ) => Some(PartnerDown),
         (_, FsmEvent::OperatorPartnerDown) => None,
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.2
         //# If the safe period timer expires while a server is in the
@@ -274,14 +275,20 @@ pub fn transition(role: Role, own: State, event: FsmEvent) -> Option<State> {
         (CommunicationsInterrupted, FsmEvent::PartnerState { partner, .. }) => match partner {
             Normal | CommunicationsInterrupted | RecoverDone => Some(Normal),
             Recover | RecoverWait | Startup => None,
-            PartnerDown | PotentialConflict | ConflictDone | ResolutionInterrupted => Some(PotentialConflict),
+            PartnerDown | PotentialConflict | ConflictDone | ResolutionInterrupted => {
+                Some(PotentialConflict)
+            }
         },
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.2
         //# If the partner is in: [ NORMAL, COMMUNICATIONS-INTERRUPTED, PARTNER-DOWN,
         //# POTENTIAL-CONFLICT, RESOLUTION-INTERRUPTED, or CONFLICT-DONE ]
         //# state, then transition to POTENTIAL-CONFLICT state
         (PartnerDown, FsmEvent::PartnerState { partner, .. }) => match partner {
-            Normal | CommunicationsInterrupted | PartnerDown | PotentialConflict | ResolutionInterrupted
+            Normal
+            | CommunicationsInterrupted
+            | PartnerDown
+            | PotentialConflict
+            | ResolutionInterrupted
             | ConflictDone => Some(PotentialConflict),
             Recover | RecoverWait | Startup => None,
             RecoverDone => Some(Normal),
@@ -413,7 +420,10 @@ mod tests {
     }
 
     fn ps(partner: State) -> FsmEvent {
-        FsmEvent::PartnerState { partner, startup: false }
+        FsmEvent::PartnerState {
+            partner,
+            startup: false,
+        }
     }
 
     /// Every (own state, partner state) "communications OK" cell of §8, for both roles.
@@ -423,20 +433,94 @@ mod tests {
         let n = None;
         let rows: &[(State, [Option<State>; 10])] = &[
             // partner:      STARTUP NORMAL              COMM-INT            PD                       PC                       RECOVER                        RW                             RD                   RI                       CD
-            (Normal, [n, n, n, Some(CommunicationsInterrupted), Some(CommunicationsInterrupted), Some(CommunicationsInterrupted), Some(CommunicationsInterrupted), n, Some(CommunicationsInterrupted), n]),
-            (CommunicationsInterrupted, [n, Some(Normal), Some(Normal), Some(PotentialConflict), Some(PotentialConflict), n, n, Some(Normal), Some(PotentialConflict), Some(PotentialConflict)]),
-            (PartnerDown, [n, Some(PotentialConflict), Some(PotentialConflict), Some(PotentialConflict), Some(PotentialConflict), n, n, Some(Normal), Some(PotentialConflict), Some(PotentialConflict)]),
+            (
+                Normal,
+                [
+                    n,
+                    n,
+                    n,
+                    Some(CommunicationsInterrupted),
+                    Some(CommunicationsInterrupted),
+                    Some(CommunicationsInterrupted),
+                    Some(CommunicationsInterrupted),
+                    n,
+                    Some(CommunicationsInterrupted),
+                    n,
+                ],
+            ),
+            (
+                CommunicationsInterrupted,
+                [
+                    n,
+                    Some(Normal),
+                    Some(Normal),
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                    n,
+                    n,
+                    Some(Normal),
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                ],
+            ),
+            (
+                PartnerDown,
+                [
+                    n,
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                    n,
+                    n,
+                    Some(Normal),
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                ],
+            ),
             (PotentialConflict, [n; 10]),
-            (Recover, [n, n, n, n, Some(PotentialConflict), n, n, n, Some(PotentialConflict), Some(PotentialConflict)]),
+            (
+                Recover,
+                [
+                    n,
+                    n,
+                    n,
+                    n,
+                    Some(PotentialConflict),
+                    n,
+                    n,
+                    n,
+                    Some(PotentialConflict),
+                    Some(PotentialConflict),
+                ],
+            ),
             (RecoverWait, [n; 10]),
-            (RecoverDone, [n, Some(Normal), n, n, Some(PotentialConflict), Some(CommunicationsInterrupted), Some(CommunicationsInterrupted), Some(Normal), n, n]),
+            (
+                RecoverDone,
+                [
+                    n,
+                    Some(Normal),
+                    n,
+                    n,
+                    Some(PotentialConflict),
+                    Some(CommunicationsInterrupted),
+                    Some(CommunicationsInterrupted),
+                    Some(Normal),
+                    n,
+                    n,
+                ],
+            ),
             (ResolutionInterrupted, [Some(PotentialConflict); 10]),
             (ConflictDone, [n, Some(Normal), n, n, n, n, n, n, n, n]),
         ];
         for (own, expect) in rows {
             for (partner, want) in State::ALL.iter().zip(expect.iter()) {
                 for role in [Role::Primary, Role::Secondary] {
-                    assert_eq!(transition(role, *own, ps(*partner)), *want, "{own} with partner {partner} ({role:?})");
+                    assert_eq!(
+                        transition(role, *own, ps(*partner)),
+                        *want,
+                        "{own} with partner {partner} ({role:?})"
+                    );
                 }
             }
         }
@@ -451,7 +535,10 @@ mod tests {
     fn startup_flag_is_ignored() {
         for own in State::ALL {
             for partner in State::ALL {
-                let e = FsmEvent::PartnerState { partner, startup: true };
+                let e = FsmEvent::PartnerState {
+                    partner,
+                    startup: true,
+                };
                 assert_eq!(transition(Role::Primary, own, e), None, "{own}/{partner}");
             }
         }
@@ -465,7 +552,11 @@ mod tests {
                 PotentialConflict => Some(ResolutionInterrupted),
                 _ => None,
             };
-            assert_eq!(transition(Role::Primary, own, FsmEvent::CommFailed), want, "{own}");
+            assert_eq!(
+                transition(Role::Primary, own, FsmEvent::CommFailed),
+                want,
+                "{own}"
+            );
         }
     }
 
@@ -477,17 +568,44 @@ mod tests {
     //# of that message it will transition to RECOVER-WAIT state.
     #[test]
     fn updone_operator_and_timer_events() {
-        assert_eq!(transition(Role::Primary, PotentialConflict, FsmEvent::UpdDone), Some(ConflictDone));
-        assert_eq!(transition(Role::Secondary, PotentialConflict, FsmEvent::UpdDone), Some(Normal));
-        assert_eq!(transition(Role::Secondary, Recover, FsmEvent::UpdDone), Some(RecoverWait));
+        assert_eq!(
+            transition(Role::Primary, PotentialConflict, FsmEvent::UpdDone),
+            Some(ConflictDone)
+        );
+        assert_eq!(
+            transition(Role::Secondary, PotentialConflict, FsmEvent::UpdDone),
+            Some(Normal)
+        );
+        assert_eq!(
+            transition(Role::Secondary, Recover, FsmEvent::UpdDone),
+            Some(RecoverWait)
+        );
         assert_eq!(transition(Role::Primary, Normal, FsmEvent::UpdDone), None);
-        assert_eq!(transition(Role::Primary, RecoverWait, FsmEvent::RecoverWaitExpired), Some(RecoverDone));
-        assert_eq!(transition(Role::Primary, Recover, FsmEvent::RecoverWaitExpired), None);
+        assert_eq!(
+            transition(Role::Primary, RecoverWait, FsmEvent::RecoverWaitExpired),
+            Some(RecoverDone)
+        );
+        assert_eq!(
+            transition(Role::Primary, Recover, FsmEvent::RecoverWaitExpired),
+            None
+        );
         for own in State::ALL {
-            let want = matches!(own, Normal | CommunicationsInterrupted | ResolutionInterrupted).then_some(PartnerDown);
-            assert_eq!(transition(Role::Primary, own, FsmEvent::OperatorPartnerDown), want, "{own}");
+            let want = matches!(
+                own,
+                Normal | CommunicationsInterrupted | ResolutionInterrupted
+            )
+            .then_some(PartnerDown);
+            assert_eq!(
+                transition(Role::Primary, own, FsmEvent::OperatorPartnerDown),
+                want,
+                "{own}"
+            );
             let auto = (own == CommunicationsInterrupted).then_some(PartnerDown);
-            assert_eq!(transition(Role::Secondary, own, FsmEvent::AutoPartnerDownExpired), auto, "{own}");
+            assert_eq!(
+                transition(Role::Secondary, own, FsmEvent::AutoPartnerDownExpired),
+                auto,
+                "{own}"
+            );
         }
     }
 
@@ -498,17 +616,32 @@ mod tests {
     #[test]
     fn startup_steps() {
         assert_eq!(startup_previous_state(None), Recover);
-        assert_eq!(startup_previous_state(Some(Normal)), CommunicationsInterrupted);
-        assert_eq!(startup_previous_state(Some(PotentialConflict)), ResolutionInterrupted);
+        assert_eq!(
+            startup_previous_state(Some(Normal)),
+            CommunicationsInterrupted
+        );
+        assert_eq!(
+            startup_previous_state(Some(PotentialConflict)),
+            ResolutionInterrupted
+        );
         assert_eq!(startup_previous_state(Some(PartnerDown)), PartnerDown);
         assert_eq!(startup_previous_state(Some(RecoverWait)), RecoverWait);
         let t = |s| Some(UnixTime::from_secs(s));
         // Partner went PARTNER-DOWN after we were last seen operating: we were down ⇒ RECOVER.
-        assert_eq!(startup_comm_ok(CommunicationsInterrupted, PartnerDown, t(2000), t(1000)), Recover);
+        assert_eq!(
+            startup_comm_ok(CommunicationsInterrupted, PartnerDown, t(2000), t(1000)),
+            Recover
+        );
         // Partner went PARTNER-DOWN while we were still operating ⇒ POTENTIAL-CONFLICT.
-        assert_eq!(startup_comm_ok(CommunicationsInterrupted, PartnerDown, t(900), t(1000)), PotentialConflict);
+        assert_eq!(
+            startup_comm_ok(CommunicationsInterrupted, PartnerDown, t(900), t(1000)),
+            PotentialConflict
+        );
         // No record of operating at all ⇒ RECOVER.
         assert_eq!(startup_comm_ok(Recover, PartnerDown, t(900), None), Recover);
-        assert_eq!(startup_comm_ok(CommunicationsInterrupted, Normal, t(900), t(1000)), CommunicationsInterrupted);
+        assert_eq!(
+            startup_comm_ok(CommunicationsInterrupted, Normal, t(900), t(1000)),
+            CommunicationsInterrupted
+        );
     }
 }

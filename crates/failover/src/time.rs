@@ -228,8 +228,14 @@ mod tests {
         let t = Instant::from_secs(10);
         assert_eq!((t + Duration::from_millis(1500)).as_millis(), 11_500);
         assert_eq!(Instant::ZERO - Duration::from_secs(1), Instant::ZERO);
-        assert_eq!(t.saturating_duration_since(Instant::from_secs(20)), Duration::ZERO);
-        assert_eq!(Instant::from_millis(u64::MAX) + Duration::from_secs(1), Instant::from_millis(u64::MAX));
+        assert_eq!(
+            t.saturating_duration_since(Instant::from_secs(20)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            Instant::from_millis(u64::MAX) + Duration::from_secs(1),
+            Instant::from_millis(u64::MAX)
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct WriteId(pub u64);
 /// endpoint state has one slot; bindings are keyed by their resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "records are moved once to the caller; boxing would cost an allocation per write"
+)]
 pub enum StorageRecord {
     /// The endpoint's persistent state-machine variables.
     EndpointState(PersistedEndpointState),
@@ -56,7 +60,9 @@ pub struct StorageError {
 impl StorageError {
     /// A storage error with a reason.
     pub fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
+        Self {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -347,7 +353,9 @@ impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnknownWriteId(id) => write!(f, "unknown storage write id {}", id.0),
-            Self::NotAllowedInState { command, state } => write!(f, "{command} is not allowed in {state}"),
+            Self::NotAllowedInState { command, state } => {
+                write!(f, "{command} is not allowed in {state}")
+            }
             Self::TimeInFuture => f.write_str("time argument lies in the future"),
         }
     }
@@ -379,7 +387,11 @@ impl fmt::Display for LeaseError {
         match self {
             Self::NotGoverned(r) => write!(f, "{r} is not governed by this relationship"),
             Self::NotAllowedInState(s) => write!(f, "leases cannot be granted in {s}"),
-            Self::BelowFloor { valid } => write!(f, "valid lifetime {}s is below the 30 s floor", valid.as_secs()),
+            Self::BelowFloor { valid } => write!(
+                f,
+                "valid lifetime {}s is below the 30 s floor",
+                valid.as_secs()
+            ),
             Self::BoundToOtherClient(r) => write!(f, "{r} is bound to another client"),
             Self::NoBinding(r) => write!(f, "no binding for {r}"),
         }

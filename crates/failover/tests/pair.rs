@@ -4,7 +4,8 @@ mod common;
 
 use common::{Pair, client, config};
 use dhcpv6_failover::{
-    BindingStatus, ClientRequestKind, Duration, Event, LeaseChange, ResourceKind, Responsiveness, Role, State,
+    BindingStatus, ClientRequestKind, Duration, Event, LeaseChange, ResourceKind, Responsiveness,
+    Role, State,
 };
 
 //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
@@ -17,7 +18,12 @@ fn connect_brings_both_to_normal() {
     let mut pair = Pair::new();
     assert_eq!(pair.p.state(), State::Startup);
     assert_eq!(pair.p.ep.responsiveness(), Responsiveness::Unresponsive);
-    assert!(pair.connect(), "primary {} secondary {}", pair.p.state(), pair.s.state());
+    assert!(
+        pair.connect(),
+        "primary {} secondary {}",
+        pair.p.state(),
+        pair.s.state()
+    );
     assert!(pair.p.saw(|e| matches!(e, Event::Connected)));
     assert!(pair.s.saw(|e| matches!(e, Event::Connected)));
     assert_eq!(pair.p.ep.responsiveness(), Responsiveness::Responsive);
@@ -27,11 +33,20 @@ fn connect_brings_both_to_normal() {
     assert!(pair.s.ep.may_serve(ClientRequestKind::Renew, true));
     assert!(!pair.s.ep.may_serve(ClientRequestKind::Rebind, true));
     // The state was persisted on both sides.
-    assert_eq!(pair.p.endpoint_rec.as_ref().map(|r| r.state), Some(State::Normal));
-    assert_eq!(pair.s.endpoint_rec.as_ref().map(|r| r.state), Some(State::Normal));
+    assert_eq!(
+        pair.p.endpoint_rec.as_ref().map(|r| r.state),
+        Some(State::Normal)
+    );
+    assert_eq!(
+        pair.s.endpoint_rec.as_ref().map(|r| r.state),
+        Some(State::Normal)
+    );
     // Keepalive: hours of idle connection stay NORMAL (CONTACTs flow).
     pair.run_for(Duration::from_secs(3 * 3600));
-    assert_eq!((pair.p.state(), pair.s.state()), (State::Normal, State::Normal));
+    assert_eq!(
+        (pair.p.state(), pair.s.state()),
+        (State::Normal, State::Normal)
+    );
     let st = pair.p.ep.status(pair.pnow());
     assert!(st.communications_ok);
     assert_eq!(st.measured_skew_secs, Some(0));
@@ -51,34 +66,69 @@ fn lazy_update_and_reply_wait_for_storage() {
     // Hold the primary's storage: no BNDUPD may leave before the lease write is acked.
     pair.p.hold_storage = true;
     let now = pair.pnow();
-    let r = pair.p.ep.allocate(now, ResourceKind::Address, &c).expect("an address");
+    let r = pair
+        .p
+        .ep
+        .allocate(now, ResourceKind::Address, &c)
+        .expect("an address");
     let valid = pair.p.ep.lease_bound(now, &r, desired);
-    assert_eq!(valid, Duration::from_secs(600), "first grant is clipped to the MCLT");
+    assert_eq!(
+        valid,
+        Duration::from_secs(600),
+        "first grant is clipped to the MCLT"
+    );
     let mut g = dhcpv6_failover::LeaseGrant::new(c.clone(), r, valid);
     g.desired_valid = desired;
-    pair.p.ep.record_lease(now, LeaseChange::Granted(g)).expect("recorded");
+    pair.p
+        .ep
+        .record_lease(now, LeaseChange::Granted(g))
+        .expect("recorded");
     pair.settle();
-    assert!(pair.s.ep.binding(&r).is_none(), "BNDUPD must wait for the storage ack");
+    assert!(
+        pair.s.ep.binding(&r).is_none(),
+        "BNDUPD must wait for the storage ack"
+    );
     assert_eq!(pair.p.held.len(), 1);
     // Now the secondary holds its storage: the BNDREPLY must wait.
     pair.s.hold_storage = true;
     let w = pair.p.held.remove(0);
     pair.p.hold_storage = false;
     let pn = pair.pnow();
-    pair.p.ep.handle_storage_done(pn, w.id, Ok(())).expect("ack");
+    pair.p
+        .ep
+        .handle_storage_done(pn, w.id, Ok(()))
+        .expect("ack");
     pair.settle();
-    assert!(pair.s.ep.binding(&r).is_some(), "secondary applied the update");
-    assert_eq!(pair.p.ep.status(pn).unacked_updates, 1, "no BNDREPLY before the secondary's write is acked");
-    assert!(pair.p.ep.binding(&r).is_some_and(|b| b.acked_partner_lifetime.is_none()));
+    assert!(
+        pair.s.ep.binding(&r).is_some(),
+        "secondary applied the update"
+    );
+    assert_eq!(
+        pair.p.ep.status(pn).unacked_updates,
+        1,
+        "no BNDREPLY before the secondary's write is acked"
+    );
+    assert!(
+        pair.p
+            .ep
+            .binding(&r)
+            .is_some_and(|b| b.acked_partner_lifetime.is_none())
+    );
     for w in std::mem::take(&mut pair.s.held) {
         let sn = pair.snow();
-        pair.s.ep.handle_storage_done(sn, w.id, Ok(())).expect("ack");
+        pair.s
+            .ep
+            .handle_storage_done(sn, w.id, Ok(()))
+            .expect("ack");
     }
     pair.s.hold_storage = false;
     pair.settle();
     let b = pair.p.ep.binding(&r).expect("binding");
     assert_eq!(pair.p.ep.status(pn).unacked_updates, 0);
-    assert_eq!(b.acked_partner_lifetime, Some(pair.wall + Duration::from_secs(300) + desired));
+    assert_eq!(
+        b.acked_partner_lifetime,
+        Some(pair.wall + Duration::from_secs(300) + desired)
+    );
     assert!(!b.needs_partner_update);
     let sb = pair.s.ep.binding(&r).expect("secondary binding");
     assert_eq!(sb.status, BindingStatus::Active);
@@ -95,15 +145,35 @@ fn release_expire_and_reuse_after_ack() {
     let mut pair = Pair::new();
     assert!(pair.connect());
     let c1 = client(1);
-    let (r, _) = pair.grant(true, &c1, ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+    let (r, _) = pair
+        .grant(true, &c1, ResourceKind::Address, Duration::from_secs(3600))
+        .expect("grant");
     let now = pair.pnow();
-    pair.p.ep.record_lease(now, LeaseChange::Released { client: c1.clone(), resource: r }).expect("release");
+    pair.p
+        .ep
+        .record_lease(
+            now,
+            LeaseChange::Released {
+                client: c1.clone(),
+                resource: r,
+            },
+        )
+        .expect("release");
     pair.settle();
     // After the partner acked RELEASED the address is FREE again (primary's half) on both.
-    assert_eq!(pair.p.ep.binding(&r).map(|b| b.status), Some(BindingStatus::Free));
-    assert_eq!(pair.s.ep.binding(&r).map(|b| b.status), Some(BindingStatus::Free));
+    assert_eq!(
+        pair.p.ep.binding(&r).map(|b| b.status),
+        Some(BindingStatus::Free)
+    );
+    assert_eq!(
+        pair.s.ep.binding(&r).map(|b| b.status),
+        Some(BindingStatus::Free)
+    );
     assert!(pair.p.ep.may_allocate(pair.pnow(), &r));
-    assert!(!pair.s.ep.may_allocate(pair.snow(), &r), "the secondary never takes the primary's half");
+    assert!(
+        !pair.s.ep.may_allocate(pair.snow(), &r),
+        "the secondary never takes the primary's half"
+    );
 }
 
 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.2
@@ -116,11 +186,31 @@ fn partition_both_comm_interrupted_then_heal() {
     assert!(pair.connect());
     pair.partition();
     pair.settle();
-    assert_eq!((pair.p.state(), pair.s.state()), (State::CommunicationsInterrupted, State::CommunicationsInterrupted));
+    assert_eq!(
+        (pair.p.state(), pair.s.state()),
+        (
+            State::CommunicationsInterrupted,
+            State::CommunicationsInterrupted
+        )
+    );
     assert!(pair.p.saw(|e| matches!(e, Event::Alarm(_))));
     // Both serve their own pools with MCLT-bounded lifetimes.
-    let (r1, v1) = pair.grant(true, &client(1), ResourceKind::Address, Duration::from_secs(86_400)).expect("primary grant");
-    let (r2, v2) = pair.grant(false, &client(2), ResourceKind::Address, Duration::from_secs(86_400)).expect("secondary grant");
+    let (r1, v1) = pair
+        .grant(
+            true,
+            &client(1),
+            ResourceKind::Address,
+            Duration::from_secs(86_400),
+        )
+        .expect("primary grant");
+    let (r2, v2) = pair
+        .grant(
+            false,
+            &client(2),
+            ResourceKind::Address,
+            Duration::from_secs(86_400),
+        )
+        .expect("secondary grant");
     assert_eq!(v1, Duration::from_secs(600));
     assert_eq!(v2, Duration::from_secs(600));
     assert_ne!(r1, r2);
@@ -129,8 +219,14 @@ fn partition_both_comm_interrupted_then_heal() {
     assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(120)));
     pair.run_for(Duration::from_secs(5));
     // Both tables agree.
-    assert_eq!(pair.s.ep.binding(&r1).map(|b| b.status), Some(BindingStatus::Active));
-    assert_eq!(pair.p.ep.binding(&r2).map(|b| b.status), Some(BindingStatus::Active));
+    assert_eq!(
+        pair.s.ep.binding(&r1).map(|b| b.status),
+        Some(BindingStatus::Active)
+    );
+    assert_eq!(
+        pair.p.ep.binding(&r2).map(|b| b.status),
+        Some(BindingStatus::Active)
+    );
 }
 
 #[test]
@@ -142,11 +238,23 @@ fn operator_partner_down_rules() {
     pair.partition();
     pair.settle();
     let sn2 = pair.snow();
-    assert!(pair.s.ep.partner_down(sn2, Some(sn.wall + Duration::from_secs(999_999))).is_err());
+    assert!(
+        pair.s
+            .ep
+            .partner_down(sn2, Some(sn.wall + Duration::from_secs(999_999)))
+            .is_err()
+    );
     pair.s.ep.partner_down(sn2, None).expect("partner down");
     assert_eq!(pair.s.state(), State::PartnerDown);
     // In PARTNER-DOWN no MCLT limit.
-    let (_, v) = pair.grant(false, &client(3), ResourceKind::Address, Duration::from_secs(86_400)).expect("grant");
+    let (_, v) = pair
+        .grant(
+            false,
+            &client(3),
+            ResourceKind::Address,
+            Duration::from_secs(86_400),
+        )
+        .expect("grant");
     assert_eq!(v, Duration::from_secs(86_400));
 }
 
@@ -172,35 +280,66 @@ fn _unused(_: Role) {
 fn partner_crash_and_recovery() {
     let mut pair = Pair::new();
     assert!(pair.connect());
-    let (r1, _) = pair.grant(true, &client(1), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+    let (r1, _) = pair
+        .grant(
+            true,
+            &client(1),
+            ResourceKind::Address,
+            Duration::from_secs(3600),
+        )
+        .expect("grant");
     pair.run_for(Duration::from_secs(10));
     pair.crash(false);
     pair.settle();
     assert_eq!(pair.p.state(), State::CommunicationsInterrupted);
     pair.run_for(Duration::from_secs(60));
     let pn = pair.pnow();
-    pair.p.ep.partner_down(pn, None).expect("operator partner-down");
+    pair.p
+        .ep
+        .partner_down(pn, None)
+        .expect("operator partner-down");
     assert_eq!(pair.p.state(), State::PartnerDown);
     // The survivor serves alone, without MCLT limit.
-    let (r2, v2) = pair.grant(true, &client(2), ResourceKind::Address, Duration::from_secs(7200)).expect("grant");
+    let (r2, v2) = pair
+        .grant(
+            true,
+            &client(2),
+            ResourceKind::Address,
+            Duration::from_secs(7200),
+        )
+        .expect("grant");
     assert_eq!(v2, Duration::from_secs(7200));
     pair.run_for(Duration::from_secs(60));
     pair.restart(false, false);
     assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(2000)));
     assert_eq!(
         common::path(&pair.s),
-        vec![State::Recover, State::RecoverWait, State::RecoverDone, State::Normal],
+        vec![
+            State::Recover,
+            State::RecoverWait,
+            State::RecoverDone,
+            State::Normal
+        ],
         "secondary's path"
     );
     assert_eq!(common::path(&pair.p).last(), Some(&State::Normal));
     assert!(pair.s.saw(|e| matches!(e, Event::UpdatesComplete)));
     // RECOVER-WAIT lasted an MCLT from the restart.
     assert!(pair.instant.as_millis() >= 730_000);
-    assert_eq!(pair.s.ep.binding(&r2).map(|b| b.status), Some(BindingStatus::Active));
+    assert_eq!(
+        pair.s.ep.binding(&r2).map(|b| b.status),
+        Some(BindingStatus::Active)
+    );
     // r1's first grant was clipped to the MCLT (600 s) and has run out: both agree.
     let p1 = pair.p.ep.binding(&r1).map(|b| b.status);
     assert_eq!(pair.s.ep.binding(&r1).map(|b| b.status), p1);
-    assert!(!pair.s.events.iter().any(|e| matches!(e, Event::StateChanged { to: State::PotentialConflict, .. })));
+    assert!(!pair.s.events.iter().any(|e| matches!(
+        e,
+        Event::StateChanged {
+            to: State::PotentialConflict,
+            ..
+        }
+    )));
 }
 
 /// A partition with the secondary in PARTNER-DOWN; on healing both resolve through
@@ -220,17 +359,45 @@ fn partition_with_partner_down_then_potential_conflict() {
     pair.settle();
     let sn = pair.snow();
     pair.s.ep.partner_down(sn, None).expect("partner down");
-    let (rs, _) = pair.grant(false, &client(7), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
-    let (rp, _) = pair.grant(true, &client(8), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+    let (rs, _) = pair
+        .grant(
+            false,
+            &client(7),
+            ResourceKind::Address,
+            Duration::from_secs(3600),
+        )
+        .expect("grant");
+    let (rp, _) = pair
+        .grant(
+            true,
+            &client(8),
+            ResourceKind::Address,
+            Duration::from_secs(3600),
+        )
+        .expect("grant");
     pair.run_for(Duration::from_secs(30));
     pair.p.events.clear();
     pair.s.events.clear();
     pair.heal();
     assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(600)));
-    assert_eq!(common::path(&pair.p), vec![State::PotentialConflict, State::ConflictDone, State::Normal], "primary");
-    assert_eq!(common::path(&pair.s), vec![State::PotentialConflict, State::Normal], "secondary");
-    assert_eq!(pair.p.ep.binding(&rs).map(|b| b.status), Some(BindingStatus::Active));
-    assert_eq!(pair.s.ep.binding(&rp).map(|b| b.status), Some(BindingStatus::Active));
+    assert_eq!(
+        common::path(&pair.p),
+        vec![State::PotentialConflict, State::ConflictDone, State::Normal],
+        "primary"
+    );
+    assert_eq!(
+        common::path(&pair.s),
+        vec![State::PotentialConflict, State::Normal],
+        "secondary"
+    );
+    assert_eq!(
+        pair.p.ep.binding(&rs).map(|b| b.status),
+        Some(BindingStatus::Active)
+    );
+    assert_eq!(
+        pair.s.ep.binding(&rp).map(|b| b.status),
+        Some(BindingStatus::Active)
+    );
     assert_eq!(pair.p.ep.responsiveness(), Responsiveness::Responsive);
 }
 
@@ -248,7 +415,14 @@ fn lost_database_updreqall() {
     assert!(pair.connect());
     let mut granted = Vec::new();
     for i in 1..=20u8 {
-        let (r, _) = pair.grant(true, &client(i), ResourceKind::Address, Duration::from_secs(3600)).expect("grant");
+        let (r, _) = pair
+            .grant(
+                true,
+                &client(i),
+                ResourceKind::Address,
+                Duration::from_secs(3600),
+            )
+            .expect("grant");
         granted.push(r);
     }
     pair.run_for(Duration::from_secs(5));
@@ -260,11 +434,21 @@ fn lost_database_updreqall() {
     for r in &granted {
         // The 600 s leases have run out meanwhile: both tables agree they are FREE again.
         let p = pair.p.ep.binding(r).map(|b| (b.status, b.client.clone()));
-        assert_eq!(pair.s.ep.binding(r).map(|b| (b.status, b.client.clone())), p, "{r}");
+        assert_eq!(
+            pair.s.ep.binding(r).map(|b| (b.status, b.client.clone())),
+            p,
+            "{r}"
+        );
         assert!(p.is_some());
     }
     // After an UPDREQALL the recovering server waited an MCLT (it had run failover before).
-    assert!(pair.s.saw(|e| matches!(e, Event::StateChanged { to: State::RecoverWait, .. })));
+    assert!(pair.s.saw(|e| matches!(
+        e,
+        Event::StateChanged {
+            to: State::RecoverWait,
+            ..
+        }
+    )));
 }
 
 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
@@ -276,9 +460,23 @@ fn skew_beyond_tolerance_disconnects() {
     pair.s.skew = 30;
     pair.run_for(Duration::from_secs(30));
     // The secondary receives CONNECT first and sees the primary 30 s behind.
-    assert!(pair.s.saw(|e| matches!(e, Event::ExcessiveTimeSkew { skew_secs: -30 })));
-    assert!(pair.s.saw(|e| matches!(e, Event::CloseConnection { reason: dhcpv6_failover::CloseReason::ExcessiveTimeSkew })));
-    assert!(pair.p.saw(|e| matches!(e, Event::PartnerDisconnected { status: Some(22), .. })));
+    assert!(
+        pair.s
+            .saw(|e| matches!(e, Event::ExcessiveTimeSkew { skew_secs: -30 }))
+    );
+    assert!(pair.s.saw(|e| matches!(
+        e,
+        Event::CloseConnection {
+            reason: dhcpv6_failover::CloseReason::ExcessiveTimeSkew
+        }
+    )));
+    assert!(pair.p.saw(|e| matches!(
+        e,
+        Event::PartnerDisconnected {
+            status: Some(22),
+            ..
+        }
+    )));
     assert_ne!(pair.p.state(), State::Normal);
     assert_ne!(pair.s.state(), State::Normal);
     // Skew that appears on an established connection is caught on the next message.

@@ -1,15 +1,19 @@
 //! A back-to-back harness: two endpoints connected through their byte outputs, each with an
 //! in-memory store that acknowledges writes, on a virtual clock.
 
-#![allow(dead_code, unreachable_pub, reason = "shared by several integration tests")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared by several integration tests"
+)]
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
 use dhcpv6_failover::{
-    AddressRange, Binding, ClientKey, Config, Duration, Endpoint, Event, Instant, LeaseChange, LeaseGrant, Now,
-    PersistedEndpointState, PersistedState, PoolSet, PrefixPool, Resource, ResourceKind, Role, State, StorageRecord,
-    StorageWrite, UnixTime,
+    AddressRange, Binding, ClientKey, Config, Duration, Endpoint, Event, Instant, LeaseChange,
+    LeaseGrant, Now, PersistedEndpointState, PersistedState, PoolSet, PrefixPool, Resource,
+    ResourceKind, Role, State, StorageRecord, StorageWrite, UnixTime,
 };
 
 pub const T0: u64 = 1_800_000_000;
@@ -20,7 +24,10 @@ pub fn addr(s: &str) -> Ipv6Addr {
 
 pub fn pools() -> PoolSet {
     PoolSet {
-        addresses: vec![AddressRange::new(addr("2001:db8::1:0"), addr("2001:db8::1:ffff"))],
+        addresses: vec![AddressRange::new(
+            addr("2001:db8::1:0"),
+            addr("2001:db8::1:ffff"),
+        )],
         prefixes: vec![PrefixPool::new(addr("2001:db8:100::"), 40, 48)],
         ..PoolSet::default()
     }
@@ -86,7 +93,10 @@ impl Node {
     }
 
     pub fn persisted(&self) -> PersistedState {
-        PersistedState { endpoint: self.endpoint_rec.clone(), bindings: self.bindings.values().cloned().collect() }
+        PersistedState {
+            endpoint: self.endpoint_rec.clone(),
+            bindings: self.bindings.values().cloned().collect(),
+        }
     }
 
     pub fn saw(&self, f: impl Fn(&Event) -> bool) -> bool {
@@ -111,7 +121,13 @@ impl Pair {
         let instant = Instant::ZERO;
         let wall = UnixTime::from_secs(T0);
         let now = Now::new(instant, wall);
-        Self { p: Node::new(pc, now), s: Node::new(sc, now), instant, wall, link_up: true }
+        Self {
+            p: Node::new(pc, now),
+            s: Node::new(sc, now),
+            instant,
+            wall,
+            link_up: true,
+        }
     }
 
     pub fn now_of(&self, n: &Node) -> Now {
@@ -160,7 +176,8 @@ impl Pair {
                         n.held.push(w);
                     } else {
                         n.store(&w);
-                        n.ep.handle_storage_done(now, w.id, Ok(())).expect("known write id");
+                        n.ep.handle_storage_done(now, w.id, Ok(()))
+                            .expect("known write id");
                     }
                 }
                 // Transmits.
@@ -184,14 +201,17 @@ impl Pair {
                     }
                     n.events.push(e.clone());
                     match e {
-                        Event::OpenConnection => {
-                            if self.link_up && self.s.alive && self.p.alive && !self.p.connected {
-                                self.p.connected = true;
-                                self.s.connected = true;
-                                let (pn, sn) = (self.pnow(), self.snow());
-                                self.s.ep.handle_connection_up(sn);
-                                self.p.ep.handle_connection_up(pn);
-                            }
+                        Event::OpenConnection
+                            if self.link_up
+                                && self.s.alive
+                                && self.p.alive
+                                && !self.p.connected =>
+                        {
+                            self.p.connected = true;
+                            self.s.connected = true;
+                            let (pn, sn) = (self.pnow(), self.snow());
+                            self.s.ep.handle_connection_up(sn);
+                            self.p.ep.handle_connection_up(pn);
                         }
                         Event::CloseConnection { .. } => self.close(),
                         _ => {}
@@ -234,10 +254,13 @@ impl Pair {
     pub fn run_until(&mut self, until: Instant) {
         self.settle();
         loop {
-            let next = [self.p.ep.poll_timeout().filter(|_| self.p.alive), self.s.ep.poll_timeout().filter(|_| self.s.alive)]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [
+                self.p.ep.poll_timeout().filter(|_| self.p.alive),
+                self.s.ep.poll_timeout().filter(|_| self.s.alive),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             match next {
                 Some(t) if t <= until => {
                     let t = t.max(self.instant);
@@ -321,7 +344,13 @@ impl Pair {
     }
 
     /// The primary (or secondary) grants a lease through the endpoint.
-    pub fn grant(&mut self, primary: bool, client: &ClientKey, kind: ResourceKind, desired: Duration) -> Option<(Resource, Duration)> {
+    pub fn grant(
+        &mut self,
+        primary: bool,
+        client: &ClientKey,
+        kind: ResourceKind,
+        desired: Duration,
+    ) -> Option<(Resource, Duration)> {
         let now = if primary { self.pnow() } else { self.snow() };
         let n = self.node(primary);
         let r = n.ep.allocate(now, kind, client)?;
@@ -340,7 +369,10 @@ impl Pair {
 }
 
 pub fn client(n: u8) -> ClientKey {
-    ClientKey { duid: vec![0, 3, 0, 1, 2, 0, 0, 0, 0, n], iaid: u32::from(n) }
+    ClientKey {
+        duid: vec![0, 3, 0, 1, 2, 0, 0, 0, 0, n],
+        iaid: u32::from(n),
+    }
 }
 
 /// The states a node entered, from its StateChanged events.

@@ -6,6 +6,7 @@
 //! cargo run --release -p dhcpv6-sim -- --seed S [--trace]   replay one seed (with its trace)
 //!     --start S        first seed of a sweep (default 0)
 //!     --threads T      worker threads (default: available parallelism)
+//!     --keep-going     do not stop at the first violation; list every failing seed
 //!     --mutant ignore-mclt | answer-when-unresponsive
 //! ```
 //! A sweep prints seeds per second as it goes and ends with `N seeds, 0 violations`, or with the
@@ -26,6 +27,7 @@ struct Args {
     seed: Option<u64>,
     start: u64,
     trace: bool,
+    keep_going: bool,
     threads: usize,
     mutant: Option<Mutant>,
 }
@@ -37,6 +39,7 @@ fn parse() -> Result<Args, String> {
         seed: std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()),
         start: 0,
         trace: false,
+        keep_going: false,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         mutant: None,
     };
@@ -70,6 +73,7 @@ fn parse() -> Result<Args, String> {
                     .map_err(|e| format!("--threads: {e}"))?
             }
             "--trace" => a.trace = true,
+            "--keep-going" => a.keep_going = true,
             "--mutant" => {
                 let m = val("--mutant")?;
                 a.mutant = Some(Mutant::parse(&m).ok_or_else(|| format!("unknown mutant {m:?}"))?);
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
     let next = AtomicU64::new(args.start);
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    let failures = AtomicU64::new(0);
     let failure: Mutex<Option<(u64, Violation)>> = Mutex::new(None);
     let active = AtomicUsize::new(args.threads);
     std::thread::scope(|s| {
@@ -171,11 +176,17 @@ fn main() -> ExitCode {
                     let r = run_seed(default_config(seed, args.mutant));
                     done.fetch_add(1, Ordering::Relaxed);
                     if let Err(v) = r {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        if args.keep_going {
+                            println!("seed {seed}: {v}");
+                        }
                         let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
                         if f.as_ref().is_none_or(|(s, _)| seed < *s) {
                             *f = Some((seed, v));
                         }
-                        stop.store(true, Ordering::Relaxed);
+                        if !args.keep_going {
+                            stop.store(true, Ordering::Relaxed);
+                        }
                     }
                 }
                 active.fetch_sub(1, Ordering::Relaxed);

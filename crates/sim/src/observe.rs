@@ -71,6 +71,8 @@ pub struct LeaseRef {
     pub code: Option<u16>,
     /// The valid lifetime field.
     pub valid: u32,
+    /// A top-level OPTION_IAPREFIX (a delegable prefix not bound to a client).
+    pub top_level: bool,
 }
 
 /// The fields of one failover message that the simulation looks at.
@@ -117,6 +119,9 @@ impl fmt::Display for Observed {
                 write!(f, " {}", binding_status_name(s))?;
             }
             write!(f, " valid={}", l.valid)?;
+            if l.top_level {
+                write!(f, " pool")?;
+            }
             if let Some(c) = l.code {
                 write!(f, " code={c}")?;
             }
@@ -167,6 +172,7 @@ fn lease_from(opts: &[u8], addr: Ipv6Addr, len: u8, valid: u32, outer: Option<u1
         status,
         code,
         valid,
+        top_level: false,
     }
 }
 
@@ -208,7 +214,10 @@ pub fn decode(msg: &[u8]) -> Option<Observed> {
             132 => o.server_state = data.first().copied(),
             131 => o.server_flags = data.first().copied(),
             13 => o.status_code = be16(data, 0),
-            26 => o.leases.extend(iaprefix(data, None)),
+            26 => o.leases.extend(iaprefix(data, None).map(|l| LeaseRef {
+                top_level: true,
+                ..l
+            })),
             45 => {
                 let cd_code = status_of(data);
                 for (c, ia) in options(data) {

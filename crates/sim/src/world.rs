@@ -126,6 +126,7 @@ pub struct Server {
     /// Last state seen.
     pub state: Option<State>,
     next_expiry_scan: Millis,
+    state_window: (Millis, u32),
 }
 
 /// The final figures of a run.
@@ -219,6 +220,7 @@ impl World {
             held_replies: Vec::new(),
             state: None,
             next_expiry_scan: 1_000,
+            state_window: (0, 0),
         };
         let servers = [mk(0, &mut rng), mk(1, &mut rng)];
         let mut schedule = cfg.schedule.clone();
@@ -299,7 +301,7 @@ impl World {
             None => Endpoint::new(cfg, now),
         }
         .map_err(|e| format!("{} failed to start: {e}", side_name(side)))?;
-        let st = ep.status(now).state;
+        let st = ep.state();
         let s = &mut self.servers[side];
         s.state = Some(st);
         s.ep = Some(ep);
@@ -739,9 +741,8 @@ impl World {
             }
             break;
         }
-        let n = self.server_now(side);
         if let Some(ep) = self.servers[side].ep.as_ref() {
-            let st = ep.status(n).state;
+            let st = ep.state();
             if self.servers[side].state != Some(st) {
                 let old = self.servers[side].state;
                 self.log(|| format!("{} state {:?} -> {st:?}", side_name(side), old));
@@ -752,15 +753,34 @@ impl World {
     }
 
     fn handle_event(&mut self, side: Side, ev: fo::Event) {
-        let text = format!("{ev:?}");
-        self.log(|| format!("{} event {text}", side_name(side)));
-        match ev {
-            fo::Event::OpenConnection => self.link.connect(self.now, side),
-            fo::Event::CloseConnection { .. } => self.link.close(self.now, side),
-            _ => {}
-        }
-        if self.events_seen.len() < 64 && !self.events_seen.contains(&text) {
-            self.events_seen.push(text);
+        self.log(|| format!("{} event {ev:?}", side_name(side)));
+        let kind = match &ev {
+            fo::Event::OpenConnection => {
+                self.link.connect(self.now, side);
+                "OpenConnection"
+            }
+            fo::Event::CloseConnection { .. } => {
+                self.link.close(self.now, side);
+                "CloseConnection"
+            }
+            fo::Event::StateChanged { .. } => "StateChanged",
+            fo::Event::PartnerStateChanged { .. } => "PartnerStateChanged",
+            fo::Event::Connected => "Connected",
+            fo::Event::ConnectRejected { .. } => "ConnectRejected",
+            fo::Event::ConfigurationMismatch { .. } => "ConfigurationMismatch",
+            fo::Event::ExcessiveTimeSkew { .. } => "ExcessiveTimeSkew",
+            fo::Event::PartnerDisconnected { .. } => "PartnerDisconnected",
+            fo::Event::BindingUpdated { .. } => "BindingUpdated",
+            fo::Event::Conflict { .. } => "Conflict",
+            fo::Event::UpdateRejected { .. } => "UpdateRejected",
+            fo::Event::Alarm(_) => "Alarm",
+            fo::Event::StorageFailed { .. } => "StorageFailed",
+            fo::Event::ProtocolViolation { .. } => "ProtocolViolation",
+            fo::Event::UpdatesComplete => "UpdatesComplete",
+            _ => "other",
+        };
+        if !self.events_seen.iter().any(|e| e == kind) {
+            self.events_seen.push(kind.to_string());
         }
     }
 
@@ -780,11 +800,31 @@ impl World {
             if !self.sent_types.contains(&(side, o.msg_type)) {
                 self.sent_types.push((side, o.msg_type));
             }
+            if o.msg_type == 34 {
+                self.check_state_storm(side);
+            }
             match o.msg_type {
                 25 => self.check_bndreply(side, &o),
                 34 => self.check_state(side, &o),
                 _ => {}
             }
+        }
+    }
+
+    /// STATE is sent on a state change and after the connection handshake (RFC 8156 §6.3):
+    /// dozens per minute without cause is a message storm, a livelock in all but name.
+    fn check_state_storm(&mut self, side: Side) {
+        let w = &mut self.servers[side].state_window;
+        if self.now >= w.0 + 60_000 {
+            *w = (self.now, 0);
+        }
+        w.1 += 1;
+        if w.1 > 100 {
+            let detail = format!(
+                "{} sent more than 100 STATE messages within 60 s",
+                side_name(side)
+            );
+            self.fail(Invariant::Livelock, detail);
         }
     }
 
@@ -932,7 +972,7 @@ impl World {
                     }
                     return;
                 }
-                let state = ep.status(n).state;
+                let state = ep.state();
                 let bound = ep.lease_bound(n, &r, desired);
                 let valid = if mutant == Some(Mutant::IgnoreMclt) {
                     desired

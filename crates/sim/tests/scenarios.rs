@@ -196,18 +196,19 @@ fn skew_beyond_tolerance_disconnects_until_fixed() {
     }
 }
 
-/// Prefix rebalancing: in NORMAL the secondary sends POOLREQ, the primary answers POOLRESP
-/// and moves delegable prefixes to the secondary as FREE-BACKUP; during a partition the
-/// secondary then delegates prefixes from its own share.
+/// Prefix rebalancing: in NORMAL the secondary sends POOLREQ and the primary answers
+/// POOLRESP; as the primary's clients use up its share of the delegable prefixes, prefixes move
+/// between the partners with top-level IAPREFIX BNDUPDs (FREE-BACKUP to give, FREE to take
+/// back); during a partition the secondary delegates prefixes from its own share.
 #[test]
 fn prefix_rebalancing_gives_the_secondary_its_share() {
     let mut cfg = config(
         16,
         900_000,
-        vec![(200_000, Action::Partition), (500_000, Action::Heal)],
+        vec![(400_000, Action::Partition), (600_000, Action::Heal)],
     );
     cfg.na_clients = 0;
-    cfg.pd_clients = 6;
+    cfg.pd_clients = 12;
     cfg.prefixes = 16;
     let w = run(cfg);
     assert!(w.sent(SECONDARY, 26), "secondary sent POOLREQ");
@@ -215,8 +216,11 @@ fn prefix_rebalancing_gives_the_secondary_its_share() {
     let moved = w
         .trace()
         .iter()
-        .any(|l| l.contains("primary -> BNDUPD") && l.contains("FREE-BACKUP"));
-    assert!(moved, "primary moved prefixes with FREE-BACKUP BNDUPDs");
+        .any(|l| l.contains("primary -> BNDUPD") && l.contains(" pool]"));
+    assert!(
+        moved,
+        "primary moved prefixes with top-level IAPREFIX BNDUPDs"
+    );
     let served = w
         .trace()
         .iter()

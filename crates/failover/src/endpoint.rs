@@ -42,6 +42,8 @@ enum Timer {
     UpdateRequest,
 }
 const TIMERS: usize = 8;
+/// How many candidates [`Endpoint::allocate`] examines at most before giving up.
+const ALLOCATION_SCAN_LIMIT: usize = 4096;
 const ALL_TIMERS: [Timer; TIMERS] = [
     Timer::Send,
     Timer::Keepalive,
@@ -173,6 +175,8 @@ pub struct Endpoint {
     my_request: Option<OpenRequest>,
     serving: Option<OpenRequest>,
     serving_left: BTreeSet<Resource>,
+    /// Secondary: send POOLREQ once the updates owed on entering NORMAL are acked.
+    poolreq_pending: bool,
     // ---- storage ----
     next_write: u64,
     writes: BTreeMap<WriteId, WriteKind>,
@@ -268,6 +272,7 @@ impl Endpoint {
             my_request: None,
             serving: None,
             serving_left: BTreeSet::new(),
+            poolreq_pending: false,
             next_write: 1,
             writes: BTreeMap::new(),
             latest_state_write: None,
@@ -371,7 +376,9 @@ impl Endpoint {
         match self.bindings.get(r) {
             None => Some(match r {
                 Resource::Address(a) => self.cfg.pools.address_owner(*a),
-                Resource::Prefix { prefix, .. } => self.cfg.pools.initial_prefix_owner(*prefix),
+                Resource::Prefix { prefix, len } => {
+                    self.cfg.pools.initial_prefix_owner(*prefix, *len)
+                }
             }),
             Some(b) => {
                 if self.takeback.contains(r) {
@@ -523,7 +530,17 @@ impl Endpoint {
                     return Some(r);
                 }
             }
-            // Beyond the per-client window: any available resource we own (bindings we know).
+            // Beyond the per-client window: a wider, still bounded, walk of the pools, then
+            // any available resource we know a binding for.
+            for r in self
+                .cfg
+                .pools
+                .candidates(kind, side, client, ALLOCATION_SCAN_LIMIT)
+            {
+                if self.may_allocate(now, &r) {
+                    return Some(r);
+                }
+            }
             let found = self
                 .bindings
                 .values()
@@ -1300,17 +1317,9 @@ impl Endpoint {
                 //# When entering NORMAL state, a server will send to the other server
                 //# all currently unacknowledged binding updates as BNDUPD messages.
                 self.requeue_pending();
-                //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
-                //# When the above process is complete, if the server entering NORMAL
-                //# state is a secondary server, then it will request resources (prefixes)
-                //# for allocation using the POOLREQ message.
-                if self.cfg.role == Role::Secondary
-                    && self.comm_ok()
-                    && !self.cfg.pools.prefixes.is_empty()
-                {
-                    let xid = self.fresh_xid();
-                    let m = self.msg(MessageType::POOLREQ, xid, now);
-                    self.send(m, now);
+                // The secondary's POOLREQ follows once these are acked (see pump_updates).
+                if self.cfg.role == Role::Secondary && !self.cfg.pools.prefixes.is_empty() {
+                    self.poolreq_pending = true;
                 }
             }
             _ => {}
@@ -2456,6 +2465,21 @@ impl Endpoint {
             );
             self.outstanding_res.insert(r);
         }
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
+        //# When the above process is complete, if the server entering NORMAL
+        //# state is a secondary server, then it will request resources (prefixes)
+        //# for allocation using the POOLREQ message.
+        if self.poolreq_pending
+            && self.state == State::Normal
+            && self.outstanding.is_empty()
+            && self.queue.is_empty()
+            && self.latest_write.is_empty()
+        {
+            self.poolreq_pending = false;
+            let xid = self.fresh_xid();
+            let m = self.msg(MessageType::POOLREQ, xid, now);
+            self.send(m, now);
+        }
         self.maybe_upddone(now);
     }
 
@@ -2531,19 +2555,20 @@ impl Endpoint {
                 None => {}
             }
         }
-        let total = prim.len() + sec.len();
-        if total == 0 {
+        let Some((to, count)) = self
+            .cfg
+            .pools
+            .plan_rebalance(prim.len() as u128, sec.len() as u128)
+        else {
             return;
-        }
-        let pct = usize::from(self.cfg.pools.secondary_prefix_percent);
-        let target = total * pct / 100;
-        let slack = total * usize::from(self.cfg.pools.rebalance_threshold_percent) / 100;
-        if sec.len() + slack < target {
+        };
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if to == Role::Secondary {
             //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
             //# transfers prefixes by sending BNDUPDs with a top-level OPTION_IAPREFIX,
             //# binding-status FREE-BACKUP. From sending that BNDUPD on, the primary must
             //# not use those prefixes.
-            for r in prim.into_iter().take(target - sec.len()) {
+            for r in prim.into_iter().take(count) {
                 let b = self
                     .bindings
                     .entry(r)
@@ -2555,17 +2580,16 @@ impl Endpoint {
                 self.bump(r);
                 self.persist_binding(r);
             }
-        } else if sec.len() > target + slack {
+        } else {
             //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
             //# the primary may try to take one back by a BNDUPD with status FREE; the
             //# secondary must reject it if it already delegated that prefix.
-            let excess = sec.len() - target;
-            for r in sec
+            let picks: Vec<Resource> = sec
                 .into_iter()
                 .filter(|r| !self.takeback.contains(r))
-                .take(excess)
-                .collect::<Vec<_>>()
-            {
+                .take(count)
+                .collect();
+            for r in picks {
                 self.bindings
                     .entry(r)
                     .or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));

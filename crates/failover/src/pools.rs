@@ -216,27 +216,45 @@ impl PoolSet {
     //# primary allocates only addresses whose lowest bit is 1; secondary only those
     //# with the lowest bit 0
     pub fn address_owner(&self, a: Ipv6Addr) -> Role {
-        match self.address_split {
-            AddressSplit::LowestBit => {
-                if u128::from(a) & 1 == 1 {
-                    Role::Primary
-                } else {
-                    Role::Secondary
-                }
-            }
-        }
+        let rule = match self.address_split {
+            AddressSplit::LowestBit => dhcpv6_pool::SplitRule::LowestBit,
+        };
+        role_of(rule.owner(u128::from(a)))
     }
 
     /// The side that owns an available delegable prefix before any rebalancing: a stable
     /// hash of the prefix, in the configured proportion, so both partners agree with no
     /// message.
-    pub fn initial_prefix_owner(&self, prefix: Ipv6Addr) -> Role {
-        let h = mix(u128::from(prefix));
-        if (h % 100) < u64::from(self.secondary_prefix_percent) {
-            Role::Secondary
-        } else {
-            Role::Primary
-        }
+    ///
+    /// This is `dhcpv6-pool`'s hash rule over the resource number `prefix >> (128 - len)`, so
+    /// a server allocating with `dhcpv6_pool::PrefixPool` (same share) agrees with it.
+    pub fn initial_prefix_owner(&self, prefix: Ipv6Addr, len: u8) -> Role {
+        let share = dhcpv6_pool::Proportion::from_percent(self.secondary_prefix_percent.min(100))
+            .unwrap_or(dhcpv6_pool::Proportion::HALF);
+        let rule = dhcpv6_pool::SplitRule::Hash {
+            secondary_share: share,
+        };
+        let number = u128::from(prefix)
+            .checked_shr(128 - u32::from(len.min(128)))
+            .unwrap_or(0);
+        role_of(rule.owner(number))
+    }
+
+    /// How many available prefixes to move and to whom, given both sides' free counts:
+    /// `dhcpv6-pool`'s rebalancing arithmetic with this set's share and a trigger band of
+    /// `rebalance_threshold_percent` (settling at a fifth of it).
+    pub fn plan_rebalance(&self, free_primary: u128, free_secondary: u128) -> Option<(Role, u128)> {
+        let share =
+            dhcpv6_pool::Proportion::from_percent(self.secondary_prefix_percent.min(100)).ok()?;
+        let trigger =
+            dhcpv6_pool::Proportion::from_percent(self.rebalance_threshold_percent.min(100))
+                .ok()?;
+        let settle =
+            dhcpv6_pool::Proportion::from_percent(self.rebalance_threshold_percent.min(100) / 5)
+                .ok()?;
+        let policy = dhcpv6_pool::RebalancePolicy::new(trigger, settle, 2).ok()?;
+        dhcpv6_pool::plan_rebalance(free_primary, free_secondary, share, &policy)
+            .map(|p| (role_of(p.to), p.count))
     }
 
     /// Candidate resources of `kind` for `client`, owned by `side` under the static rules,
@@ -351,6 +369,13 @@ impl Fnv {
     }
 }
 
+fn role_of(s: dhcpv6_pool::Side) -> Role {
+    match s {
+        dhcpv6_pool::Side::Primary => Role::Primary,
+        dhcpv6_pool::Side::Secondary => Role::Secondary,
+    }
+}
+
 fn mix(v: u128) -> u64 {
     let mut x = (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
     x ^= x >> 33;
@@ -444,7 +469,7 @@ mod tests {
             .all_prefixes(1000)
             .iter()
             .map(|r| match r {
-                Resource::Prefix { prefix, .. } => s.initial_prefix_owner(*prefix),
+                Resource::Prefix { prefix, len } => s.initial_prefix_owner(*prefix, *len),
                 Resource::Address(_) => Role::Primary,
             })
             .collect();

@@ -491,3 +491,129 @@ fn skew_beyond_tolerance_disconnects() {
     ok.s.skew = 4;
     assert!(ok.connect());
 }
+
+fn free_owned(n: &common::Node, pair_now: dhcpv6_failover::Now, kind: ResourceKind) -> usize {
+    let _ = kind;
+    common::pools()
+        .prefixes
+        .iter()
+        .flat_map(|p| (0..p.count()).filter_map(move |i| p.nth(i)))
+        .filter(|r| n.ep.may_allocate(pair_now, r))
+        .count()
+}
+
+/// POOLREQ / POOLRESP and FREE-BACKUP transfers with top-level IAPREFIX BNDUPDs, then the
+/// primary taking prefixes back with FREE.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
+//# transfers prefixes by sending BNDUPDs with a top-level OPTION_IAPREFIX,
+//# binding-status FREE-BACKUP. From sending that BNDUPD on, the primary must
+//# not use those prefixes.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
+//# When the above process is complete, if the server entering NORMAL
+//# state is a secondary server, then it will request resources (prefixes)
+//# for allocation using the POOLREQ message.
+#[test]
+fn prefix_rebalancing_both_directions() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    let p0 = free_owned(&pair.p, pair.pnow(), ResourceKind::Prefix);
+    let s0 = free_owned(&pair.s, pair.snow(), ResourceKind::Prefix);
+    assert_eq!(p0 + s0, 256, "the initial split covers the pool exactly");
+    // During a partition the secondary delegates 80 of its prefixes.
+    pair.partition();
+    pair.settle();
+    for i in 0..80u8 {
+        pair.grant(
+            false,
+            &client(i),
+            ResourceKind::Prefix,
+            Duration::from_secs(86_400),
+        )
+        .expect("prefix");
+    }
+    let s1 = free_owned(&pair.s, pair.snow(), ResourceKind::Prefix);
+    assert_eq!(s1, s0 - 80);
+    pair.heal();
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(120)));
+    pair.run_for(Duration::from_secs(2));
+    let p2 = free_owned(&pair.p, pair.pnow(), ResourceKind::Prefix);
+    let s2 = free_owned(&pair.s, pair.snow(), ResourceKind::Prefix);
+    assert_eq!(
+        p2 + s2,
+        256 - 80,
+        "transfers neither lose nor duplicate prefixes"
+    );
+    let diff = p2.abs_diff(s2);
+    assert!(
+        diff <= 8,
+        "rebalanced to about half each: primary {p2}, secondary {s2}"
+    );
+    // Both tables agree on every transferred prefix.
+    let moved: Vec<_> = pair
+        .p
+        .ep
+        .bindings()
+        .filter(|b| b.status == BindingStatus::FreeBackup)
+        .map(|b| b.resource)
+        .collect();
+    assert!(!moved.is_empty());
+    for r in &moved {
+        assert_eq!(
+            pair.s.ep.binding(r).map(|b| b.status),
+            Some(BindingStatus::FreeBackup)
+        );
+        assert!(!pair.p.ep.may_allocate(pair.pnow(), r));
+        assert!(pair.s.ep.may_allocate(pair.snow(), r));
+    }
+    // Now the primary delegates 60 prefixes: the secondary holds too many of the free ones
+    // and the primary takes some back with FREE at its next rescan.
+    for i in 100..160u8 {
+        let st = (
+            pair.p.state(),
+            pair.p
+                .ep
+                .allocate(pair.pnow(), ResourceKind::Prefix, &client(i)),
+        );
+        pair.grant(
+            true,
+            &client(i),
+            ResourceKind::Prefix,
+            Duration::from_secs(86_400),
+        )
+        .unwrap_or_else(|| panic!("prefix {i} {st:?}"));
+    }
+    let before: Vec<_> = pair
+        .s
+        .ep
+        .bindings()
+        .filter(|b| b.status == BindingStatus::FreeBackup)
+        .map(|b| b.resource)
+        .collect();
+    pair.run_for(Duration::from_secs(70));
+    let p3 = free_owned(&pair.p, pair.pnow(), ResourceKind::Prefix);
+    let s3 = free_owned(&pair.s, pair.snow(), ResourceKind::Prefix);
+    assert_eq!(p3 + s3, 256 - 80 - 60);
+    assert!(p3.abs_diff(s3) <= 8, "primary {p3}, secondary {s3}");
+    let taken_back: Vec<_> = before
+        .iter()
+        .filter(|r| pair.s.ep.binding(r).map(|b| b.status) == Some(BindingStatus::Free))
+        .collect();
+    assert!(
+        !taken_back.is_empty(),
+        "some FREE-BACKUP prefixes went back to the primary"
+    );
+    for r in taken_back {
+        assert_eq!(
+            pair.p.ep.binding(r).map(|b| b.status),
+            Some(BindingStatus::Free)
+        );
+        assert!(pair.p.ep.may_allocate(pair.pnow(), r));
+        assert!(!pair.s.ep.may_allocate(pair.snow(), r));
+    }
+    assert!(
+        pair.p
+            .events
+            .iter()
+            .all(|e| !matches!(e, Event::UpdateRejected { .. }))
+    );
+}

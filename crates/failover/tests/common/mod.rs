@@ -185,6 +185,15 @@ impl Pair {
                     let n = self.node(primary);
                     let Some(t) = n.ep.poll_transmit() else { break };
                     moved = true;
+                    if std::env::var_os("PAIR_TRACE").is_some() {
+                        let t0 = t.bytes.get(2).copied().unwrap_or(0);
+                        eprintln!(
+                            "{} {} sends type {t0} ({} bytes)",
+                            now.instant,
+                            if primary { "P" } else { "S" },
+                            t.bytes.len()
+                        );
+                    }
                     let deliver = n.connected && self.link_up;
                     let other = self.node(!primary);
                     if deliver && other.connected && other.alive {

@@ -1,0 +1,706 @@
+//! One endpoint against a scripted partner built from `dhcpv6-wire` messages: handshake
+//! checks, BNDUPD rejection granularity, flow control, timers.
+
+mod common;
+
+use common::{T0, addr, client, config};
+use dhcpv6_failover::{
+    BindingStatus, CloseReason, Config, Duration, Endpoint, Event, Instant, LeaseChange,
+    LeaseGrant, Now, Resource, ResourceKind, Role, State, StorageWrite, UnixTime,
+};
+use dhcpv6_wire::{
+    DhcpOption, Duid, FailoverMessage, FrameDecoder, IaAddr, IaNa, MessageType, Options,
+    ProtocolVersion, ServerState, Status, Vss, encode_frame,
+};
+
+fn now(secs: u64) -> Now {
+    Now::new(Instant::from_secs(secs), UnixTime::from_secs(T0 + secs))
+}
+
+fn abs(secs: u64) -> u32 {
+    UnixTime::from_secs(T0 + secs).to_abs_time()
+}
+
+fn frame(m: &FailoverMessage) -> Vec<u8> {
+    let mut v = Vec::new();
+    encode_frame(m, &mut v).expect("encodable");
+    v
+}
+
+/// Drains transmits (parsed), acks all storage, collects events.
+struct Out {
+    msgs: Vec<FailoverMessage>,
+    events: Vec<Event>,
+    writes: Vec<StorageWrite>,
+}
+
+fn drain(ep: &mut Endpoint, n: Now, ack: bool) -> Out {
+    let mut out = Out {
+        msgs: Vec::new(),
+        events: Vec::new(),
+        writes: Vec::new(),
+    };
+    let mut dec = FrameDecoder::new(65_535);
+    loop {
+        let mut moved = false;
+        while let Some(t) = ep.poll_transmit() {
+            moved = true;
+            let mut b = &t.bytes[..];
+            while let Some(f) = dec.decode(&mut b).expect("well-framed output") {
+                out.msgs
+                    .push(FailoverMessage::parse(&f).expect("parseable output"));
+            }
+        }
+        while let Some(w) = ep.poll_storage() {
+            moved = true;
+            if ack {
+                ep.handle_storage_done(n, w.id, Ok(())).expect("known id");
+            }
+            out.writes.push(w);
+        }
+        while let Some(e) = ep.poll_event() {
+            moved = true;
+            out.events.push(e);
+        }
+        if !moved {
+            return out;
+        }
+    }
+}
+
+fn connect_msg(mclt: u32, version: (u16, u16), name: Option<&str>, flags: u16) -> FailoverMessage {
+    let mut m = FailoverMessage::new(MessageType::CONNECT, 0x42, abs(0));
+    m.options.push(DhcpOption::ProtocolVersion(ProtocolVersion {
+        major: version.0,
+        minor: version.1,
+    }));
+    m.options.push(DhcpOption::Mclt(mclt));
+    m.options.push(DhcpOption::KeepaliveTime(60));
+    m.options.push(DhcpOption::MaxUnackedBndupd(2));
+    if let Some(n) = name {
+        m.options.push(DhcpOption::RelationshipName(n.to_string()));
+    }
+    m.options.push(DhcpOption::ConnectFlags(flags));
+    m
+}
+
+fn state_msg(state: State, flags: u8, at: u64) -> FailoverMessage {
+    let mut m = FailoverMessage::new(MessageType::STATE, 0x43, abs(at));
+    m.options
+        .push(DhcpOption::ServerState(ServerState(state.to_u8())));
+    m.options.push(DhcpOption::ServerFlags(flags));
+    m.options.push(DhcpOption::StartTimeOfState(abs(at)));
+    m
+}
+
+fn status_of(m: &FailoverMessage) -> Option<u16> {
+    m.options.status_code().map(|s| s.status.0)
+}
+
+/// A secondary that has accepted a CONNECT from a scripted primary and exchanged STATE.
+fn connected_secondary(partner_state: State) -> (Endpoint, Out) {
+    let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+    drain(&mut ep, now(0), true);
+    ep.handle_connection_up(now(0));
+    ep.handle_bytes(now(0), &frame(&connect_msg(600, (1, 0), None, 1)));
+    // The partner has never talked to us (C flag clear): no RECOVER-WAIT delay.
+    ep.handle_bytes(now(0), &frame(&state_msg(partner_state, 0x00, 0)));
+    let mut out = drain(&mut ep, now(0), true);
+    // A fresh secondary is in RECOVER and asks for everything; answer UPDDONE at once.
+    if let Some(req) = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::UPDREQALL)
+    {
+        let done = FailoverMessage::new(MessageType::UPDDONE, req.transaction_id, abs(0));
+        ep.handle_bytes(now(0), &frame(&done));
+        let mut more = drain(&mut ep, now(0), true);
+        // RECOVER-WAIT is skipped through an immediate timer.
+        ep.handle_timeout(now(0));
+        let again = drain(&mut ep, now(0), true);
+        more.msgs.extend(again.msgs);
+        more.events.extend(again.events);
+        more.writes.extend(again.writes);
+        out.msgs.extend(more.msgs);
+        out.events.extend(more.events);
+        out.writes.extend(more.writes);
+    }
+    (ep, out)
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+//# If the protocol version is unsupported, the secondary rejects the CONNECT
+//# with status NotSupported.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+//# The secondary rejects a CONNECT whose capabilities (OPTION_F_CONNECT_FLAGS) it
+//# cannot honour.
+#[test]
+fn secondary_connect_checks() {
+    let cases: [(FailoverMessage, u16); 4] = [
+        (connect_msg(600, (2, 0), None, 1), Status::NOT_SUPPORTED.0),
+        (
+            connect_msg(600, (1, 0), Some("other"), 1),
+            Status::CONFIGURATION_CONFLICT.0,
+        ),
+        (
+            connect_msg(600, (1, 0), None, 0),
+            Status::CONFIGURATION_CONFLICT.0,
+        ),
+        (connect_msg(10, (1, 0), None, 1), Status::UNSPEC_FAIL.0),
+    ];
+    for (m, want) in cases {
+        let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+        ep.handle_connection_up(now(0));
+        ep.handle_bytes(now(0), &frame(&m));
+        let out = drain(&mut ep, now(0), true);
+        let reply = out
+            .msgs
+            .iter()
+            .find(|m| m.msg_type == MessageType::CONNECTREPLY)
+            .expect("CONNECTREPLY");
+        assert_eq!(reply.transaction_id, 0x42);
+        assert_eq!(status_of(reply), Some(want));
+        assert!(out.events.iter().any(|e| matches!(
+            e,
+            Event::ConnectRejected {
+                by_partner: false,
+                ..
+            }
+        )));
+        assert!(out.events.iter().any(|e| matches!(
+            e,
+            Event::CloseConnection {
+                reason: CloseReason::Rejected
+            }
+        )));
+    }
+    // A CONNECT with a different (acceptable) MCLT is adopted and echoed exactly.
+    let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+    ep.handle_connection_up(now(0));
+    ep.handle_bytes(now(0), &frame(&connect_msg(900, (1, 3), None, 1)));
+    let out = drain(&mut ep, now(0), true);
+    let reply = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::CONNECTREPLY)
+        .expect("CONNECTREPLY");
+    assert_eq!(status_of(reply), None);
+    assert!(
+        reply
+            .options
+            .iter()
+            .any(|o| matches!(o, DhcpOption::Mclt(900)))
+    );
+    assert_eq!(ep.mclt(), Duration::from_secs(900));
+    // Both sides send STATE right after the exchange.
+    assert!(out.msgs.iter().any(|m| m.msg_type == MessageType::STATE));
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+//# If the MCLT in the CONNECTREPLY differs from its configured value the
+//# primary disconnects.
+#[test]
+fn primary_connectreply_checks() {
+    let mut ep = Endpoint::new(config(Role::Primary), now(0)).expect("config");
+    let out = drain(&mut ep, now(0), true);
+    assert!(
+        out.events.contains(&Event::OpenConnection),
+        "{:?}",
+        out.events
+    );
+    ep.handle_connection_up(now(0));
+    let out = drain(&mut ep, now(0), true);
+    let connect = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::CONNECT)
+        .expect("CONNECT");
+    // The CONNECT carries every option of §6.1 plus the fingerprint.
+    for code in [127u16, 122, 128, 121, 115, 17] {
+        assert!(
+            connect.options.iter().any(|o| o.code().0 == code),
+            "option {code}"
+        );
+    }
+    let mut reply = connect_msg(601, (1, 0), None, 1);
+    reply.msg_type = MessageType::CONNECTREPLY;
+    reply.transaction_id = connect.transaction_id;
+    ep.handle_bytes(now(0), &frame(&reply));
+    let out = drain(&mut ep, now(0), true);
+    let disc = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::DISCONNECT)
+        .expect("DISCONNECT");
+    assert_eq!(status_of(disc), Some(Status::CONFIGURATION_CONFLICT.0));
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::CloseConnection { .. }))
+    );
+    // A rejecting CONNECTREPLY backs off the retry timer but keeps retrying.
+    ep.handle_connection_up(now(1));
+    let out = drain(&mut ep, now(1), true);
+    let connect = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::CONNECT)
+        .expect("CONNECT");
+    let mut rej = FailoverMessage::new(MessageType::CONNECTREPLY, connect.transaction_id, abs(1));
+    rej.options
+        .push(DhcpOption::StatusCode(dhcpv6_wire::StatusCode::new(
+            Status::NOT_SUPPORTED,
+            "no",
+        )));
+    ep.handle_bytes(now(1), &frame(&rej));
+    let out = drain(&mut ep, now(1), true);
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectRejected {
+            by_partner: true,
+            status: 14,
+            ..
+        }
+    )));
+    assert!(ep.poll_timeout().is_some_and(|t| t > Instant::from_secs(1)));
+    ep.handle_timeout(now(30));
+    let out = drain(&mut ep, now(30), true);
+    assert!(out.events.contains(&Event::OpenConnection));
+}
+
+#[test]
+fn fingerprint_mismatch_is_rejected_and_named() {
+    let mut pc = config(Role::Primary);
+    pc.pools.prefixes.clear();
+    let mut p = Endpoint::new(pc, now(0)).expect("config");
+    let mut s = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+    p.handle_connection_up(now(0));
+    s.handle_connection_up(now(0));
+    let bytes: Vec<u8> = std::iter::from_fn(|| p.poll_transmit())
+        .flat_map(|t| t.bytes)
+        .collect();
+    s.handle_bytes(now(0), &bytes);
+    let out = drain(&mut s, now(0), true);
+    let parts = out.events.iter().find_map(|e| match e {
+        Event::ConfigurationMismatch { parts } => Some(parts.clone()),
+        _ => None,
+    });
+    assert_eq!(parts, Some(vec!["prefix pools"]));
+    let reply = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::CONNECTREPLY)
+        .expect("reply");
+    assert_eq!(status_of(reply), Some(Status::CONFIGURATION_CONFLICT.0));
+    // Absence of the fingerprint is tolerated.
+    let mut pc = config(Role::Primary);
+    pc.check_pool_fingerprint = false;
+    let mut p = Endpoint::new(pc, now(0)).expect("config");
+    let mut s = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+    p.handle_connection_up(now(0));
+    s.handle_connection_up(now(0));
+    let bytes: Vec<u8> = std::iter::from_fn(|| p.poll_transmit())
+        .flat_map(|t| t.bytes)
+        .collect();
+    s.handle_bytes(now(0), &bytes);
+    let out = drain(&mut s, now(0), true);
+    assert!(out.events.contains(&Event::Connected));
+}
+
+fn bndupd(xid: u32, items: Vec<(Ipv6Lease, u32)>, vss: Option<Vss>) -> FailoverMessage {
+    let mut cd = Options::new();
+    cd.push(DhcpOption::ClientId(
+        Duid::new(&client(9).duid).expect("duid"),
+    ));
+    cd.push(DhcpOption::LqBaseTime(abs(0)));
+    if let Some(v) = vss {
+        cd.push(DhcpOption::Vss(v));
+    }
+    for (lease, iaid) in items {
+        let mut o = Options::new();
+        if let Some(s) = lease.status {
+            o.push(DhcpOption::BindingStatus(dhcpv6_wire::BindingStatus(s)));
+        }
+        o.push(DhcpOption::StartTimeOfState(abs(0)));
+        o.push(DhcpOption::StateExpirationTime(abs(3600)));
+        o.push(DhcpOption::CltTime(0));
+        o.push(DhcpOption::PartnerLifetime(abs(7200)));
+        if lease.dns {
+            let mut d = Options::new();
+            d.push(DhcpOption::DnsHostName(
+                dhcpv6_wire::DomainName::from_dotted("h.example.", true).expect("name"),
+            ));
+            d.push(DhcpOption::DnsFlags(0x0003));
+            o.push(DhcpOption::DnsRemovalInfo(d));
+        }
+        let a = IaAddr {
+            address: lease.addr,
+            preferred_lifetime: 1800,
+            valid_lifetime: 3600,
+            options: o,
+        };
+        cd.push(DhcpOption::IaNa(IaNa {
+            iaid,
+            t1: 900,
+            t2: 1400,
+            options: Options::from(vec![DhcpOption::IaAddr(a)]),
+        }));
+    }
+    let mut m = FailoverMessage::new(MessageType::BNDUPD, xid, abs(0));
+    m.options.push(DhcpOption::ClientData(cd));
+    m
+}
+
+struct Ipv6Lease {
+    addr: std::net::Ipv6Addr,
+    status: Option<u8>,
+    dns: bool,
+}
+
+fn lease_statuses(reply: &FailoverMessage) -> Vec<Option<u16>> {
+    let cd = reply
+        .options
+        .client_data()
+        .expect("CLIENT_DATA in BNDREPLY");
+    cd.ia_na()
+        .flat_map(|ia| {
+            ia.options
+                .ia_addrs()
+                .map(|a| a.options.status_code().map(|s| s.status.0))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.3
+//# If the resource specified in the OPTION_CLIENT_DATA is not
+//# a resource associated with the failover endpoint which received
+//# the OPTION_CLIENT_DATA option, then reject it with reject-reason
+//# "ConfigurationConflict".
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5
+//# if there is insufficient information in the OPTION_CLIENT_DATA to process
+//# it, then reject the OPTION_CLIENT_DATA with "MissingBindingInformation".
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
+//# The BNDREPLY message MUST have the same xid
+//# as the BNDUPD message to which it is a response.
+#[test]
+fn bndupd_per_lease_rejection_and_dns_info() {
+    let (mut ep, _) = connected_secondary(State::Normal);
+    assert_eq!(ep.state(), State::Normal);
+    let good = addr("2001:db8::1:10");
+    let foreign = addr("2001:db8:ffff::1");
+    let m = bndupd(
+        0x777,
+        vec![
+            (
+                Ipv6Lease {
+                    addr: good,
+                    status: Some(1),
+                    dns: true,
+                },
+                1,
+            ),
+            (
+                Ipv6Lease {
+                    addr: foreign,
+                    status: Some(1),
+                    dns: false,
+                },
+                2,
+            ),
+            (
+                Ipv6Lease {
+                    addr: addr("2001:db8::1:12"),
+                    status: None,
+                    dns: false,
+                },
+                3,
+            ),
+        ],
+        None,
+    );
+    ep.handle_bytes(now(1), &frame(&m));
+    // The accepted lease's write is not acked yet: no BNDREPLY.
+    let out = drain(&mut ep, now(1), false);
+    assert!(!out.msgs.iter().any(|m| m.msg_type == MessageType::BNDREPLY));
+    assert_eq!(out.writes.len(), 1);
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::DnsInfoWithoutDnsSupport { .. }))
+    );
+    for w in out.writes {
+        ep.handle_storage_done(now(1), w.id, Ok(())).expect("ack");
+    }
+    let out = drain(&mut ep, now(1), true);
+    let reply = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::BNDREPLY)
+        .expect("BNDREPLY");
+    assert_eq!(reply.transaction_id, 0x777);
+    assert_eq!(
+        lease_statuses(reply),
+        vec![
+            None,
+            Some(Status::CONFIGURATION_CONFLICT.0),
+            Some(Status::MISSING_BINDING_INFORMATION.0)
+        ]
+    );
+    // PARTNER_LIFETIME_SENT echoes PARTNER_LIFETIME exactly.
+    let echoed = reply.options.client_data().and_then(|cd| {
+        cd.ia_na()
+            .next()
+            .and_then(|ia| ia.options.ia_addrs().next().map(|a| a.options.clone()))
+    });
+    assert!(echoed.is_some_and(|o| {
+        o.iter()
+            .any(|x| matches!(x, DhcpOption::PartnerLifetimeSent(t) if *t == abs(7200)))
+    }));
+    let b = ep.binding(&Resource::Address(good)).expect("stored");
+    assert_eq!(b.status, BindingStatus::Active);
+    assert_eq!(b.expiration_time, Some(UnixTime::from_secs(T0 + 7200)));
+    let dns = b.dns_removal.as_ref().expect("DNS removal info stored");
+    assert_eq!(dns.flags, Some(3));
+    // A VSS naming a VPN rejects the whole update at the top level.
+    let m = bndupd(
+        0x778,
+        vec![(
+            Ipv6Lease {
+                addr: good,
+                status: Some(1),
+                dns: false,
+            },
+            1,
+        )],
+        Some(Vss {
+            vss_type: 0,
+            info: b"vpn".to_vec(),
+        }),
+    );
+    ep.handle_bytes(now(2), &frame(&m));
+    let out = drain(&mut ep, now(2), true);
+    let reply = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::BNDREPLY)
+        .expect("BNDREPLY");
+    let top = reply
+        .options
+        .client_data()
+        .and_then(|cd| cd.status_code().map(|s| s.status.0));
+    assert_eq!(top, Some(Status::CONFIGURATION_CONFLICT.0));
+    // A BNDUPD with no body at all.
+    let empty = FailoverMessage::new(MessageType::BNDUPD, 0x779, abs(2));
+    ep.handle_bytes(now(2), &frame(&empty));
+    let out = drain(&mut ep, now(2), true);
+    let reply = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::BNDREPLY)
+        .expect("BNDREPLY");
+    assert_eq!(
+        status_of(reply),
+        Some(Status::MISSING_BINDING_INFORMATION.0)
+    );
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.4
+//# never exceed the partner's OPTION_F_MAX_UNACKED_BNDUPD outstanding BNDUPDs
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.4
+//# never reuse the id of a still-open UPDREQ/UPDREQALL
+#[test]
+fn window_and_transaction_ids() {
+    // The scripted primary allows 2 unacked BNDUPDs.
+    let (mut ep, _) = connected_secondary(State::Normal);
+    let mut granted = 0;
+    for i in 0..10u8 {
+        let c = client(i);
+        let r = ep.allocate(now(1), ResourceKind::Address, &c);
+        // NORMAL secondary: allocation from its own half is allowed (renew-responsive traffic).
+        let Some(r) = r else { continue };
+        let v = ep.lease_bound(now(1), &r, Duration::from_secs(3600));
+        ep.record_lease(now(1), LeaseChange::Granted(LeaseGrant::new(c, r, v)))
+            .expect("recorded");
+        granted += 1;
+    }
+    assert_eq!(granted, 10);
+    let out = drain(&mut ep, now(1), true);
+    let upds: Vec<_> = out
+        .msgs
+        .iter()
+        .filter(|m| m.msg_type == MessageType::BNDUPD)
+        .collect();
+    assert_eq!(upds.len(), 2, "window of 2");
+    assert_eq!(ep.status(now(1)).unacked_updates, 2);
+    let mut xids: Vec<u32> = upds.iter().map(|m| m.transaction_id).collect();
+    xids.dedup();
+    assert_eq!(xids.len(), 2);
+    // Answer one: exactly one more goes out.
+    let mut rep = FailoverMessage::new(MessageType::BNDREPLY, xids[0], abs(1));
+    rep.options = upds[0].options.clone();
+    ep.handle_bytes(now(1), &frame(&rep));
+    let out = drain(&mut ep, now(1), true);
+    assert_eq!(
+        out.msgs
+            .iter()
+            .filter(|m| m.msg_type == MessageType::BNDUPD)
+            .count(),
+        1
+    );
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
+//# If the startup time expires prior to communications
+//# becoming "OK", the server SHOULD transition
+//# to the PREVIOUS-STATE.
+#[test]
+fn startup_timer_and_unpaired_first_start() {
+    let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+    let t = ep.poll_timeout().expect("startup timer");
+    assert_eq!(t, Instant::from_secs(10));
+    ep.handle_timeout(now(5));
+    assert_eq!(ep.state(), State::Startup, "early calls are no-ops");
+    ep.handle_timeout(now(10));
+    assert_eq!(ep.state(), State::Recover);
+    let mut c = config(Role::Primary);
+    c.unpaired_first_start = true;
+    let mut ep = Endpoint::new(c, now(0)).expect("config");
+    ep.handle_timeout(now(10));
+    assert_eq!(ep.state(), State::PartnerDown);
+    let out = drain(&mut ep, now(10), true);
+    assert!(out.events.contains(&Event::StateChanged {
+        from: State::Startup,
+        to: State::PartnerDown
+    }));
+}
+
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.9
+//# if it has been
+//# configured to support an automatic transition out of COMMUNICATIONS-
+//# INTERRUPTED state and into PARTNER-DOWN state (i.e., a auto-partner-down
+//# has been configured), then a timer MUST be started
+#[test]
+fn auto_partner_down_off_by_default_and_on_when_configured() {
+    for auto in [None, Some(Duration::from_secs(300))] {
+        let mut c: Config = config(Role::Secondary);
+        c.auto_partner_down = auto;
+        let mut ep = Endpoint::new(c, now(0)).expect("config");
+        ep.handle_connection_up(now(0));
+        ep.handle_bytes(now(0), &frame(&connect_msg(600, (1, 0), None, 1)));
+        ep.handle_bytes(now(0), &frame(&state_msg(State::Normal, 0x01, 0)));
+        drain(&mut ep, now(0), true);
+        // Make it NORMAL through the RECOVER path quickly: partner says NORMAL, we are RECOVER
+        // (no record) and ask UPDREQALL; answer UPDDONE.
+        let out = drain(&mut ep, now(0), true);
+        let _ = out;
+        ep.handle_connection_down(now(1));
+        drain(&mut ep, now(1), true);
+        let st = ep.state();
+        // Either way we are not PARTNER-DOWN yet.
+        assert_ne!(st, State::PartnerDown);
+        if st == State::CommunicationsInterrupted {
+            ep.handle_timeout(now(400));
+            assert_eq!(ep.state() == State::PartnerDown, auto.is_some());
+        }
+    }
+}
+
+#[test]
+fn keepalive_expiry_and_contacts() {
+    let (mut ep, out) = connected_secondary(State::Normal);
+    assert!(
+        out.msgs
+            .iter()
+            .any(|m| m.msg_type == MessageType::CONNECTREPLY)
+    );
+    // FO_SEND_TIME = 60/4 = 15 s: a CONTACT goes out when idle.
+    ep.handle_timeout(now(15));
+    let out = drain(&mut ep, now(15), true);
+    assert!(out.msgs.iter().any(|m| m.msg_type == MessageType::CONTACT));
+    // Nothing received for 60 s: connection dead.
+    ep.handle_timeout(now(61));
+    let out = drain(&mut ep, now(61), true);
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        Event::CloseConnection {
+            reason: CloseReason::KeepaliveExpired
+        }
+    )));
+    assert_ne!(ep.state(), State::Normal);
+}
+
+#[test]
+fn storage_errors_and_misuse() {
+    let mut ep = Endpoint::new(config(Role::Primary), now(0)).expect("config");
+    assert!(
+        ep.handle_storage_done(now(0), dhcpv6_failover::WriteId(999), Ok(()))
+            .is_err()
+    );
+    ep.handle_timeout(now(10));
+    let out = drain(&mut ep, now(10), false);
+    let w = out.writes.first().expect("state write");
+    ep.handle_storage_done(
+        now(10),
+        w.id,
+        Err(dhcpv6_failover::StorageError::new("disk full")),
+    )
+    .expect("known id");
+    let out = drain(&mut ep, now(10), true);
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::StorageFailed { .. }))
+    );
+    // Lease errors.
+    let c = client(1);
+    let r = Resource::Address(addr("2001:db8:ffff::1"));
+    assert!(
+        ep.record_lease(
+            now(10),
+            LeaseChange::Granted(LeaseGrant::new(c.clone(), r, Duration::from_secs(60)))
+        )
+        .is_err()
+    );
+    let r = Resource::Address(addr("2001:db8::1:1"));
+    assert!(matches!(
+        ep.record_lease(
+            now(10),
+            LeaseChange::Released {
+                client: c,
+                resource: r
+            }
+        ),
+        Err(dhcpv6_failover::LeaseError::NoBinding(_))
+    ));
+}
+
+/// Garbage from the partner never panics and never returns an error.
+#[test]
+fn garbage_in_no_panic() {
+    let mut seed = 0x1234_5678_u64;
+    for round in 0..200u64 {
+        let (mut ep, _) = connected_secondary(State::Normal);
+        let mut bytes = Vec::new();
+        for _ in 0..(round % 40 + 1) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            bytes.push((seed >> 33) as u8);
+        }
+        // A plausible frame header so the body reaches the message parser.
+        let mut framed = vec![
+            0,
+            u8::try_from(bytes.len() + 8).unwrap_or(8),
+            24 + (round % 12) as u8,
+            0,
+            0,
+            1,
+        ];
+        framed.extend_from_slice(&abs(1).to_be_bytes());
+        framed.extend_from_slice(&bytes);
+        ep.handle_bytes(now(1), &framed);
+        ep.handle_bytes(now(1), &bytes);
+        drain(&mut ep, now(1), true);
+    }
+}

@@ -151,14 +151,11 @@ impl Engine {
 
     /// Handles one datagram.
     pub fn handle(&mut self, now: UnixTime, arrival: &Arrival, bytes: &[u8]) -> Handled {
-        let msg = match Message::parse(bytes) {
-            Ok(m) => m,
-            Err(_) => {
-                return Handled {
-                    msg_type: bytes.first().map(|t| MessageType(*t)),
-                    result: Err(DropReason::Malformed),
-                };
-            }
+        let Ok(msg) = Message::parse(bytes) else {
+            return Handled {
+                msg_type: bytes.first().map(|t| MessageType(*t)),
+                result: Err(DropReason::Malformed),
+            };
         };
         // Peel the relay layers, outermost first.
         let mut hops = Vec::new();
@@ -201,12 +198,15 @@ impl Engine {
             .map(|(reply, durable)| {
                 let statuses = collect_statuses(&reply.options);
                 let answer_type = reply.msg_type;
-                let (bytes, to, from) = if relayed {
-                    (
-                        wrap_relay(reply, &hops).to_vec(),
-                        arrival.src,
-                        Some(arrival.dst),
-                    )
+                // Answer from the address the request was sent to, or from the interface's
+                // link-local address when it was multicast.
+                let from = if arrival.dst.is_multicast() {
+                    None
+                } else {
+                    Some(arrival.dst)
+                };
+                let (bytes, to) = if relayed {
+                    (wrap_relay(reply, &hops).to_vec(), arrival.src)
                 } else {
                     let to = SocketAddrV6::new(
                         *arrival.src.ip(),
@@ -214,8 +214,7 @@ impl Engine {
                         0,
                         arrival.src.scope_id(),
                     );
-                    let from = if unicast { Some(arrival.dst) } else { None };
-                    (reply.to_vec(), to, from)
+                    (reply.to_vec(), to)
                 };
                 Answer {
                     bytes,

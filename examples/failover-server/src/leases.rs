@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn fills_a_small_pool_exactly_and_never_twice() {
         let s = subnet();
-        let mut t = LeaseTable::restore(&[s.clone()], 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
         let now = UnixTime::from_secs(1000);
         let mut got = Vec::new();
         for n in 0..4 {
@@ -514,7 +514,7 @@ mod tests {
     #[test]
     fn expiry_frees_and_the_same_client_gets_its_address_back() {
         let s = subnet();
-        let mut t = LeaseTable::restore(&[s.clone()], 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
         let now = UnixTime::from_secs(1000);
         let r = t
             .allocate(now, 0, &s, ResourceKind::Address, &client(1), &[])
@@ -540,7 +540,7 @@ mod tests {
     #[test]
     fn offers_reserve_and_abandoned_stays_out() {
         let s = subnet();
-        let mut t = LeaseTable::restore(&[s.clone()], 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
         let now = UnixTime::from_secs(1000);
         let r = Resource::Address("2001:db8::10".parse().expect("a"));
         t.offer(r, &client(1), now);
@@ -551,7 +551,11 @@ mod tests {
         assert!(!t.is_available_to(&r, &client(1), now));
         assert!(!t.is_available_to(&r, &client(2), UnixTime::from_secs(100_000)));
         // Restore keeps everything.
-        let restored = LeaseTable::restore(&[s.clone()], 7, t.iter().cloned().collect::<Vec<_>>());
+        let restored = LeaseTable::restore(
+            std::slice::from_ref(&s),
+            7,
+            t.iter().cloned().collect::<Vec<_>>(),
+        );
         assert_eq!(
             restored.get(&r).map(|b| b.status),
             Some(BindingStatus::Abandoned)

@@ -200,6 +200,10 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                     };
                     let bytes = buf.get(..rx.len).unwrap_or(&[]);
                     let handled = engine.handle(now, &arrival, bytes);
+                    // Relayed traffic counts as relay_forw and as the message it carries.
+                    if bytes.first() == Some(&12) && handled.msg_type.is_some_and(|t| t.0 != 12) {
+                        metrics.packet(12);
+                    }
                     if let Some(t) = handled.msg_type { metrics.packet(t.0); }
                     match handled.result {
                         Err(reason) => {

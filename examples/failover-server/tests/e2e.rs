@@ -33,7 +33,7 @@ fn can_run(tools: &[&str]) -> bool {
         println!("skipped: needs root (network namespaces)");
         return false;
     }
-    for t in tools.iter().chain(["ip", "timeout", "curl"].iter()) {
+    for t in tools.iter().chain(["ip", "timeout", "bash"].iter()) {
         let found = Command::new("sh")
             .arg("-c")
             .arg(format!("command -v {t}"))
@@ -60,12 +60,11 @@ struct Net {
 }
 
 fn run(args: &[&str]) -> Output {
-    let out = Command::new("timeout")
+    Command::new("timeout")
         .arg("60")
         .args(args)
         .output()
-        .expect("spawn timeout(1)");
-    out
+        .expect("spawn timeout(1)")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -228,15 +227,26 @@ prefixes = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
         server
     }
 
+    /// The server's metrics page (bash's /dev/tcp: no HTTP client needed).
+    fn scrape(&self) -> String {
+        let script = "exec 3<>/dev/tcp/127.0.0.1/9547 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
+        let out = self.srv(&["timeout", "3", "bash", "-c", script]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
+    }
+
     fn metric(&self, name: &str) -> f64 {
-        let out = self.srv(&[
-            "curl",
-            "-s",
-            "--max-time",
-            "3",
-            "http://127.0.0.1:9547/metrics",
-        ]);
-        let text = String::from_utf8_lossy(&out.stdout);
+        // The endpoint comes up just after the socket: retry briefly after a (re)start.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let text = loop {
+            let text = self.scrape();
+            if !text.is_empty() || Instant::now() > deadline {
+                break text;
+            }
+            sleep(Duration::from_millis(100));
+        };
         text.lines()
             .find_map(|l| {
                 l.strip_prefix(name)
@@ -278,7 +288,9 @@ prefixes = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
 
     fn kill_pidfile(&self, tag: &str) {
         if let Ok(pid) = fs::read_to_string(self.path(&format!("{tag}.pid"))) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
+            if !pid.trim().is_empty() {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
         }
     }
 }
@@ -458,21 +470,19 @@ fn dhcpcd_gets_address_and_prefix() {
     fs::write(
         &conf,
         format!(
-            "ipv6only\nnoipv6rs\nnohook resolv.conf\noption rapid_commit\ninterface {c}\n  ia_na 1\n  ia_pd 2 lo/0/64\n",
+            "ipv6only\nnoipv6rs\npersistent\nnohook resolv.conf\noption rapid_commit\ninterface {c}\n  ia_na 1\n  ia_pd 2 lo/0/64\n",
             c = net.if_c
         ),
     )
     .expect("dhcpcd.conf");
-    // dhcpcd keeps its DUID, leases and pid files under /var/lib/dhcpcd and /run/dhcpcd:
-    // `ip netns exec` gives us a private mount namespace, so bind private directories there.
+    // dhcpcd keeps its DUID and leases under /var/lib/dhcpcd and its pid file and control socket
+    // under /run/dhcpcd: `ip netns exec` gives us a private mount namespace, so a private
+    // directory is bound over the first and a fresh tmpfs mounted over /run.
     let db = net.path("dhcpcd-db");
-    let rundir = net.path("dhcpcd-run");
     fs::create_dir_all(&db).expect("db dir");
-    fs::create_dir_all(&rundir).expect("run dir");
     let script = format!(
-        "mount --bind {db} /var/lib/dhcpcd && mount --bind {run} /run/dhcpcd && exec timeout 30 dhcpcd -6 -1 -B -t 20 -f {conf} {c}",
+        "mount --bind {db} /var/lib/dhcpcd && mount -t tmpfs none /run && mkdir -p /run/dhcpcd && exec timeout 30 dhcpcd -6 -1 -B -t 20 -f {conf} {c}",
         db = db.display(),
-        run = rundir.display(),
         conf = conf.display(),
         c = net.if_c
     );
@@ -536,7 +546,7 @@ fn decline_marks_the_address_abandoned() {
 fn perfdhcp_ok(net: &Net, relay: bool) {
     let mut args = vec![
         "timeout", "60", "perfdhcp", "-6", "-l", &net.if_c, "-r", "200", "-n", "1000", "-p", "10",
-        "-R", "5000",
+        "-R", "100000", "-W", "2000000",
     ];
     if relay {
         args.extend_from_slice(&["-A", "1"]);
@@ -558,6 +568,13 @@ fn perfdhcp_ok(net: &Net, relay: bool) {
             })
             .collect()
     };
+    let metrics = net
+        .scrape()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = format!("{text}\nserver metrics:\n{metrics}");
     let sent = nums("sent packets:");
     let received = nums("received packets:");
     let drops = nums("drops:");

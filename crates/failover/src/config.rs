@@ -64,7 +64,9 @@ pub struct Config {
     /// Clock skew tolerated between the partners, and the "same time" window of conflict
     /// resolution. Default 5 s.
     pub skew_tolerance: Duration,
-    /// How long STARTUP waits for the partner before resuming the previous state. Default 10 s.
+    /// How long STARTUP waits for the partner before resuming the previous state. Default 30 s,
+    /// longer than the primary's default `connect_retry_max`, so a restarted server hears from a
+    /// partner in PARTNER-DOWN before it resumes serving (sim finding B3).
     pub startup_wait: Duration,
     /// Automatic PARTNER-DOWN after this long in COMMUNICATIONS-INTERRUPTED. Off (`None`) by
     /// default: the protocol cannot tell a dead partner from a partition.
@@ -72,7 +74,8 @@ pub struct Config {
     /// Primary: first delay between connection attempts (doubles after each rejection up to
     /// `connect_retry_max`). Default 5 s.
     pub connect_retry: Duration,
-    /// Primary: longest delay between connection attempts. Default 60 s.
+    /// Primary: longest delay between connection attempts. Default 15 s (keep it below the
+    /// partner's `startup_wait`).
     pub connect_retry_max: Duration,
     /// Period of the rescan that re-sends bindings whose "partner needs update" flag is set
     /// and checks prefix balance. Default 60 s.
@@ -108,10 +111,10 @@ impl Config {
             keepalive: Duration::from_secs(60),
             contacts_per_keepalive: 4,
             skew_tolerance: Duration::from_secs(5),
-            startup_wait: Duration::from_secs(10),
+            startup_wait: Duration::from_secs(30),
             auto_partner_down: None,
             connect_retry: Duration::from_secs(5),
-            connect_retry_max: Duration::from_secs(60),
+            connect_retry_max: Duration::from_secs(15),
             rescan_interval: Duration::from_secs(60),
             update_request_timeout: Duration::from_secs(120),
             unpaired_first_start: false,

@@ -36,6 +36,8 @@ pub struct UpdateView<'a> {
     pub clt: Option<UnixTime>,
     /// OPTION_F_START_TIME_OF_STATE, if present.
     pub start_time_of_state: Option<UnixTime>,
+    /// OPTION_F_STATE_EXPIRATION_TIME, if present.
+    pub state_expiration_time: Option<UnixTime>,
     /// The client (OPTION_CLIENTID + IAID), if any.
     pub client: Option<&'a ClientKey>,
 }
@@ -103,6 +105,37 @@ pub fn resolve(
     // question of who owns the address, not of freshness: resolved by accept(3) below whatever
     // the times.
     let local_running = local.state_expiration_time.is_none_or(|exp| now <= exp);
+    // Regression (sim finding B2): an expiry cannot be newer than a lease that has not run
+    // out. A partner's EXPIRED / FREE / FREE-BACKUP about a lease that is ACTIVE and running
+    // here is judged by time(1) whatever its timestamp (the partner only noticed its older
+    // copy lapse; the client renewed here meanwhile).
+    if local.status == BindingStatus::Active
+        && local_running
+        && matches!(
+            update.status,
+            BindingStatus::Expired
+                | BindingStatus::Free
+                | BindingStatus::FreeBackup
+                | BindingStatus::PendingFree
+        )
+    {
+        return Decision::Reject(RejectReason::Outdated);
+    }
+    // Symmetrically, an ACTIVE lease the partner reports as running beyond now supersedes a
+    // local EXPIRED / FREE / FREE-BACKUP record: nobody holds the resource here, and the
+    // partner extended the lease after this server's copy lapsed.
+    if update.status == BindingStatus::Active
+        && update.state_expiration_time.is_some_and(|e| e > now)
+        && matches!(
+            local.status,
+            BindingStatus::Expired
+                | BindingStatus::Free
+                | BindingStatus::FreeBackup
+                | BindingStatus::PendingFree
+        )
+    {
+        return Decision::Accept;
+    }
     let ownership_question = local.status == BindingStatus::Active
         && update.status == BindingStatus::Active
         && !same_client
@@ -195,6 +228,7 @@ mod tests {
             status,
             clt: Some(t(clt)),
             start_time_of_state: Some(t(clt - 10)),
+            state_expiration_time: None,
             client,
         }
     }
@@ -217,7 +251,7 @@ mod tests {
         assert_eq!(
             resolve(
                 Some(&l),
-                &upd(Expired, T + 6, Some(&c)),
+                &upd(Released, T + 6, Some(&c)),
                 now,
                 Role::Primary,
                 five()
@@ -234,7 +268,8 @@ mod tests {
             ),
             Decision::Reject(RejectReason::Outdated)
         );
-        // Within ±5 s it is the table: ACTIVE vs EXPIRED is time(1), our lease has not run out.
+        // Within ±5 s it is the table: ACTIVE vs EXPIRED is time(1), our lease has not run out
+        // (and since sim finding B2, a running ACTIVE is judged by time(1) at any distance).
         for d in [T - 5, T, T + 5] {
             assert_eq!(
                 resolve(
@@ -258,6 +293,7 @@ mod tests {
             status: Active,
             clt: None,
             start_time_of_state: None,
+            state_expiration_time: None,
             client: Some(&c),
         };
         assert_eq!(
@@ -388,12 +424,71 @@ mod tests {
         );
     }
 
+    /// Regression for sim finding B2 (seed 244): a stale EXPIRED with a "clearly later"
+    /// start-time must not free a lease that is still running here, and the running ACTIVE must
+    /// win over the partner's lapsed copy.
+    #[test]
+    fn stale_expiry_never_beats_a_running_lease() {
+        let c = ClientKey {
+            duid: vec![4],
+            iaid: 4,
+        };
+        // Receiver: ACTIVE, last client contact at T, running until T + 1000.
+        let l = local(Active, Some(&c));
+        for st in [Expired, Free, FreeBackup] {
+            let u = UpdateView {
+                status: st,
+                clt: None,
+                start_time_of_state: Some(t(T + 20)),
+                state_expiration_time: None,
+                client: Some(&c),
+            };
+            assert_eq!(
+                resolve(Some(&l), &u, t(T + 30), Role::Primary, five()),
+                Decision::Reject(RejectReason::Outdated),
+                "{st:?}"
+            );
+            // Once the receiver's lease has run out, the later update wins.
+            assert_eq!(
+                resolve(Some(&l), &u, t(T + 2000), Role::Primary, five()),
+                Decision::Accept
+            );
+        }
+        // The other side: its copy is EXPIRED since T + 20; the running ACTIVE (CLT T, until
+        // T + 1000) is accepted although its CLT is older than that EXPIRED.
+        let mut lx = local(Expired, Some(&c));
+        lx.clt = None;
+        lx.start_time_of_state = t(T + 20);
+        lx.state_expiration_time = None;
+        let u = UpdateView {
+            status: Active,
+            clt: Some(t(T)),
+            start_time_of_state: Some(t(T - 100)),
+            state_expiration_time: Some(t(T + 1000)),
+            client: Some(&c),
+        };
+        assert_eq!(
+            resolve(Some(&lx), &u, t(T + 30), Role::Secondary, five()),
+            Decision::Accept
+        );
+        // A lapsed ACTIVE update does not.
+        let old = UpdateView {
+            state_expiration_time: Some(t(T + 25)),
+            ..u
+        };
+        assert_eq!(
+            resolve(Some(&lx), &old, t(T + 30), Role::Secondary, five()),
+            Decision::Reject(RejectReason::Outdated)
+        );
+    }
+
     #[test]
     fn update_time_rules() {
         let u = UpdateView {
             status: Free,
             clt: Some(t(10)),
             start_time_of_state: Some(t(20)),
+            state_expiration_time: None,
             client: None,
         };
         assert_eq!(update_time(&u), Some(t(20)));
@@ -401,6 +496,7 @@ mod tests {
             status: Active,
             clt: Some(t(10)),
             start_time_of_state: Some(t(20)),
+            state_expiration_time: None,
             client: None,
         };
         assert_eq!(update_time(&u), Some(t(10)));
@@ -408,6 +504,7 @@ mod tests {
             status: Released,
             clt: None,
             start_time_of_state: Some(t(20)),
+            state_expiration_time: None,
             client: None,
         };
         assert_eq!(update_time(&u), Some(t(20)));

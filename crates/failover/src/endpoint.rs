@@ -40,8 +40,11 @@ enum Timer {
     Rescan,
     ConnectRetry,
     UpdateRequest,
+    StorageRetry,
 }
-const TIMERS: usize = 8;
+const TIMERS: usize = 9;
+/// Delay before a failed storage write is issued again.
+const STORAGE_RETRY: Duration = Duration::from_secs(1);
 /// How many candidates [`Endpoint::allocate`] examines at most before giving up.
 const ALLOCATION_SCAN_LIMIT: usize = 4096;
 const ALL_TIMERS: [Timer; TIMERS] = [
@@ -53,6 +56,7 @@ const ALL_TIMERS: [Timer; TIMERS] = [
     Timer::Rescan,
     Timer::ConnectRetry,
     Timer::UpdateRequest,
+    Timer::StorageRetry,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +185,8 @@ pub struct Endpoint {
     next_write: u64,
     writes: BTreeMap<WriteId, WriteKind>,
     latest_state_write: Option<WriteId>,
+    /// The current state (or, in STARTUP, the recorded one) is in stable storage.
+    state_durable: bool,
     next_reply: u64,
     replies: BTreeMap<u64, PendingReply>,
     // ---- outputs ----
@@ -276,6 +282,7 @@ impl Endpoint {
             next_write: 1,
             writes: BTreeMap::new(),
             latest_state_write: None,
+            state_durable: true,
             next_reply: 1,
             replies: BTreeMap::new(),
             transmits: VecDeque::new(),
@@ -441,6 +448,33 @@ impl Endpoint {
             return false;
         }
         now.wall >= mclt::partner_down_reuse_time(b, pd_since, self.mclt)
+    }
+
+    /// Like [`may_allocate`](Self::may_allocate), for a known client: also true for the
+    /// client's own lease (ACTIVE, or EXPIRED/RELEASED and not yet announced to the partner),
+    /// which may go back to the same client without the partner's ack.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.1
+    //# It cannot be allocated to the same client
+    //# again if a BNDUPD was sent, otherwise it can.
+    pub fn may_allocate_to(&self, now: Now, resource: &Resource, client: &ClientKey) -> bool {
+        if self.responsiveness() == Responsiveness::Unresponsive {
+            return false;
+        }
+        if let Some(b) = self.bindings.get(resource)
+            && b.is_for(client)
+        {
+            let own = match b.status {
+                BindingStatus::Active => true,
+                BindingStatus::Expired | BindingStatus::Released => {
+                    b.needs_partner_update && !self.outstanding_res.contains(resource)
+                }
+                _ => false,
+            };
+            if own {
+                return true;
+            }
+        }
+        self.may_allocate(now, resource)
     }
 
     /// The valid lifetime the DHCP server may grant for `resource` now, given the lifetime it
@@ -756,6 +790,14 @@ impl Endpoint {
                         self.set_timer(Timer::ConnectRetry, now.instant + self.retry_delay);
                     }
                 }
+                Timer::StorageRetry => {
+                    if !self.state_durable && self.latest_state_write.is_none() {
+                        self.persist_state(now);
+                    }
+                    for r in core::mem::take(&mut self.unpersisted) {
+                        self.persist_binding(r);
+                    }
+                }
                 Timer::UpdateRequest => {
                     if self.my_request.is_some() && self.conn == Conn::Up {
                         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.5.2
@@ -798,10 +840,17 @@ impl Endpoint {
             WriteKind::State => {
                 if self.latest_state_write == Some(id) {
                     self.latest_state_write = None;
-                    //= https://www.rfc-editor.org/rfc/rfc8156#section-6.3
-                    //# write the new state to stable storage before sending STATE
-                    if ok && self.conn == Conn::Up {
-                        self.send_state(now);
+                    if ok {
+                        self.state_durable = true;
+                        //= https://www.rfc-editor.org/rfc/rfc8156#section-6.3
+                        //# write the new state to stable storage before sending STATE
+                        if self.conn == Conn::Up {
+                            self.send_state(now);
+                        }
+                    } else {
+                        // Regression (sim finding B1): the state is not durable; write it again
+                        // shortly, and keep STATE back until a write is acknowledged.
+                        self.set_timer(Timer::StorageRetry, now.instant + STORAGE_RETRY);
                     }
                 }
             }
@@ -819,6 +868,7 @@ impl Endpoint {
                         }
                     } else {
                         self.unpersisted.insert(r);
+                        self.set_timer(Timer::StorageRetry, now.instant + STORAGE_RETRY);
                     }
                 }
             }
@@ -1408,6 +1458,7 @@ impl Endpoint {
         if announce {
             let id = self.issue_write(StorageRecord::EndpointState(rec), WriteKind::State);
             self.latest_state_write = Some(id);
+            self.state_durable = false;
         } else {
             self.issue_write(StorageRecord::EndpointState(rec), WriteKind::Other);
         }
@@ -1738,7 +1789,7 @@ impl Endpoint {
         self.events.push_back(Event::Connected);
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
         //# On accept, both sides send STATE.
-        if self.latest_state_write.is_none() {
+        if self.latest_state_write.is_none() && self.state_durable {
             self.send_state(now);
         }
     }
@@ -2015,6 +2066,9 @@ impl Endpoint {
                 status,
                 clt: clt_corrected,
                 start_time_of_state: start,
+                state_expiration_time: l
+                    .state_expiration_time
+                    .map(|t| corr_time(t, now, self.time_correction)),
                 client: client.as_ref(),
             };
             conflict::resolve(

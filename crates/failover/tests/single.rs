@@ -558,17 +558,17 @@ fn window_and_transaction_ids() {
 fn startup_timer_and_unpaired_first_start() {
     let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
     let t = ep.poll_timeout().expect("startup timer");
-    assert_eq!(t, Instant::from_secs(10));
+    assert_eq!(t, Instant::from_secs(30));
     ep.handle_timeout(now(5));
     assert_eq!(ep.state(), State::Startup, "early calls are no-ops");
-    ep.handle_timeout(now(10));
+    ep.handle_timeout(now(30));
     assert_eq!(ep.state(), State::Recover);
     let mut c = config(Role::Primary);
     c.unpaired_first_start = true;
     let mut ep = Endpoint::new(c, now(0)).expect("config");
-    ep.handle_timeout(now(10));
+    ep.handle_timeout(now(30));
     assert_eq!(ep.state(), State::PartnerDown);
-    let out = drain(&mut ep, now(10), true);
+    let out = drain(&mut ep, now(30), true);
     assert!(out.events.contains(&Event::StateChanged {
         from: State::Startup,
         to: State::PartnerDown
@@ -637,16 +637,16 @@ fn storage_errors_and_misuse() {
         ep.handle_storage_done(now(0), dhcpv6_failover::WriteId(999), Ok(()))
             .is_err()
     );
-    ep.handle_timeout(now(10));
-    let out = drain(&mut ep, now(10), false);
+    ep.handle_timeout(now(30));
+    let out = drain(&mut ep, now(30), false);
     let w = out.writes.first().expect("state write");
     ep.handle_storage_done(
-        now(10),
+        now(30),
         w.id,
         Err(dhcpv6_failover::StorageError::new("disk full")),
     )
     .expect("known id");
-    let out = drain(&mut ep, now(10), true);
+    let out = drain(&mut ep, now(30), true);
     assert!(
         out.events
             .iter()
@@ -703,4 +703,89 @@ fn garbage_in_no_panic() {
         ep.handle_bytes(now(1), &bytes);
         drain(&mut ep, now(1), true);
     }
+}
+
+/// Regression for sim finding B1: a failed write of a new state is retried, and no STATE
+/// announces that state before a write of it is acknowledged.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.1
+//# whenever a server makes a
+//# transition into a new state, it MUST record the new state, its current
+//# understanding of its partner's state, and the time at which it entered the
+//# new state in stable storage.
+#[test]
+fn failed_state_write_is_retried_before_announcing() {
+    let (mut ep, _) = connected_secondary(State::Normal);
+    assert_eq!(ep.state(), State::Normal);
+    ep.handle_connection_down(now(5));
+    assert_eq!(ep.state(), State::CommunicationsInterrupted);
+    let out = drain(&mut ep, now(5), false);
+    let w = out
+        .writes
+        .iter()
+        .find(|w| matches!(&w.record, dhcpv6_failover::StorageRecord::EndpointState(s) if s.state == State::CommunicationsInterrupted))
+        .expect("state write");
+    ep.handle_storage_done(now(5), w.id, Err(dhcpv6_failover::StorageError::new("io")))
+        .expect("known");
+    for other in out.writes.iter().filter(|x| x.id != w.id) {
+        ep.handle_storage_done(now(5), other.id, Ok(()))
+            .expect("known");
+    }
+    // Reconnect before the retry: the handshake completes but no STATE goes out.
+    ep.handle_connection_up(now(6));
+    let mut c = connect_msg(600, (1, 0), None, 1);
+    c.sent_time = abs(6);
+    ep.handle_bytes(now(6), &frame(&c));
+    let out = drain(&mut ep, now(6), false);
+    assert!(
+        out.msgs
+            .iter()
+            .any(|m| m.msg_type == MessageType::CONNECTREPLY)
+    );
+    assert!(
+        !out.msgs.iter().any(|m| m.msg_type == MessageType::STATE),
+        "STATE before the state is durable"
+    );
+    // The retry timer re-issues the write; its ack releases STATE.
+    ep.handle_timeout(now(7));
+    let out = drain(&mut ep, now(7), false);
+    let retry = out
+        .writes
+        .iter()
+        .find(|w| matches!(&w.record, dhcpv6_failover::StorageRecord::EndpointState(s) if s.state == State::CommunicationsInterrupted))
+        .expect("state written again");
+    ep.handle_storage_done(now(7), retry.id, Ok(()))
+        .expect("known");
+    let out = drain(&mut ep, now(7), true);
+    let st = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::STATE)
+        .expect("STATE after the ack");
+    assert!(
+        st.options
+            .iter()
+            .any(|o| matches!(o, DhcpOption::ServerState(s) if s.0 == 3))
+    );
+}
+
+#[test]
+fn may_allocate_to_knows_the_clients_own_lease() {
+    let (mut ep, _) = connected_secondary(State::Normal);
+    let c = client(3);
+    let r = ep
+        .allocate(now(1), ResourceKind::Address, &c)
+        .expect("address");
+    let v = ep.lease_bound(now(1), &r, Duration::from_secs(600));
+    ep.record_lease(
+        now(1),
+        LeaseChange::Granted(LeaseGrant::new(c.clone(), r, v)),
+    )
+    .expect("grant");
+    drain(&mut ep, now(1), true);
+    assert!(!ep.may_allocate(now(2), &r), "bound: not for a new client");
+    assert!(
+        ep.may_allocate_to(now(2), &r, &c),
+        "but the client's own lease"
+    );
+    assert!(!ep.may_allocate_to(now(2), &r, &client(4)));
 }

@@ -9,7 +9,7 @@
 #   kea-dhclient-pd.pcap       dhclient -6 -P (IA_PD only), then Release
 #   kea-dhclient-na-pd.pcap    dhclient -6 -N -P (IA_NA + IA_PD), Renew, then Release
 #   kea-dhclient-info.pcap     dhclient -6 -S (Information-request)
-#   kea-dhcpcd.pcap            dhcpcd 9 (noipv6rs, ia_na + ia_pd), then release on exit
+#   kea-dhcpcd.pcap            dhcpcd 9 (noipv6rs, ia_na + ia_pd, FQDN), Renew, then Release (-k)
 #   kea-perfdhcp.pcap          perfdhcp -6 4-way, IA_NA + IA_PD, with Renews and Releases
 #   kea-perfdhcp-relay.pcap    perfdhcp -6 -A 1 (Relay-forw / Relay-repl), IA_NA
 #   kea-dhclient-rapid.pcap    dhclient -6 with "send dhcp6.rapid-commit": Solicit -> Reply
@@ -255,6 +255,9 @@ ipv6only
 noipv6rs
 nohook resolv.conf
 duid
+# Client FQDN option (RFC 4704) in its requests.
+hostname dv6-client
+fqdn both
 interface $CIF
     ia_na 1
     ia_pd 2

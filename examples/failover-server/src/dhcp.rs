@@ -846,3 +846,441 @@ fn wrap_relay(reply: ClientMessage, hops: &[RelayHop]) -> Message {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    const CONFIG: &str = r#"
+[server]
+interfaces = ["eth0"]
+preference = 200
+[store]
+path = "/unused"
+[lifetimes]
+t1_secs = 100
+t2_secs = 160
+preferred_secs = 200
+valid_secs = 300
+[options]
+dns_servers = ["2001:db8::53"]
+domain_search = ["example.test"]
+sol_max_rt_secs = 600
+inf_max_rt_secs = 900
+[[subnet]]
+name = "direct"
+interface = "eth0"
+link = "2001:db8:1::/64"
+addresses = ["2001:db8:1::10-2001:db8:1::11"]
+prefixes = [{ prefix = "2001:db8:100::/47", delegated_len = 48 }]
+[[subnet]]
+name = "relayed"
+link = "2001:db8:2::/64"
+addresses = ["2001:db8:2::/120"]
+"#;
+
+    const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
+
+    fn engine() -> Engine {
+        let cfg = Arc::new(config::parse(CONFIG).expect("test config"));
+        Engine::new(cfg, Duid::uuid([9; 16]), Vec::new(), 1)
+    }
+
+    fn direct() -> Arrival {
+        Arrival {
+            src: SocketAddrV6::new("fe80::1".parse().expect("a"), 546, 0, 2),
+            dst: crate::net::ALL_DHCP_RELAY_AGENTS_AND_SERVERS,
+            iface: Some(0),
+        }
+    }
+
+    fn duid(n: u8) -> Duid {
+        Duid::ll(1, &[2, 0, 0, 0, 0, n]).expect("duid")
+    }
+
+    fn msg(t: MessageType, client: u8, extra: Vec<DhcpOption>) -> ClientMessage {
+        let mut m = ClientMessage::new(t, 0x0a0b0c);
+        m.options.push(DhcpOption::ClientId(duid(client)));
+        for o in extra {
+            m.options.push(o);
+        }
+        m
+    }
+
+    fn ia_na(iaid: u32, addrs: &[&str]) -> DhcpOption {
+        let mut options = Options::new();
+        for a in addrs {
+            options.push(DhcpOption::IaAddr(IaAddr {
+                address: a.parse().expect("a"),
+                preferred_lifetime: 0,
+                valid_lifetime: 0,
+                options: Options::new(),
+            }));
+        }
+        DhcpOption::IaNa(IaNa {
+            iaid,
+            t1: 0,
+            t2: 0,
+            options,
+        })
+    }
+
+    fn ia_pd(iaid: u32) -> DhcpOption {
+        DhcpOption::IaPd(IaPd {
+            iaid,
+            t1: 0,
+            t2: 0,
+            options: Options::new(),
+        })
+    }
+
+    fn answer(e: &mut Engine, a: &Arrival, m: &Message) -> (Message, Answer) {
+        let h = e.handle(NOW, a, &m.to_vec());
+        let ans = h.result.expect("an answer");
+        (Message::parse(&ans.bytes).expect("answer parses"), ans)
+    }
+
+    fn client_part(m: &Message) -> &ClientMessage {
+        match m.innermost() {
+            Message::Client(c) => c,
+            other => panic!("not a client message: {other:?}"),
+        }
+    }
+
+    fn addrs_of(m: &ClientMessage) -> Vec<(Ipv6Addr, u32)> {
+        m.options
+            .ia_na()
+            .flat_map(|ia| ia.options.ia_addrs().map(|a| (a.address, a.valid_lifetime)))
+            .collect()
+    }
+
+    fn ia_status(m: &ClientMessage) -> Vec<Status> {
+        m.options
+            .ia_na()
+            .filter_map(|ia| ia.options.status_code().map(|s| s.status))
+            .collect()
+    }
+
+    #[test]
+    fn solicit_request_renew_release() {
+        let mut e = engine();
+        let oro = DhcpOption::Oro(vec![
+            OptionCode::DNS_SERVERS,
+            OptionCode::DOMAIN_LIST,
+            OptionCode::SOL_MAX_RT,
+        ]);
+        let sol = msg(MessageType::SOLICIT, 1, vec![ia_na(1, &[]), ia_pd(2), oro]);
+        let (adv, ans) = answer(&mut e, &direct(), &sol.into());
+        assert!(!ans.durable, "an Advertise commits nothing");
+        assert_eq!(
+            ans.from, None,
+            "multicast request: answer from the link-local address"
+        );
+        assert_eq!(ans.to.port(), 546);
+        let adv = client_part(&adv).clone();
+        assert_eq!(adv.msg_type, MessageType::ADVERTISE);
+        assert_eq!(adv.transaction_id, 0x0a0b0c);
+        assert!(
+            adv.options
+                .iter()
+                .any(|o| *o == DhcpOption::Preference(200))
+        );
+        assert!(
+            adv.options
+                .iter()
+                .any(|o| matches!(o, DhcpOption::DnsServers(_)))
+        );
+        assert!(
+            adv.options
+                .iter()
+                .any(|o| matches!(o, DhcpOption::DomainList(_)))
+        );
+        assert!(adv.options.iter().any(|o| *o == DhcpOption::SolMaxRt(600)));
+        let offered = addrs_of(&adv);
+        assert_eq!(offered.len(), 1);
+        assert_eq!(adv.options.ia_pd().count(), 1);
+        assert!(e.take_store_ops().is_empty());
+
+        // Request with the Advertise's server id and the offered address as hint.
+        let server = DhcpOption::ServerId(e.server_id().clone());
+        let hint = offered[0].0.to_string();
+        let req = msg(
+            MessageType::REQUEST,
+            1,
+            vec![server.clone(), ia_na(1, &[&hint]), ia_pd(2)],
+        );
+        let (reply, ans) = answer(&mut e, &direct(), &req.into());
+        assert!(ans.durable);
+        let reply = client_part(&reply).clone();
+        assert_eq!(reply.msg_type, MessageType::REPLY);
+        assert_eq!(addrs_of(&reply), vec![(offered[0].0, 300)]);
+        let ia = reply.options.ia_na().next().expect("ia");
+        assert_eq!((ia.t1, ia.t2), (100, 160));
+        let ops = e.take_store_ops();
+        assert_eq!(ops.len(), 2, "an address and a prefix become durable");
+        assert_eq!(e.leases().active(), 2);
+
+        // A Request without our server id is discarded.
+        let stray = msg(MessageType::REQUEST, 1, vec![ia_na(1, &[])]);
+        assert_eq!(
+            e.handle(NOW, &direct(), &Message::from(stray).to_vec())
+                .result,
+            Err(DropReason::Discarded)
+        );
+
+        // Renew keeps the address.
+        let renew = msg(
+            MessageType::RENEW,
+            1,
+            vec![server.clone(), ia_na(1, &[&hint])],
+        );
+        let (reply, _) = answer(&mut e, &direct(), &renew.into());
+        assert_eq!(addrs_of(client_part(&reply)), vec![(offered[0].0, 300)]);
+
+        // Release frees it; an unknown IA gets NoBinding.
+        let rel = msg(
+            MessageType::RELEASE,
+            1,
+            vec![server, ia_na(1, &[&hint]), ia_na(9, &["2001:db8:1::11"])],
+        );
+        let (reply, ans) = answer(&mut e, &direct(), &rel.into());
+        let reply = client_part(&reply).clone();
+        assert_eq!(
+            reply.options.status_code().map(|s| s.status),
+            Some(Status::SUCCESS)
+        );
+        assert_eq!(ia_status(&reply), vec![Status::NO_BINDING]);
+        assert!(ans.statuses.contains(&Status::NO_BINDING));
+        assert_eq!(e.leases().active(), 1, "the prefix stays");
+    }
+
+    #[test]
+    fn rapid_commit_pool_exhaustion_and_decline() {
+        let mut e = engine();
+        let mut got = Vec::new();
+        for c in 1..=3u8 {
+            let sol = msg(
+                MessageType::SOLICIT,
+                c,
+                vec![DhcpOption::RapidCommit, ia_na(1, &[])],
+            );
+            let (reply, ans) = answer(&mut e, &direct(), &sol.into());
+            let reply = client_part(&reply).clone();
+            assert_eq!(reply.msg_type, MessageType::REPLY);
+            assert!(reply.options.iter().any(|o| *o == DhcpOption::RapidCommit));
+            assert!(ans.durable);
+            got.push((addrs_of(&reply), ia_status(&reply)));
+        }
+        // Two addresses in the pool: the third client gets NoAddrsAvail.
+        assert_eq!(got[0].0.len(), 1);
+        assert_eq!(got[1].0.len(), 1);
+        assert_ne!(got[0].0, got[1].0);
+        assert!(got[2].0.is_empty());
+        assert_eq!(got[2].1, vec![Status::NO_ADDRS_AVAIL]);
+
+        let addr = got[0].0[0].0.to_string();
+        let server = DhcpOption::ServerId(e.server_id().clone());
+        let dec = msg(MessageType::DECLINE, 1, vec![server, ia_na(1, &[&addr])]);
+        let (reply, _) = answer(&mut e, &direct(), &dec.into());
+        assert_eq!(
+            client_part(&reply).options.status_code().map(|s| s.status),
+            Some(Status::SUCCESS)
+        );
+        let r = Resource::Address(addr.parse().expect("a"));
+        assert_eq!(
+            e.leases().get(&r).map(|b| b.status),
+            Some(BindingStatus::Abandoned)
+        );
+        // The declined address is never handed out again.
+        let sol = msg(
+            MessageType::SOLICIT,
+            7,
+            vec![DhcpOption::RapidCommit, ia_na(1, &[&addr])],
+        );
+        let (reply, _) = answer(&mut e, &direct(), &sol.into());
+        assert!(addrs_of(client_part(&reply)).is_empty());
+    }
+
+    #[test]
+    fn confirm_information_request_and_unicast() {
+        let mut e = engine();
+        let conf = msg(MessageType::CONFIRM, 1, vec![ia_na(1, &["2001:db8:1::99"])]);
+        let (reply, _) = answer(&mut e, &direct(), &conf.into());
+        assert_eq!(
+            client_part(&reply).options.status_code().map(|s| s.status),
+            Some(Status::SUCCESS)
+        );
+        let conf = msg(MessageType::CONFIRM, 1, vec![ia_na(1, &["2001:db8:5::1"])]);
+        let (reply, _) = answer(&mut e, &direct(), &conf.into());
+        assert_eq!(
+            client_part(&reply).options.status_code().map(|s| s.status),
+            Some(Status::NOT_ON_LINK)
+        );
+        let empty = msg(MessageType::CONFIRM, 1, vec![ia_na(1, &[])]);
+        assert_eq!(
+            e.handle(NOW, &direct(), &Message::from(empty).to_vec())
+                .result,
+            Err(DropReason::Discarded)
+        );
+
+        let mut inf = ClientMessage::new(MessageType::INFORMATION_REQUEST, 5);
+        inf.options.push(DhcpOption::Oro(vec![
+            OptionCode::DNS_SERVERS,
+            OptionCode::INF_MAX_RT,
+        ]));
+        let (reply, ans) = answer(&mut e, &direct(), &inf.into());
+        let reply = client_part(&reply).clone();
+        assert!(!ans.durable);
+        assert!(
+            reply
+                .options
+                .iter()
+                .any(|o| *o == DhcpOption::InfMaxRt(900))
+        );
+        assert!(reply.options.server_id().is_some());
+
+        // A Request sent to our unicast address: UseMulticast, nothing else.
+        let mut uni = direct();
+        uni.dst = "2001:db8:1::1".parse().expect("a");
+        let req = msg(
+            MessageType::REQUEST,
+            1,
+            vec![DhcpOption::ServerId(e.server_id().clone()), ia_na(1, &[])],
+        );
+        let (reply, ans) = answer(&mut e, &uni, &req.into());
+        let reply = client_part(&reply).clone();
+        assert_eq!(
+            reply.options.status_code().map(|s| s.status),
+            Some(Status::USE_MULTICAST)
+        );
+        assert_eq!(reply.options.ia_na().count(), 0);
+        assert_eq!(ans.from, Some(uni.dst));
+        // A unicast Solicit is dropped.
+        let sol = msg(MessageType::SOLICIT, 1, vec![ia_na(1, &[])]);
+        assert_eq!(
+            e.handle(NOW, &uni, &Message::from(sol).to_vec()).result,
+            Err(DropReason::Discarded)
+        );
+    }
+
+    #[test]
+    fn nested_relays_select_the_link_and_echo_interface_ids() {
+        let mut e = engine();
+        let sol = msg(
+            MessageType::SOLICIT,
+            1,
+            vec![DhcpOption::RapidCommit, ia_na(1, &[])],
+        );
+        let inner = RelayMessage {
+            msg_type: MessageType::RELAY_FORW,
+            hop_count: 0,
+            link_address: "2001:db8:2::1".parse().expect("a"),
+            peer_address: "fe80::7".parse().expect("a"),
+            options: Options::from(vec![
+                DhcpOption::InterfaceId(b"port7".to_vec()),
+                DhcpOption::RelayMsg(Box::new(sol.into())),
+            ]),
+        };
+        let outer = RelayMessage {
+            msg_type: MessageType::RELAY_FORW,
+            hop_count: 1,
+            link_address: Ipv6Addr::UNSPECIFIED,
+            peer_address: "2001:db8:9::1".parse().expect("a"),
+            options: Options::from(vec![DhcpOption::RelayMsg(Box::new(inner.into()))]),
+        };
+        let relay = Arrival {
+            src: SocketAddrV6::new("2001:db8:9::2".parse().expect("a"), 547, 0, 0),
+            dst: "2001:db8::1".parse().expect("a"),
+            iface: None,
+        };
+        let (reply, ans) = answer(&mut e, &relay, &outer.into());
+        assert_eq!(ans.to, relay.src);
+        assert_eq!(ans.from, Some(relay.dst));
+        let Message::Relay(o) = &reply else {
+            panic!("outer Relay-repl expected")
+        };
+        assert_eq!(o.msg_type, MessageType::RELAY_REPL);
+        assert_eq!(o.hop_count, 1);
+        let Some(Message::Relay(i)) = o.options.relay_msg() else {
+            panic!("inner Relay-repl expected")
+        };
+        assert!(
+            i.options
+                .iter()
+                .any(|x| *x == DhcpOption::InterfaceId(b"port7".to_vec()))
+        );
+        let addrs = addrs_of(client_part(&reply));
+        assert!(
+            addrs[0].0.to_string().starts_with("2001:db8:2::"),
+            "relayed link selects the subnet: {addrs:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_and_server_messages_are_dropped() {
+        let mut e = engine();
+        for bad in [
+            &[][..],
+            &[1][..],
+            &[1, 0, 0, 0, 0, 1, 0, 9][..],
+            &[12, 0][..],
+        ] {
+            assert_eq!(
+                e.handle(NOW, &direct(), bad).result,
+                Err(DropReason::Malformed),
+                "{bad:?}"
+            );
+        }
+        let adv = msg(MessageType::ADVERTISE, 1, vec![]);
+        assert_eq!(
+            e.handle(NOW, &direct(), &Message::from(adv).to_vec())
+                .result,
+            Err(DropReason::NotForServer)
+        );
+        let no_client = ClientMessage::new(MessageType::SOLICIT, 1);
+        assert_eq!(
+            e.handle(NOW, &direct(), &Message::from(no_client).to_vec())
+                .result,
+            Err(DropReason::Discarded)
+        );
+    }
+
+    #[test]
+    fn restart_restores_bindings() {
+        let mut e = engine();
+        let sol = msg(
+            MessageType::SOLICIT,
+            1,
+            vec![DhcpOption::RapidCommit, ia_na(1, &[])],
+        );
+        let (reply, _) = answer(&mut e, &direct(), &sol.into());
+        let addr = addrs_of(client_part(&reply))[0].0;
+        let stored: Vec<Binding> = e
+            .take_store_ops()
+            .into_iter()
+            .filter_map(|op| op.value.and_then(|v| serde_json::from_slice(&v).ok()))
+            .collect();
+        assert_eq!(stored.len(), 1);
+        let cfg = Arc::new(config::parse(CONFIG).expect("test config"));
+        let mut again = Engine::new(cfg, e.server_id().clone(), stored, 1);
+        assert_eq!(again.leases().active(), 1);
+        // The client's Renew to the restarted server keeps its address.
+        let renew = msg(
+            MessageType::RENEW,
+            1,
+            vec![
+                DhcpOption::ServerId(again.server_id().clone()),
+                ia_na(1, &[&addr.to_string()]),
+            ],
+        );
+        let (reply, _) = answer(&mut again, &direct(), &renew.into());
+        assert_eq!(addrs_of(client_part(&reply)), vec![(addr, 300)]);
+        // After the valid lifetime the lease is reclaimed.
+        assert_eq!(
+            again.reclaim_expired(UnixTime::from_secs(NOW.as_secs() + 301)),
+            1
+        );
+        assert_eq!(again.leases().active(), 0);
+    }
+}

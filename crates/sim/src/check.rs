@@ -102,8 +102,9 @@ impl Ledger {
             .map(|h| h.until)
     }
 
-    /// Applies a fact observed at `now`.
-    pub fn apply(&mut self, now: Millis, fact: &Fact) -> Result<(), Violation> {
+    /// Applies a fact observed at `now`; `extra` widens the overlap tolerance (recent forward
+    /// steps of a server's wall clock, which shorten every lease that server knows of).
+    pub fn apply(&mut self, now: Millis, fact: &Fact, extra: Millis) -> Result<(), Violation> {
         match fact {
             Fact::Holds {
                 client,
@@ -116,7 +117,7 @@ impl Ledger {
                 list.retain(|h| h.until > now);
                 if let Some(other) = list
                     .iter()
-                    .find(|h| h.client != *client && h.until > now + self.tolerance)
+                    .find(|h| h.client != *client && h.until > now + self.tolerance + extra)
                 {
                     return Err(Violation {
                         invariant: Invariant::Safety,
@@ -158,66 +159,38 @@ mod tests {
     use super::*;
     use std::net::Ipv6Addr;
 
+    fn holds(client: usize, until: Millis, server: Side) -> Fact {
+        Fact::Holds {
+            client,
+            res: Res::Addr(Ipv6Addr::LOCALHOST),
+            until,
+            server,
+        }
+    }
+
     #[test]
     fn overlapping_grants_to_two_clients_are_caught() {
         let res = Res::Addr(Ipv6Addr::LOCALHOST);
         let mut l = Ledger::new(1_000);
-        l.apply(
-            0,
-            &Fact::Holds {
-                client: 1,
-                res,
-                until: 60_000,
-                server: 0,
-            },
-        )
-        .expect("first");
+        l.apply(0, &holds(1, 60_000, 0), 0).expect("first");
         // The same client renewing is fine.
-        l.apply(
-            30_000,
-            &Fact::Holds {
-                client: 1,
-                res,
-                until: 90_000,
-                server: 1,
-            },
-        )
-        .expect("renew");
+        l.apply(30_000, &holds(1, 90_000, 1), 0).expect("renew");
         let v = l
-            .apply(
-                40_000,
-                &Fact::Holds {
-                    client: 2,
-                    res,
-                    until: 100_000,
-                    server: 0,
-                },
-            )
+            .apply(40_000, &holds(2, 100_000, 0), 0)
             .expect_err("overlap");
         assert_eq!(v.invariant, Invariant::Safety);
+        // A recent clock step widens the tolerance.
+        l.apply(40_000, &holds(2, 100_000, 0), 60_000)
+            .expect("clock step allowance");
+        l.apply(40_001, &holds(1, 90_000, 1), 0)
+            .expect_err("overlap again");
         // Within the tolerance at the end of the old lease: fine.
-        l.apply(
-            89_500,
-            &Fact::Holds {
-                client: 2,
-                res,
-                until: 150_000,
-                server: 0,
-            },
-        )
-        .expect("tolerated");
+        l.apply(89_500, &holds(2, 150_000, 0), 0)
+            .expect("tolerated");
         // After a release: fine.
-        l.apply(100_000, &Fact::Stops { client: 2, res })
+        l.apply(100_000, &Fact::Stops { client: 2, res }, 0)
             .expect("stop");
-        l.apply(
-            100_001,
-            &Fact::Holds {
-                client: 3,
-                res,
-                until: 150_000,
-                server: 1,
-            },
-        )
-        .expect("after release");
+        l.apply(100_001, &holds(3, 150_000, 1), 0)
+            .expect("after release");
     }
 }

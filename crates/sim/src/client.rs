@@ -575,10 +575,10 @@ impl Client {
                     self.bind(now, msg.server, *res, *valid, *t1, *t2, &mut out);
                 }
             }
-            (Phase::Renewing | Phase::Rebinding, ReplyBody::NotYours { res }) => {
-                if self.lease.as_ref().is_some_and(|l| l.res == *res) {
-                    self.refused(now, msg.server, rng, cfg, &mut out);
-                }
+            (Phase::Renewing | Phase::Rebinding, ReplyBody::NotYours { res })
+                if self.lease.as_ref().is_some_and(|l| l.res == *res) =>
+            {
+                self.refused(now, msg.server, rng, cfg, &mut out);
             }
             _ => {}
         }

@@ -7,6 +7,7 @@
 //!     --start S        first seed of a sweep (default 0)
 //!     --threads T      worker threads (default: available parallelism)
 //!     --keep-going     do not stop at the first violation; list every failing seed
+//!     --no-write-failures  the default mix without storage write failures
 //!     --mutant ignore-mclt | answer-when-unresponsive
 //! ```
 //! A sweep prints seeds per second as it goes and ends with `N seeds, 0 violations`, or with the
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dhcpv6_sim::check::Violation;
-use dhcpv6_sim::scenario::Mutant;
+use dhcpv6_sim::scenario::{Mutant, SimConfig};
 use dhcpv6_sim::{default_config, replay, run_seed};
 
 struct Args {
@@ -28,6 +29,7 @@ struct Args {
     start: u64,
     trace: bool,
     keep_going: bool,
+    no_write_failures: bool,
     threads: usize,
     mutant: Option<Mutant>,
 }
@@ -40,6 +42,7 @@ fn parse() -> Result<Args, String> {
         start: 0,
         trace: false,
         keep_going: false,
+        no_write_failures: false,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         mutant: None,
     };
@@ -74,6 +77,7 @@ fn parse() -> Result<Args, String> {
             }
             "--trace" => a.trace = true,
             "--keep-going" => a.keep_going = true,
+            "--no-write-failures" => a.no_write_failures = true,
             "--mutant" => {
                 let m = val("--mutant")?;
                 a.mutant = Some(Mutant::parse(&m).ok_or_else(|| format!("unknown mutant {m:?}"))?);
@@ -89,9 +93,18 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
-fn report_failure(seed: u64, v: &Violation, mutant: Option<Mutant>) {
+fn config_for(args: &Args, seed: u64) -> SimConfig {
+    let c = default_config(seed, args.mutant);
+    if args.no_write_failures {
+        c.without_write_failures()
+    } else {
+        c
+    }
+}
+
+fn report_failure(seed: u64, v: &Violation, args: &Args) {
     println!("seed {seed}: {v}");
-    let (trace, _) = replay(default_config(seed, mutant));
+    let (trace, _) = replay(config_for(args, seed));
     let from = trace.len().saturating_sub(40);
     println!(
         "--- trace excerpt (last {} lines; replay with --seed {seed} --trace) ---",
@@ -120,7 +133,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(seed) = args.seed {
-        let cfg = default_config(seed, args.mutant);
+        let cfg = config_for(&args, seed);
         let (trace, result) = replay(cfg);
         if args.trace {
             for line in &trace {
@@ -173,7 +186,7 @@ fn main() -> ExitCode {
                     if end_seed.is_some_and(|e| seed >= e) {
                         break;
                     }
-                    let r = run_seed(default_config(seed, args.mutant));
+                    let r = run_seed(config_for(&args, seed));
                     done.fetch_add(1, Ordering::Relaxed);
                     if let Err(v) = r {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -220,9 +233,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some((seed, v)) => {
-            report_failure(seed, &v, args.mutant);
+            report_failure(seed, &v, &args);
+            let k = failures.load(Ordering::Relaxed);
+            let plural = if k == 1 { "violation" } else { "violations" };
             println!(
-                "{n} seeds, 1 violation (seed {seed}, invariant {})",
+                "{n} seeds, {k} {plural} (first: seed {seed}, invariant {})",
                 v.invariant
             );
             ExitCode::FAILURE

@@ -263,8 +263,7 @@ impl StreamObserver {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<Option<Observed>> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        loop {
-            let Some(len) = be16(&self.buf, 0) else { break };
+        while let Some(len) = be16(&self.buf, 0) {
             let end = 2 + usize::from(len);
             if self.buf.len() < end {
                 break;

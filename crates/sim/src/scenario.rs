@@ -124,6 +124,17 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// The same run without storage write failures (to look past the write-failure bugs).
+    pub fn without_write_failures(mut self) -> Self {
+        self.storage.fail = 0.0;
+        for (_, a) in &mut self.schedule {
+            if let Action::StorageParams(s) = a {
+                s.fail = 0.0;
+            }
+        }
+        self
+    }
+
     /// A quiet run: no faults for `duration`, then the liveness phase.
     pub fn quiet(seed: u64, duration: Millis) -> Self {
         Self {

@@ -177,6 +177,7 @@ pub struct World {
     pub history: Vec<(Millis, Side, State)>,
     /// Every message type each side sent (side, msg-type), in order of first use.
     pub sent_types: Vec<(Side, u8)>,
+    clock_steps: Vec<(Millis, u64)>,
 }
 
 fn wall_secs(now: Millis, skew_ms: i64) -> u64 {
@@ -250,6 +251,7 @@ impl World {
             events_seen: Vec::new(),
             history: Vec::new(),
             sent_types: Vec::new(),
+            clock_steps: Vec::new(),
         };
         for side in 0..2 {
             w.boot(side, None)?;
@@ -488,7 +490,7 @@ impl World {
         {
             // A client that still holds a lease (with margin for clocks and latency) is told it
             // is not its own: it loses the lease although it kept renewing.
-            let margin = 6_000 + self.cfg.client_link.latency_max;
+            let margin = 6_000 + self.cfg.client_link.latency_max + self.clock_step_allowance();
             if *held_until > self.now + margin {
                 let detail = format!(
                     "{} refused {res} to client {client}, who holds it until t={held_until}ms",
@@ -497,10 +499,23 @@ impl World {
                 self.fail(Invariant::Stability, detail);
             }
         }
-        if let Err(v) = self.ledger.apply(self.now, &f) {
+        let extra = self.clock_step_allowance();
+        if let Err(v) = self.ledger.apply(self.now, &f, extra) {
             let detail = v.detail.clone();
             self.fail(v.invariant, detail);
         }
+    }
+
+    /// A server whose wall clock steps forward by Δ sees every lease it knows of end Δ early;
+    /// that is a property of wall-clock lease times, not of failover. Overlaps and refusals are
+    /// tolerated by the sum of forward steps within the last two lease lifetimes.
+    fn clock_step_allowance(&self) -> Millis {
+        let window = 2_000 * (self.cfg.desired_valid_secs + self.cfg.mclt_secs);
+        self.clock_steps
+            .iter()
+            .filter(|(t, _)| *t + window > self.now)
+            .map(|(_, d)| *d)
+            .sum()
     }
 
     fn apply_action(&mut self, a: Action) {
@@ -539,7 +554,14 @@ impl World {
                     self.servers[side].restart_at = Some(now);
                 }
             }
-            Action::Skew { side, offset_ms } => self.servers[side].skew_ms = offset_ms,
+            Action::Skew { side, offset_ms } => {
+                let old = self.servers[side].skew_ms;
+                if offset_ms > old {
+                    self.clock_steps
+                        .push((now, u64::try_from(offset_ms - old).unwrap_or(0)));
+                }
+                self.servers[side].skew_ms = offset_ms;
+            }
             Action::Isolate { side } => {
                 self.servers[side].isolated = true;
                 self.link.partition(now);
@@ -590,7 +612,12 @@ impl World {
                 self.link.set_config(l);
                 for srv in &mut self.servers {
                     srv.isolated = false;
-                    srv.skew_ms = srv.skew_ms.clamp(-2_000, 2_000);
+                    let fixed = srv.skew_ms.clamp(-2_000, 2_000);
+                    if fixed > srv.skew_ms {
+                        self.clock_steps
+                            .push((now, u64::try_from(fixed - srv.skew_ms).unwrap_or(0)));
+                    }
+                    srv.skew_ms = fixed;
                     let mut st = self.cfg.storage.clone();
                     st.fail = 0.0;
                     srv.store.set_config(st);
@@ -950,11 +977,8 @@ impl World {
                 let mine = current.as_ref().is_some_and(own);
                 let renewal = mine;
                 // The client's own expired/released lease may go back to it if no BNDUPD about
-                // it left yet: `may_allocate` does not know the client, `allocate` does.
-                let own_stale = !mine
-                    && current.as_ref().is_some_and(|b| b.is_for(&key))
-                    && ep.allocate(n, kind, &key) == Some(r);
-                let allowed = mine || own_stale || ep.may_allocate(n, &r);
+                // it left yet: `may_allocate_to` knows the client.
+                let allowed = mine || ep.may_allocate_to(n, &r, &key);
                 if !allowed {
                     let body = match msg.kind {
                         MsgKind::Request => Some(ReplyBody::NoneAvailable),

@@ -10,11 +10,14 @@
 //! the runs of consecutive blocks, then the block rule's bijection), so nothing is materialised.
 //! Indices that are not allocatable — outside the ranges or excluded (fixed at construction, at
 //! most two partial blocks per hole plus one run per hole), taken, reserved, abandoned, or moved
-//! to the partner — form a [`RunSet`] of maximal runs. An allocation hashes the client to a start
-//! index and takes the first index not in the set at or after it (wrapping): one `O(log r)`
-//! lookup, because the end of a maximal run is always free. Time per allocation is therefore
-//! `O(log leases)` at any fill level and any pool size, and memory is one map entry per run of
-//! unavailable indices, bounded by the number of leases plus the configuration.
+//! to the partner — form a [`PageSet`]: 64-index pages, a partially used page being one entry of
+//! an ordered map holding a 64-bit bitmap and runs of full pages one entry of a run map. An
+//! allocation hashes the client to a start index and takes the first index not in the set at or
+//! after it (wrapping): the first clear bit of the start page, or else the first clear bit of the
+//! next page that is not full, found by one lookup in the run map because runs are maximal. That
+//! is `O(log leases)` at any fill level and any pool size, with no probing sequence whose length
+//! grows with the fill, and memory is one map entry per partially used page or run of full pages,
+//! bounded by the number of leases plus the configuration.
 //!
 //! Resources moved to the partner by rebalancing stay marked in their rule owner's index space
 //! and are tracked in an ordered override map; the new owner keeps its free moved-in resources in
@@ -24,7 +27,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use crate::hash::{Fnv1a, scale};
-use crate::runs::RunSet;
+use crate::runs::PageSet;
 use crate::split::{Split, SplitRule};
 use crate::{ConfigError, PoolError, Side, Status};
 
@@ -47,7 +50,7 @@ struct Space {
     /// Indices in the space (`blocks * per_block`).
     total: u128,
     /// Unavailable indices.
-    runs: RunSet,
+    runs: PageSet,
     /// Free resources owned by this side through a transfer (rule owner is the partner).
     moved_in_free: BTreeSet<u128>,
     /// Resources this side owns now (rule share minus holes, plus/minus transfers).
@@ -182,7 +185,7 @@ impl Engine {
             per_block: split.per_block(side),
             first_pos: split.first_position(side),
             total: 0,
-            runs: RunSet::new(),
+            runs: PageSet::new(0),
             moved_in_free: BTreeSet::new(),
             owned: 0,
             unavailable: 0,
@@ -192,6 +195,7 @@ impl Engine {
                 .checked_mul(u128::from(space.per_block))
                 .ok_or(ConfigError::TooLarge)?;
             space.owned = space.total;
+            space.runs = PageSet::new(space.total);
         }
 
         let mut engine = Self {
@@ -459,12 +463,10 @@ impl Engine {
         let space = &self.spaces[side.index()];
         if space.total > 0 {
             let start = scale(h, space.total);
-            if let Some(idx) = space.runs.first_free_from(start, space.total) {
-                let x = self.resource_of(side, idx);
-                let space = &mut self.spaces[side.index()];
-                space.runs.insert(idx);
+            let space = &mut self.spaces[side.index()];
+            if let Some(idx) = space.runs.take_first_free_from(start) {
                 space.unavailable += 1;
-                return Some(x);
+                return Some(self.resource_of(side, idx));
             }
         }
         // The rule share is exhausted: use resources moved in from the partner.
@@ -528,7 +530,7 @@ impl Engine {
         let mut out: Vec<u128> = space.moved_in_free.iter().take(max).copied().collect();
         let mut idx = 0u128;
         while out.len() < max {
-            let Some(free) = space.runs.first_free_at_or_after(idx, space.total) else {
+            let Some(free) = space.runs.first_free_at_or_after(idx) else {
                 break;
             };
             out.push(self.resource_of(side, free));

@@ -1,6 +1,7 @@
 //! A set of `u128` indices stored as maximal runs, with "first index not in the set" lookups.
 
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 /// A set of indices in `0..total`, stored as maximal disjoint runs `start -> end` (exclusive).
 ///
@@ -219,6 +220,245 @@ mod tests {
             prop_assert_eq!(r.first_free_from(probe, total), expected);
             let expected = (probe..total).find(|j| !model.contains(j));
             prop_assert_eq!(r.first_free_at_or_after(probe, total), expected);
+        }
+    }
+}
+
+/// Indices per page of a [`PageSet`].
+const PAGE_BITS: u32 = 6;
+const PAGE: u128 = 1 << PAGE_BITS;
+
+/// A set of indices in `0..total` stored as 64-index pages: a page with some but not all indices
+/// set is one ordered-map entry holding a 64-bit bitmap; full pages are kept as maximal runs in a
+/// [`RunSet`] (so long stretches of taken or excluded indices cost one entry); empty pages cost
+/// nothing. Indices at and above `total` in the last page are permanently set, so a page is full
+/// exactly when it has no usable free index.
+///
+/// "First free index at or after `i`" is the first clear bit of `i`'s page from `i` on, or else
+/// the first clear bit of the next page that is not full (one run lookup): `O(log pages)`, and
+/// one bitmap search in the common case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PageSet {
+    total: u128,
+    pages: BTreeMap<u128, u64>,
+    full: RunSet,
+}
+
+/// The first clear bit of `bits` at or above `from` (`from < 64`).
+fn first_clear_from(bits: u64, from: u32) -> Option<u32> {
+    let free = !bits & (u64::MAX << from);
+    (free != 0).then(|| free.trailing_zeros())
+}
+
+impl PageSet {
+    pub(crate) fn new(total: u128) -> Self {
+        let mut set = Self {
+            total,
+            pages: BTreeMap::new(),
+            full: RunSet::new(),
+        };
+        let tail = (total % PAGE) as u32;
+        if tail != 0 {
+            set.pages.insert(total >> PAGE_BITS, u64::MAX << tail);
+        }
+        set
+    }
+
+    fn page_count(&self) -> u128 {
+        self.total.div_ceil(PAGE)
+    }
+
+    pub(crate) fn contains(&self, i: u128) -> bool {
+        let p = i >> PAGE_BITS;
+        if self.full.contains(p) {
+            return true;
+        }
+        self.pages
+            .get(&p)
+            .is_some_and(|&bits| bits & (1 << (i as u32 & 63)) != 0)
+    }
+
+    /// Adds `i` (`i < total`); returns whether it was absent.
+    pub(crate) fn insert(&mut self, i: u128) -> bool {
+        let p = i >> PAGE_BITS;
+        if self.full.contains(p) {
+            return false;
+        }
+        let bit = 1u64 << (i as u32 & 63);
+        let bits = self.pages.entry(p).or_insert(0);
+        if *bits & bit != 0 {
+            return false;
+        }
+        *bits |= bit;
+        if *bits == u64::MAX {
+            self.pages.remove(&p);
+            self.full.insert(p);
+        }
+        true
+    }
+
+    /// Removes `i`; returns whether it was present.
+    pub(crate) fn remove(&mut self, i: u128) -> bool {
+        let p = i >> PAGE_BITS;
+        let bit = 1u64 << (i as u32 & 63);
+        if self.full.remove(p) {
+            self.pages.insert(p, !bit);
+            return true;
+        }
+        let Some(bits) = self.pages.get_mut(&p) else {
+            return false;
+        };
+        if *bits & bit == 0 {
+            return false;
+        }
+        *bits &= !bit;
+        if *bits == 0 {
+            self.pages.remove(&p);
+        }
+        true
+    }
+
+    /// Adds every index of `start..end` (`end <= total`).
+    pub(crate) fn insert_range(&mut self, start: u128, end: u128) {
+        let mut i = start;
+        // Leading partial page.
+        while i < end && i % PAGE != 0 {
+            self.insert(i);
+            i += 1;
+        }
+        let whole_end = end - end % PAGE;
+        if i < whole_end {
+            let (p0, p1) = (i >> PAGE_BITS, whole_end >> PAGE_BITS);
+            let inside: Vec<u128> = self.pages.range(p0..p1).map(|(&p, _)| p).collect();
+            for p in inside {
+                self.pages.remove(&p);
+            }
+            self.full.insert_range(p0, p1);
+            i = whole_end;
+        }
+        while i < end {
+            self.insert(i);
+            i += 1;
+        }
+    }
+
+    fn page_bits(&self, p: u128) -> u64 {
+        self.pages.get(&p).copied().unwrap_or(0)
+    }
+
+    /// The first clear index of a page that is known not to be full.
+    fn first_in_open_page(&self, p: u128) -> u128 {
+        let bit = first_clear_from(self.page_bits(p), 0).unwrap_or(0);
+        (p << PAGE_BITS) | u128::from(bit)
+    }
+
+    /// The first index in `from..total`, then wrapping to `0..from`, that is not in the set.
+    pub(crate) fn first_free_from(&self, from: u128) -> Option<u128> {
+        let pages = self.page_count();
+        if pages == 0 {
+            return None;
+        }
+        let from = if from >= self.total { 0 } else { from };
+        let p = from >> PAGE_BITS;
+        if !self.full.contains(p) {
+            if let Some(bit) = first_clear_from(self.page_bits(p), from as u32 & 63) {
+                return Some((p << PAGE_BITS) | u128::from(bit));
+            }
+        }
+        // `p` itself may be found again after wrapping; then its free index lies below `from`.
+        let next = if p + 1 >= pages { 0 } else { p + 1 };
+        let q = self.full.first_free_from(next, pages)?;
+        Some(self.first_in_open_page(q))
+    }
+
+    /// Takes the first free index from `from` (as [`first_free_from`](Self::first_free_from))
+    /// and adds it, with a single map search in the common case.
+    pub(crate) fn take_first_free_from(&mut self, from: u128) -> Option<u128> {
+        let from = if from >= self.total { 0 } else { from };
+        let p = from >> PAGE_BITS;
+        if self.total > 0 && !self.full.contains(p) {
+            let bits = self.pages.entry(p).or_insert(0);
+            if let Some(bit) = first_clear_from(*bits, from as u32 & 63) {
+                *bits |= 1 << bit;
+                if *bits == u64::MAX {
+                    self.pages.remove(&p);
+                    self.full.insert(p);
+                }
+                return Some((p << PAGE_BITS) | u128::from(bit));
+            }
+        }
+        let i = self.first_free_from(from)?;
+        self.insert(i);
+        Some(i)
+    }
+
+    /// The first index `>= from` (no wrapping) not in the set.
+    pub(crate) fn first_free_at_or_after(&self, from: u128) -> Option<u128> {
+        if from >= self.total {
+            return None;
+        }
+        let p = from >> PAGE_BITS;
+        if !self.full.contains(p) {
+            if let Some(bit) = first_clear_from(self.page_bits(p), from as u32 & 63) {
+                return Some((p << PAGE_BITS) | u128::from(bit));
+            }
+        }
+        let q = self.full.first_free_at_or_after(p + 1, self.page_count())?;
+        Some(self.first_in_open_page(q))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        self.full.check_invariants();
+        for (&p, &bits) in &self.pages {
+            assert!(
+                bits != 0 && bits != u64::MAX,
+                "page {p} stored as {bits:#x}"
+            );
+            assert!(!self.full.contains(p), "page {p} both partial and full");
+        }
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::PageSet;
+    use alloc::collections::BTreeSet;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn matches_a_model(total in 0u128..300, ops in proptest::collection::vec((0u8..5, 0u128..300, 0u128..150), 0..300), probe in 0u128..300) {
+            let mut r = PageSet::new(total);
+            let mut model = BTreeSet::new();
+            for (op, i, len) in ops {
+                if total == 0 { break; }
+                let i = i % total;
+                match op {
+                    0 => prop_assert_eq!(r.insert(i), model.insert(i)),
+                    1 => prop_assert_eq!(r.remove(i), model.remove(&i)),
+                    2 => {
+                        let got = r.take_first_free_from(i);
+                        let expected = (i..total).chain(0..i).find(|j| !model.contains(j));
+                        prop_assert_eq!(got, expected);
+                        if let Some(j) = expected { model.insert(j); }
+                    }
+                    _ => {
+                        let end = (i + len).min(total);
+                        r.insert_range(i, end);
+                        for j in i..end { model.insert(j); }
+                    }
+                }
+                r.check_invariants();
+            }
+            for j in 0..total {
+                prop_assert_eq!(r.contains(j), model.contains(&j));
+            }
+            let probe = if total == 0 { 0 } else { probe % total };
+            let expected = (probe..total).chain(0..probe).find(|j| !model.contains(j));
+            prop_assert_eq!(r.first_free_from(probe), expected);
+            let expected = (probe..total).find(|j| !model.contains(j));
+            prop_assert_eq!(r.first_free_at_or_after(probe), expected);
         }
     }
 }

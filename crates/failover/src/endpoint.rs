@@ -83,12 +83,11 @@ enum WriteKind {
 #[derive(Clone, Debug)]
 struct PendingReply {
     remaining: usize,
-    failed: bool,
     xid: u32,
     upd: UpdateMsg,
     replies: Vec<LeaseReply>,
-    /// Index into `replies` of each resource with a write outstanding.
-    index: Vec<(Resource, usize)>,
+    /// Where each written resource's answer is in `replies`.
+    slots: Vec<(Resource, usize)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -189,6 +188,8 @@ pub struct Endpoint {
     state_durable: bool,
     next_reply: u64,
     replies: BTreeMap<u64, PendingReply>,
+    /// The binding before an accepted partner update, by the write that makes it durable.
+    undo: BTreeMap<WriteId, Option<Binding>>,
     // ---- outputs ----
     transmits: VecDeque<Transmit>,
     storage_out: VecDeque<StorageWrite>,
@@ -198,6 +199,8 @@ pub struct Endpoint {
     conflicts: u64,
     rejected: u64,
     last_now: Now,
+    /// Wall clock minus monotonic clock, in ms, at the last input: a change is a clock step.
+    wall_offset_ms: i64,
 }
 
 impl Endpoint {
@@ -285,6 +288,7 @@ impl Endpoint {
             state_durable: true,
             next_reply: 1,
             replies: BTreeMap::new(),
+            undo: BTreeMap::new(),
             transmits: VecDeque::new(),
             storage_out: VecDeque::new(),
             events: VecDeque::new(),
@@ -292,6 +296,7 @@ impl Endpoint {
             conflicts: 0,
             rejected: 0,
             last_now: now,
+            wall_offset_ms: wall_offset_ms(now),
             cfg: config,
         };
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
@@ -527,7 +532,7 @@ impl Endpoint {
         kind: ResourceKind,
         client: &ClientKey,
     ) -> Option<Resource> {
-        self.last_now = now;
+        self.observe_clock(now);
         if self.responsiveness() == Responsiveness::Unresponsive {
             return None;
         }
@@ -668,7 +673,7 @@ impl Endpoint {
     /// The TCP (and TLS) connection to the partner is established. The primary sends CONNECT;
     /// the secondary waits for it.
     pub fn handle_connection_up(&mut self, now: Now) {
-        self.last_now = now;
+        self.observe_clock(now);
         if self.conn != Conn::Down {
             self.drop_connection(now);
         }
@@ -689,7 +694,7 @@ impl Endpoint {
 
     /// The connection to the partner is gone.
     pub fn handle_connection_down(&mut self, now: Now) {
-        self.last_now = now;
+        self.observe_clock(now);
         if self.conn == Conn::Down {
             return;
         }
@@ -698,7 +703,7 @@ impl Endpoint {
 
     /// Raw bytes received from the partner connection (framing is done here).
     pub fn handle_bytes(&mut self, now: Now, mut bytes: &[u8]) {
-        self.last_now = now;
+        self.observe_clock(now);
         if self.conn == Conn::Down {
             return;
         }
@@ -729,7 +734,7 @@ impl Endpoint {
 
     /// Timers. Safe to call early or twice: only expired timers act.
     pub fn handle_timeout(&mut self, now: Now) {
-        self.last_now = now;
+        self.observe_clock(now);
         for t in ALL_TIMERS {
             let Some(at) = self.timer(t) else { continue };
             if at > now.instant {
@@ -824,7 +829,7 @@ impl Endpoint {
         id: WriteId,
         result: Result<(), StorageError>,
     ) -> Result<(), InputError> {
-        self.last_now = now;
+        self.observe_clock(now);
         let kind = self
             .writes
             .remove(&id)
@@ -876,16 +881,29 @@ impl Endpoint {
                 if self.latest_write.get(&resource) == Some(&id) {
                     self.latest_write.remove(&resource);
                 }
+                if !ok {
+                    // The update could not be made durable: it is not accepted. Undo it in
+                    // memory (unless a later write superseded it) and answer UnspecFail for
+                    // that lease, so both sides keep agreeing (regression: simulation seed
+                    // 521, a failed write of a prefix take-back left the tables disagreeing).
+                    if let Some(prev) = self.undo.remove(&id)
+                        && !self.latest_write.contains_key(&resource)
+                    {
+                        self.revert_binding(resource, prev);
+                    }
+                }
+                self.undo.remove(&id);
                 if let Some(p) = self.replies.get_mut(&reply) {
                     p.remaining = p.remaining.saturating_sub(1);
-                    if !ok {
-                        p.failed = true;
-                        if let Some((_, i)) = p.index.iter().find(|(r, _)| *r == resource)
-                            && let Some(slot) = p.replies.get_mut(*i)
-                        {
-                            slot.status =
-                                Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
-                        }
+                    if !ok
+                        && let Some(slot) = p
+                            .slots
+                            .iter()
+                            .find(|(r, _)| *r == resource)
+                            .map(|(_, i)| *i)
+                        && let Some(l) = p.replies.get_mut(slot)
+                    {
+                        l.status = Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
                     }
                     if p.remaining == 0
                         && let Some(p) = self.replies.remove(&reply)
@@ -907,7 +925,7 @@ impl Endpoint {
     /// and RESOLUTION-INTERRUPTED. `since` (not in the future) backdates the PARTNER-DOWN
     /// entry time that the MCLT waiting rules count from, to when the partner really stopped.
     pub fn partner_down(&mut self, now: Now, since: Option<UnixTime>) -> Result<(), InputError> {
-        self.last_now = now;
+        self.observe_clock(now);
         if since.is_some_and(|s| s > now.wall) {
             return Err(InputError::TimeInFuture);
         }
@@ -935,7 +953,7 @@ impl Endpoint {
     /// storage write to perform; the BNDUPD for it leaves lazily, only after that write is
     /// acknowledged.
     pub fn record_lease(&mut self, now: Now, change: LeaseChange) -> Result<WriteId, LeaseError> {
-        self.last_now = now;
+        self.observe_clock(now);
         let w = now.wall;
         let resource = match &change {
             LeaseChange::Granted(g) | LeaseChange::Renewed(g) => g.resource,
@@ -1062,6 +1080,57 @@ impl Endpoint {
     fn bump(&mut self, r: Resource) {
         let s = self.seq.entry(r).or_insert(0);
         *s = s.wrapping_add(1);
+    }
+
+    /// Every input calls this first. The wall clock moving against the monotonic clock by
+    /// more than two seconds is a clock step (NTP correction, operator): every absolute time
+    /// this endpoint holds was taken in the old frame and is moved into the new one, so a
+    /// lease granted as "valid 151 s" still ends 151 s after it was granted. ACTIVE bindings are
+    /// written again so the correction survives a restart. (Regression: simulation seed 308,
+    /// a primary whose clock was stepped forward by 26 s freed a running lease early.)
+    fn observe_clock(&mut self, now: Now) {
+        self.last_now = now;
+        let offset = wall_offset_ms(now);
+        let delta_ms = offset.saturating_sub(self.wall_offset_ms);
+        if delta_ms.abs() <= 2000 {
+            return;
+        }
+        self.wall_offset_ms = offset;
+        let d = delta_ms / 1000;
+        let mut active = Vec::new();
+        for b in self.bindings.values_mut() {
+            for t in [
+                &mut b.expiration_time,
+                &mut b.acked_partner_lifetime,
+                &mut b.partner_lifetime,
+                &mut b.client_last_transaction_time,
+                &mut b.state_expiration_time,
+            ] {
+                if let Some(x) = t {
+                    *x = shift(*x, d);
+                }
+            }
+            b.start_time_of_state = shift(b.start_time_of_state, d);
+            if b.status == BindingStatus::Active {
+                active.push(b.resource);
+            }
+        }
+        self.state_start = shift(self.state_start, d);
+        self.started_at = shift(self.started_at, d);
+        for t in [
+            &mut self.partner_down_since,
+            &mut self.last_contact,
+            &mut self.last_operating,
+            &mut self.partner.state_start,
+            &mut self.partner.down_time,
+        ] {
+            if let Some(x) = t {
+                *x = shift(*x, d);
+            }
+        }
+        for r in active {
+            self.persist_binding(r);
+        }
     }
 
     // =====================================================================================
@@ -1903,10 +1972,10 @@ impl Endpoint {
                 return;
             }
         };
+        let mut slots = Vec::new();
         let reply_id = self.next_reply;
         self.next_reply = self.next_reply.wrapping_add(1);
         let mut replies = Vec::new();
-        let mut index = Vec::new();
         let mut writes = 0usize;
         let mut whole = None;
         match &upd {
@@ -1944,7 +2013,7 @@ impl Endpoint {
                         let (reply, wrote) =
                             self.apply_lease(now, l, client, base, Some((ia.t1, ia.t2)), reply_id);
                         if let (Some(r), true) = (l.resource, wrote) {
-                            index.push((r, replies.len()));
+                            slots.push((r, replies.len()));
                             writes += 1;
                         }
                         replies.push(reply);
@@ -1966,7 +2035,7 @@ impl Endpoint {
                     let base = base_time.map(|b| (self.raw(b, now), self.correct(b, now)));
                     let (reply, wrote) = self.apply_lease(now, lease, None, base, None, reply_id);
                     if let (Some(r), true) = (lease.resource, wrote) {
-                        index.push((r, replies.len()));
+                        slots.push((r, replies.len()));
                         writes += 1;
                     }
                     replies.push(reply);
@@ -1980,11 +2049,10 @@ impl Endpoint {
                 reply_id,
                 PendingReply {
                     remaining: writes,
-                    failed: false,
                     xid: m.transaction_id,
                     upd,
                     replies,
-                    index,
+                    slots,
                 },
             );
         }
@@ -2120,7 +2188,8 @@ impl Endpoint {
             }
             Decision::Accept => {
                 let w = now.wall;
-                let old_client = self.bindings.get(&resource).and_then(|b| b.client.clone());
+                let previous = self.bindings.get(&resource).cloned();
+                let old_client = previous.as_ref().and_then(|b| b.client.clone());
                 let b = self
                     .bindings
                     .entry(resource)
@@ -2213,10 +2282,36 @@ impl Endpoint {
                     ),
                     None => return (LeaseReply { status: None }, false),
                 };
+                self.undo.insert(id, previous);
                 self.latest_write.insert(resource, id);
                 (LeaseReply { status: None }, true)
             }
         }
+    }
+
+    /// Puts back the binding an accepted partner update replaced (its write failed).
+    fn revert_binding(&mut self, resource: Resource, previous: Option<Binding>) {
+        if let Some(c) = self.bindings.get(&resource).and_then(|b| b.client.clone())
+            && let Some(set) = self.by_client.get_mut(&(c, resource.kind()))
+        {
+            set.remove(&resource);
+        }
+        match previous {
+            Some(b) => {
+                if let Some(c) = &b.client {
+                    self.by_client
+                        .entry((c.clone(), resource.kind()))
+                        .or_default()
+                        .insert(resource);
+                }
+                self.bindings.insert(resource, b);
+            }
+            None => {
+                self.bindings.remove(&resource);
+            }
+        }
+        self.bump(resource);
+        self.events.push_back(Event::BindingUpdated { resource });
     }
 
     fn send_bndreply(
@@ -2304,7 +2399,6 @@ impl Endpoint {
                 status: code,
                 message: text,
             });
-            self.takeback.remove(&resource);
             // Outdated / conflict / config: retrying will not help; the partner sends its
             // own update. Anything else (UnspecFail, storage trouble) is retried by the rescan.
             let permanent = [
@@ -2314,6 +2408,11 @@ impl Endpoint {
                 Status::MISSING_BINDING_INFORMATION.0,
             ]
             .contains(&code);
+            // A take-back the secondary refused for good (it delegated the prefix) is
+            // abandoned; one that failed for a transient reason stays pending for the rescan.
+            if permanent {
+                self.takeback.remove(&resource);
+            }
             if permanent
                 && unchanged
                 && let Some(b) = self.bindings.get_mut(&resource)
@@ -2326,12 +2425,15 @@ impl Endpoint {
             let mut write = false;
             if self.takeback.remove(&resource) {
                 // The secondary gave the prefix back: it is the primary's again.
-                if let Some(b) = self.bindings.get_mut(&resource) {
-                    b.status = BindingStatus::Free;
-                    b.start_time_of_state = w;
-                    b.needs_partner_update = false;
-                    write = true;
-                }
+                let b = self
+                    .bindings
+                    .entry(resource)
+                    .or_insert_with(|| Binding::new(resource, BindingStatus::Free, w));
+                b.status = BindingStatus::Free;
+                b.client = None;
+                b.start_time_of_state = w;
+                b.needs_partner_update = false;
+                write = true;
             } else if let Some(b) = self.bindings.get_mut(&resource) {
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
                 //# OPTION_F_PARTNER_LIFETIME_SENT is stored in the
@@ -2486,8 +2588,14 @@ impl Endpoint {
                 continue;
             }
             let takeback = self.takeback.contains(&r);
-            let Some(b) = self.bindings.get(&r) else {
-                continue;
+            let scratch;
+            let b = match self.bindings.get(&r) {
+                Some(b) => b,
+                None if takeback => {
+                    scratch = Binding::new(r, BindingStatus::FreeBackup, now.wall);
+                    &scratch
+                }
+                None => continue,
             };
             if !b.needs_partner_update && !takeback {
                 continue;
@@ -2579,8 +2687,15 @@ impl Endpoint {
         for r in core::mem::take(&mut self.unpersisted) {
             self.persist_binding(r);
         }
-        // The "partner needs update" flag is re-examined.
+        // The "partner needs update" flag is re-examined, and pending take-backs retried.
         self.requeue_pending();
+        if self.comm_ok() && self.state == State::Normal {
+            let tb: Vec<Resource> = self.takeback.iter().copied().collect();
+            self.queue.extend(tb);
+        } else {
+            // Take-backs are a NORMAL-state affair; outside it the prefix stays the secondary's.
+            self.takeback.clear();
+        }
         if self.cfg.role == Role::Primary && self.comm_ok() && self.state == State::Normal {
             self.rebalance(now);
         }
@@ -2644,13 +2759,26 @@ impl Endpoint {
                 .take(count)
                 .collect();
             for r in picks {
-                self.bindings
-                    .entry(r)
-                    .or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));
+                // No record is created until the secondary agrees (see on_bndreply).
                 self.takeback.insert(r);
                 self.queue.insert(r);
             }
         }
+    }
+}
+
+fn wall_offset_ms(now: Now) -> i64 {
+    let wall = i64::try_from(now.wall.as_secs())
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    wall.saturating_sub(i64::try_from(now.instant.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn shift(t: UnixTime, delta_secs: i64) -> UnixTime {
+    if delta_secs >= 0 {
+        t + Duration::from_secs(delta_secs.unsigned_abs())
+    } else {
+        t - Duration::from_secs(delta_secs.unsigned_abs())
     }
 }
 

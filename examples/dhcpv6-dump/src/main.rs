@@ -192,7 +192,7 @@ impl<W: Write> Dumper<'_, W> {
                 return self.problem(
                     place,
                     Some(base + e.offset as u64),
-                    &format!("{what} ({base_name} {base})"),
+                    &format!("{what} (message starts at {base_name} {base})"),
                     true,
                 );
             }

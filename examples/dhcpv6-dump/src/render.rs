@@ -134,7 +134,16 @@ fn describe(o: &DhcpOption) -> (String, Option<&Options>, Option<&Message>) {
             Some(&p.options),
             None,
         ),
-        DhcpOption::Oro(codes) => (list(codes), None, None),
+        DhcpOption::Oro(codes) => {
+            let names: Vec<String> = codes
+                .iter()
+                .map(|c| {
+                    c.name()
+                        .map_or_else(|| format!("option {}", c.0), str::to_owned)
+                })
+                .collect();
+            (names.join(", "), None, None)
+        }
         DhcpOption::Preference(p) => (p.to_string(), None, None),
         DhcpOption::ElapsedTime(t) => (format!("{} ms", u32::from(*t) * 10), None, None),
         DhcpOption::RelayMsg(m) => (String::new(), None, Some(m)),

@@ -84,26 +84,50 @@ pub fn replay(mut cfg: SimConfig) -> (Vec<String>, Result<RunStats, Violation>) 
     (w.trace().to_vec(), r)
 }
 
-/// Runs seeds `first..first + count` with the default fault mix; returns the number run and
-/// the first failure (lowest seed), stopping at the first failure if `stop_at_first`.
+/// Runs seeds `first..first + count` with the default fault mix on `threads` threads; returns
+/// the number of seeds run and the failure with the lowest seed. With `stop_at_first`, stops
+/// handing out seeds after the first failure.
 pub fn sweep(
     first: u64,
     count: u64,
     mutant: Option<Mutant>,
     stop_at_first: bool,
+    threads: usize,
 ) -> (u64, Option<(u64, Violation)>) {
-    let mut failure: Option<(u64, Violation)> = None;
-    let mut run = 0;
-    for seed in first..first.saturating_add(count) {
-        run += 1;
-        if let Err(v) = run_seed(default_config(seed, mutant)) {
-            if failure.is_none() {
-                failure = Some((seed, v));
-            }
-            if stop_at_first {
-                break;
-            }
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let end = first.saturating_add(count);
+    let next = AtomicU64::new(first);
+    let run = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<(u64, Violation)>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= end {
+                        break;
+                    }
+                    run.fetch_add(1, Ordering::Relaxed);
+                    if let Err(v) = run_seed(default_config(seed, mutant)) {
+                        let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
+                        if f.as_ref().is_none_or(|(s, _)| seed < *s) {
+                            *f = Some((seed, v));
+                        }
+                        if stop_at_first {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
         }
-    }
-    (run, failure)
+    });
+    let f = failure.into_inner().unwrap_or_else(|p| p.into_inner());
+    (run.load(Ordering::Relaxed), f)
+}
+
+/// Worker threads for test sweeps: the machine's parallelism, at most 4.
+pub fn test_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }

@@ -11,7 +11,7 @@
 //! Modelled on str0m's `netem` and quinn's test `Pair`: nothing here reads a clock or a socket;
 //! the owner asks for [`PartnerLink::next_wakeup`] and pulls due deliveries with `poll`.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 
 use crate::rng::SimRng;
 
@@ -107,7 +107,10 @@ pub struct PartnerLink {
     next_conn_id: u64,
     partitioned: bool,
     partition_deadline: Option<Millis>,
-    queue: VecDeque<Scheduled>,
+    /// Deliveries with a time, by (time, sequence).
+    queue: BTreeMap<(Millis, u64), Scheduled>,
+    /// Deliveries held by a partition (no time yet), in sequence order.
+    held: Vec<Scheduled>,
     seq: u64,
     /// Per direction (indexed by receiving side): the latest scheduled byte delivery, to keep
     /// the stream in order.
@@ -139,7 +142,8 @@ impl PartnerLink {
             next_conn_id: 1,
             partitioned: false,
             partition_deadline: None,
-            queue: VecDeque::new(),
+            queue: BTreeMap::new(),
+            held: Vec::new(),
             seq: 0,
             last_bytes_at: [0; 2],
             stats: LinkStats::default(),
@@ -191,7 +195,18 @@ impl PartnerLink {
             remote,
             what,
         };
-        self.queue.push_back(item);
+        match at {
+            Some(t) => {
+                self.queue.insert((t, item.seq), item);
+            }
+            None => self.held.push(item),
+        }
+    }
+
+    /// Drops every scheduled or held delivery matching `pred`.
+    fn drop_where(&mut self, pred: impl Fn(&Scheduled) -> bool) {
+        self.queue.retain(|_, s| !pred(s));
+        self.held.retain(|s| !pred(s));
     }
 
     /// `from` asks to open a connection (the primary's `Connect` request). Ignored if a
@@ -279,11 +294,8 @@ impl PartnerLink {
         let was_up = conn.up[from];
         conn.up[from] = false;
         // Bytes still travelling towards the closing side are discarded.
-        self.queue.retain(|s| {
-            !(s.conn == id && s.to == from && matches!(s.what, LinkDelivery::Bytes(_)))
-        });
-        // A pending `Up` for the closer is void.
-        self.queue.retain(|s| !(s.conn == id && s.to == from));
+        // Bytes still travelling towards the closing side, and a pending `Up` for it, are void.
+        self.drop_where(|s| s.conn == id && s.to == from);
         if was_up {
             self.schedule(Some(now), from, id, LinkDelivery::Down);
         }
@@ -306,13 +318,12 @@ impl PartnerLink {
     pub fn crash(&mut self, now: Millis, side: Side, detect: Millis) {
         let Some(conn) = self.conn.as_ref() else {
             // A pending failed-connect notice for the crashed side is void.
-            self.queue.retain(|s| s.to != side);
+            self.drop_where(|s| s.to == side);
             return;
         };
         let id = conn.id;
         let survivor_up = conn.up[peer(side)];
-        self.queue.retain(|s| s.conn != id);
-        self.queue.retain(|s| s.to != side);
+        self.drop_where(|s| s.conn == id || s.to == side);
         if survivor_up {
             self.schedule(Some(now + detect), peer(side), id, LinkDelivery::Down);
         }
@@ -326,7 +337,7 @@ impl PartnerLink {
         };
         self.stats.breaks += 1;
         let id = conn.id;
-        self.queue.retain(|s| s.conn != id);
+        self.drop_where(|s| s.conn == id);
         for side in 0..2 {
             if conn.up[side] || conn.state == ConnState::Connecting {
                 let l = self.latency();
@@ -341,13 +352,20 @@ impl PartnerLink {
             return;
         }
         self.partitioned = true;
-        let mut held = false;
-        for s in self.queue.iter_mut() {
-            if s.remote {
+        let remote: Vec<(Millis, u64)> = self
+            .queue
+            .iter()
+            .filter(|(_, s)| s.remote)
+            .map(|(k, _)| *k)
+            .collect();
+        let held = !remote.is_empty();
+        for k in remote {
+            if let Some(mut s) = self.queue.remove(&k) {
                 s.at = None;
-                held = true;
+                self.held.push(s);
             }
         }
+        self.held.sort_by_key(|s| s.seq);
         // A connection being set up cannot complete.
         if self
             .conn
@@ -366,24 +384,18 @@ impl PartnerLink {
         }
         self.partitioned = false;
         self.partition_deadline = None;
-        let mut items: Vec<usize> = Vec::new();
-        for (i, s) in self.queue.iter().enumerate() {
-            if s.at.is_none() {
-                items.push(i);
-            }
-        }
-        for i in items {
+        for mut s in std::mem::take(&mut self.held) {
             let l = self.latency();
-            let to = self.queue[i].to;
-            let at = (now + l).max(self.last_bytes_at[to]);
-            self.last_bytes_at[to] = at;
-            self.queue[i].at = Some(at);
+            let at = (now + l).max(self.last_bytes_at[s.to]);
+            self.last_bytes_at[s.to] = at;
+            s.at = Some(at);
+            self.queue.insert((at, s.seq), s);
         }
     }
 
     /// The earliest time something is due.
     pub fn next_wakeup(&self) -> Option<Millis> {
-        let q = self.queue.iter().filter_map(|s| s.at).min();
+        let q = self.queue.keys().next().map(|(t, _)| *t);
         match (q, self.partition_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -400,7 +412,7 @@ impl PartnerLink {
                 if let Some(conn) = self.conn.take() {
                     self.stats.breaks += 1;
                     let id = conn.id;
-                    self.queue.retain(|s| s.conn != id);
+                    self.drop_where(|s| s.conn == id);
                     for side in 0..2 {
                         if conn.up[side] {
                             self.schedule(Some(now), side, id, LinkDelivery::Down);
@@ -409,23 +421,20 @@ impl PartnerLink {
                 }
                 // Held close notices of connections already gone time out locally too; held
                 // bytes of such connections are lost.
-                self.queue
-                    .retain(|s| s.at.is_some() || s.what == LinkDelivery::Down);
-                for s in self.queue.iter_mut() {
-                    if s.at.is_none() {
+                for mut s in std::mem::take(&mut self.held) {
+                    if s.what == LinkDelivery::Down {
                         s.at = Some(now);
+                        self.queue.insert((now, s.seq), s);
                     }
                 }
             }
         }
         loop {
-            let (idx, _) = self
-                .queue
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.at.filter(|at| *at <= now).map(|at| (i, (at, s.seq))))
-                .min_by_key(|(_, k)| *k)?;
-            let item = self.queue.remove(idx)?;
+            let key = *self.queue.keys().next()?;
+            if key.0 > now {
+                return None;
+            }
+            let item = self.queue.remove(&key)?;
             let current = self.conn.as_ref().map(|c| c.id);
             match &item.what {
                 LinkDelivery::Up => {
@@ -462,14 +471,6 @@ impl PartnerLink {
     }
 }
 
-/// One datagram in flight.
-#[derive(Clone, Debug)]
-struct Datagram<T> {
-    at: Millis,
-    seq: u64,
-    msg: T,
-}
-
 /// Parameters of the client links.
 #[derive(Clone, Debug)]
 pub struct DatagramConfig {
@@ -499,7 +500,7 @@ impl Default for DatagramConfig {
 pub struct Datagrams<T> {
     cfg: DatagramConfig,
     rng: SimRng,
-    queue: Vec<Datagram<T>>,
+    queue: BTreeMap<(Millis, u64), T>,
     seq: u64,
     /// Datagrams dropped by loss.
     pub lost: u64,
@@ -511,7 +512,7 @@ impl<T: Clone> Datagrams<T> {
         Self {
             cfg,
             rng,
-            queue: Vec::new(),
+            queue: BTreeMap::new(),
             seq: 0,
             lost: 0,
         }
@@ -541,33 +542,27 @@ impl<T: Clone> Datagrams<T> {
         for _ in 0..copies {
             let l = self.rng.range(self.cfg.latency_min, self.cfg.latency_max);
             self.seq += 1;
-            self.queue.push(Datagram {
-                at: now + l,
-                seq: self.seq,
-                msg: msg.clone(),
-            });
+            self.queue.insert((now + l, self.seq), msg.clone());
         }
     }
 
     /// The earliest delivery time.
     pub fn next_wakeup(&self) -> Option<Millis> {
-        self.queue.iter().map(|d| d.at).min()
+        self.queue.keys().next().map(|(t, _)| *t)
     }
 
     /// The next datagram due at or before `now`.
     pub fn poll(&mut self, now: Millis) -> Option<T> {
-        let (idx, _) = self
-            .queue
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.at <= now)
-            .min_by_key(|(_, d)| (d.at, d.seq))?;
-        Some(self.queue.swap_remove(idx).msg)
+        let key = *self.queue.keys().next()?;
+        if key.0 > now {
+            return None;
+        }
+        self.queue.remove(&key)
     }
 
     /// Drops every datagram matching `pred` (a crashed receiver).
     pub fn discard(&mut self, pred: impl Fn(&T) -> bool) {
-        self.queue.retain(|d| !pred(&d.msg));
+        self.queue.retain(|_, d| !pred(d));
     }
 }
 

@@ -202,11 +202,11 @@ impl SimConfig {
             r.range(0, 4_000) as i64 - 2_000,
             r.range(0, 4_000) as i64 - 2_000,
         ];
-        let duration: Millis = r.range(600_000, 2_400_000);
+        let duration: Millis = r.range(300_000, 1_200_000);
         let mut t: Millis = 0;
         let mut sched = Vec::new();
         loop {
-            t += r.range(20_000, 300_000);
+            t += r.range(20_000, 200_000);
             if t + 10_000 >= duration {
                 break;
             }

@@ -6,7 +6,7 @@ use dhcpv6_sim::scenario::Mutant;
 use dhcpv6_sim::sweep;
 
 fn caught(m: Mutant) -> (u64, Invariant) {
-    let (run, failure) = sweep(0, 10_000, Some(m), true);
+    let (run, failure) = sweep(0, 10_000, Some(m), true, dhcpv6_sim::test_threads());
     let Some((seed, v)) = failure else {
         panic!("mutant {m:?} survived {run} seeds");
     };

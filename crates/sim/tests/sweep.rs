@@ -20,7 +20,7 @@ fn seed_sweep() {
     }
     let count = env_u64("SIM_SEEDS").unwrap_or(1_000);
     let start = env_u64("SIM_SEED_START").unwrap_or(0);
-    let (run, failure) = sweep(start, count, None, true);
+    let (run, failure) = sweep(start, count, None, true, dhcpv6_sim::test_threads());
     if let Some((seed, v)) = failure {
         let (trace, _) = replay(default_config(seed, None));
         let from = trace.len().saturating_sub(80);

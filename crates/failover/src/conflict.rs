@@ -148,14 +148,32 @@ pub fn resolve(
             return Decision::Reject(RejectReason::Outdated);
         }
     }
-    table(local, update, now, role)
+    table(local, update, t_upd, t_db, now, role)
 }
 
 /// The conflict-resolution table for times that are "the same" (±5 s).
 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
 //# (1,2,3): If rejecting, use reject reason "OutdatedBindingInformation".
-fn table(local: &LocalView<'_>, update: &UpdateView<'_>, now: UnixTime, role: Role) -> Decision {
+fn table(
+    local: &LocalView<'_>,
+    update: &UpdateView<'_>,
+    t_upd: UnixTime,
+    t_db: UnixTime,
+    now: UnixTime,
+    role: Role,
+) -> Decision {
     use BindingStatus::*;
+    // accept: within the ±5 s window the plain comparison still decides, so two updates that
+    // cross on the wire resolve the same way on both sides (regression: simulation seed 1219,
+    // an ABANDONED and an ACTIVE crossed and each side took the other's). Identical times: the
+    // primary's record wins, as in accept(3).
+    let accept = || {
+        if t_upd > t_db || (t_upd == t_db && role == Role::Secondary) {
+            Decision::Accept
+        } else {
+            Decision::Reject(RejectReason::Outdated)
+        }
+    };
     // time(1): the receiver's own ACTIVE lease has really run out.
     let time1 = || match local.state_expiration_time {
         Some(exp) => now > exp,
@@ -191,9 +209,9 @@ fn table(local: &LocalView<'_>, update: &UpdateView<'_>, now: UnixTime, role: Ro
             }
         }
         (Active, Expired | Free | FreeBackup) => ok(time1()),
-        (Active, Released | Reset | Abandoned) => Decision::Accept,
+        (Active, Released | Reset | Abandoned) => accept(),
         (Reset, Active) => ok(time2()),
-        _ => Decision::Accept,
+        _ => accept(),
     }
 }
 
@@ -320,7 +338,8 @@ mod tests {
         let cols = [
             Active, Expired, Released, Free, FreeBackup, Reset, Abandoned,
         ];
-        // Same client, same time, receiver's lease still running (now < state-expiration).
+        // Same client, update 2 s later (inside the ±5 s window), receiver's lease still
+        // running (now < state-expiration).
         let before: [[Decision; 7]; 7] = [
             //   ACTIVE EXPIRED RELEASED FREE FREE-B RESET ABANDONED
             [a, r, a, r, r, a, a], // ACTIVE: accept(3) same client, time(1) fails, accept
@@ -328,7 +347,7 @@ mod tests {
             [a, a, a, a, a, a, a], // RELEASED
             [a, a, a, a, a, a, a], // FREE
             [a, a, a, a, a, a, a], // FREE-BACKUP
-            [r, a, a, a, a, a, a], // RESET: time(2) fails (CLT == T, start-of-state T-100 < T ⇒ wait)
+            [r, a, a, a, a, a, a], // RESET: time(2) fails (update CLT T+2, our RESET began T+3)
             [a, a, a, a, a, a, a], // ABANDONED
         ];
         for (i, row) in rows.iter().enumerate() {
@@ -336,16 +355,53 @@ mod tests {
                 let mut l = local(*row, Some(&c));
                 // For the RESET row make time(2) fail: the update's CLT is not after our start.
                 if *row == Reset {
-                    l.start_time_of_state = t(T + 1);
+                    l.start_time_of_state = t(T + 3);
                 }
                 let got = resolve(
                     Some(&l),
-                    &upd(*col, T, Some(&c)),
+                    &upd(*col, T + 2, Some(&c)),
                     t(T),
                     Role::Primary,
                     five(),
                 );
                 assert_eq!(got, before[i][j], "receiver {row:?} update {col:?}");
+                // 2 s earlier: every "accept" cell rejects, only accept(3) for the same client
+                // still accepts.
+                let earlier = resolve(
+                    Some(&l),
+                    &upd(*col, T - 2, Some(&c)),
+                    t(T),
+                    Role::Primary,
+                    five(),
+                );
+                let want = if *row == Active && *col == Active {
+                    a
+                } else {
+                    r
+                };
+                assert_eq!(earlier, want, "earlier: receiver {row:?} update {col:?}");
+                // Identical times: the secondary yields, the primary keeps its record.
+                if *row != Active && *row != Reset {
+                    let same_p = resolve(
+                        Some(&l),
+                        &upd(*col, T, Some(&c)),
+                        t(T),
+                        Role::Primary,
+                        five(),
+                    );
+                    let same_s = resolve(
+                        Some(&l),
+                        &upd(*col, T, Some(&c)),
+                        t(T),
+                        Role::Secondary,
+                        five(),
+                    );
+                    assert_eq!(
+                        (same_p, same_s),
+                        (r, a),
+                        "tie: receiver {row:?} update {col:?}"
+                    );
+                }
             }
         }
         // time(1) passes once our lease has run out.

@@ -150,6 +150,8 @@ pub struct Endpoint {
     had_record: bool,
     state_start: UnixTime,
     partner: PartnerInfo,
+    /// The partner announced PARTNER-DOWN since this server was last in NORMAL.
+    partner_was_down: bool,
     communicated: bool,
     /// The C flag for this connection: whether we had talked to the partner before it.
     c_flag: bool,
@@ -257,6 +259,9 @@ impl Endpoint {
                 ..PartnerInfo::default()
             },
             communicated: rec.as_ref().is_some_and(|r| r.communicated),
+            partner_was_down: rec
+                .as_ref()
+                .is_some_and(|r| r.partner_state == Some(State::PartnerDown)),
             c_flag: false,
             last_operating,
             last_contact: rec.as_ref().and_then(|r| r.last_partner_contact),
@@ -419,6 +424,19 @@ impl Endpoint {
     /// after the PARTNER-DOWN waiting rules).
     pub fn may_allocate(&self, now: Now, resource: &Resource) -> bool {
         if !self.may_allocate_new_in_state() || !self.cfg.pools.contains(resource) {
+            return false;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-8.11.1
+        //# new allocations SHOULD be from its own pool (if determinable)
+        // After the partner ran in PARTNER-DOWN it may have delegated this server's available
+        // prefixes (allowed after PD entry + MCLT), so until the conflict is resolved they are
+        // not "determinably" ours: no new prefix delegations in RESOLUTION-INTERRUPTED then.
+        // Addresses stay safe: a server in PARTNER-DOWN never takes the partner's half here.
+        // (Regression: simulation seed 595.)
+        if self.state == State::ResolutionInterrupted
+            && self.partner_was_down
+            && matches!(resource, Resource::Prefix { .. })
+        {
             return false;
         }
         let me = self.cfg.role;
@@ -1432,6 +1450,7 @@ impl Endpoint {
                 }
             }
             State::Normal => {
+                self.partner_was_down = false;
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
                 //# When entering NORMAL state, a server will send to the other server
                 //# all currently unacknowledged binding updates as BNDUPD messages.
@@ -1892,6 +1911,9 @@ impl Endpoint {
         self.partner.flags = flags;
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.4
         //# if partner state is not PARTNER-DOWN forget any stored partner-down-time
+        if pstate == State::PartnerDown {
+            self.partner_was_down = true;
+        }
         self.partner.down_time = if pstate == State::PartnerDown {
             pd_time
         } else {

@@ -240,8 +240,103 @@ const PAGE: u128 = 1 << PAGE_BITS;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PageSet {
     total: u128,
-    pages: BTreeMap<u128, u64>,
+    pages: PageMap,
     full: RunSet,
+}
+
+/// Partial pages by page number: 64-bit keys whenever the page numbers fit (every space of up
+/// to 2^70 indices), which halves the key bytes the map searches and stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PageMap {
+    Narrow(BTreeMap<u64, u64>),
+    Wide(BTreeMap<u128, u64>),
+}
+
+impl PageMap {
+    fn new(pages: u128) -> Self {
+        // The largest page number is `pages - 1`.
+        if u64::try_from(pages.saturating_sub(1)).is_ok() {
+            Self::Narrow(BTreeMap::new())
+        } else {
+            Self::Wide(BTreeMap::new())
+        }
+    }
+
+    // In the narrow variant every page number (below the page count) fits in a u64, so the
+    // `as u64` conversions below are exact.
+    fn get(&self, p: u128) -> Option<u64> {
+        match self {
+            Self::Narrow(m) => m.get(&(p as u64)).copied(),
+            Self::Wide(m) => m.get(&p).copied(),
+        }
+    }
+
+    fn get_mut(&mut self, p: u128) -> Option<&mut u64> {
+        match self {
+            Self::Narrow(m) => m.get_mut(&(p as u64)),
+            Self::Wide(m) => m.get_mut(&p),
+        }
+    }
+
+    fn or_insert_zero(&mut self, p: u128) -> &mut u64 {
+        match self {
+            Self::Narrow(m) => m.entry(p as u64).or_insert(0),
+            Self::Wide(m) => m.entry(p).or_insert(0),
+        }
+    }
+
+    fn insert(&mut self, p: u128, bits: u64) {
+        match self {
+            Self::Narrow(m) => {
+                m.insert(p as u64, bits);
+            }
+            Self::Wide(m) => {
+                m.insert(p, bits);
+            }
+        }
+    }
+
+    fn remove(&mut self, p: u128) {
+        match self {
+            Self::Narrow(m) => {
+                m.remove(&(p as u64));
+            }
+            Self::Wide(m) => {
+                m.remove(&p);
+            }
+        }
+    }
+
+    /// Removes every page in `p0..p1`.
+    fn remove_range(&mut self, p0: u128, p1: u128) {
+        if p0 >= p1 {
+            return;
+        }
+        match self {
+            Self::Narrow(m) => {
+                // `p1` may equal the page count (2^64 at most), so range up to `p1 - 1` inclusive.
+                let (p0, last) = (p0 as u64, (p1 - 1) as u64);
+                let inside: Vec<u64> = m.range(p0..=last).map(|(&p, _)| p).collect();
+                for p in inside {
+                    m.remove(&p);
+                }
+            }
+            Self::Wide(m) => {
+                let inside: Vec<u128> = m.range(p0..p1).map(|(&p, _)| p).collect();
+                for p in inside {
+                    m.remove(&p);
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn entries(&self) -> Vec<(u128, u64)> {
+        match self {
+            Self::Narrow(m) => m.iter().map(|(&p, &b)| (u128::from(p), b)).collect(),
+            Self::Wide(m) => m.iter().map(|(&p, &b)| (p, b)).collect(),
+        }
+    }
 }
 
 /// The first clear bit of `bits` at or above `from` (`from < 64`).
@@ -254,7 +349,7 @@ impl PageSet {
     pub(crate) fn new(total: u128) -> Self {
         let mut set = Self {
             total,
-            pages: BTreeMap::new(),
+            pages: PageMap::new(total.div_ceil(PAGE)),
             full: RunSet::new(),
         };
         let tail = (total % PAGE) as u32;
@@ -274,8 +369,8 @@ impl PageSet {
             return true;
         }
         self.pages
-            .get(&p)
-            .is_some_and(|&bits| bits & (1 << (i as u32 & 63)) != 0)
+            .get(p)
+            .is_some_and(|bits| bits & (1 << (i as u32 & 63)) != 0)
     }
 
     /// Adds `i` (`i < total`); returns whether it was absent.
@@ -285,13 +380,13 @@ impl PageSet {
             return false;
         }
         let bit = 1u64 << (i as u32 & 63);
-        let bits = self.pages.entry(p).or_insert(0);
+        let bits = self.pages.or_insert_zero(p);
         if *bits & bit != 0 {
             return false;
         }
         *bits |= bit;
         if *bits == u64::MAX {
-            self.pages.remove(&p);
+            self.pages.remove(p);
             self.full.insert(p);
         }
         true
@@ -305,7 +400,7 @@ impl PageSet {
             self.pages.insert(p, !bit);
             return true;
         }
-        let Some(bits) = self.pages.get_mut(&p) else {
+        let Some(bits) = self.pages.get_mut(p) else {
             return false;
         };
         if *bits & bit == 0 {
@@ -313,7 +408,7 @@ impl PageSet {
         }
         *bits &= !bit;
         if *bits == 0 {
-            self.pages.remove(&p);
+            self.pages.remove(p);
         }
         true
     }
@@ -329,10 +424,7 @@ impl PageSet {
         let whole_end = end - end % PAGE;
         if i < whole_end {
             let (p0, p1) = (i >> PAGE_BITS, whole_end >> PAGE_BITS);
-            let inside: Vec<u128> = self.pages.range(p0..p1).map(|(&p, _)| p).collect();
-            for p in inside {
-                self.pages.remove(&p);
-            }
+            self.pages.remove_range(p0, p1);
             self.full.insert_range(p0, p1);
             i = whole_end;
         }
@@ -343,7 +435,7 @@ impl PageSet {
     }
 
     fn page_bits(&self, p: u128) -> u64 {
-        self.pages.get(&p).copied().unwrap_or(0)
+        self.pages.get(p).unwrap_or(0)
     }
 
     /// The first clear index of a page that is known not to be full.
@@ -377,11 +469,11 @@ impl PageSet {
         let from = if from >= self.total { 0 } else { from };
         let p = from >> PAGE_BITS;
         if self.total > 0 && !self.full.contains(p) {
-            let bits = self.pages.entry(p).or_insert(0);
+            let bits = self.pages.or_insert_zero(p);
             if let Some(bit) = first_clear_from(*bits, from as u32 & 63) {
                 *bits |= 1 << bit;
                 if *bits == u64::MAX {
-                    self.pages.remove(&p);
+                    self.pages.remove(p);
                     self.full.insert(p);
                 }
                 return Some((p << PAGE_BITS) | u128::from(bit));
@@ -410,7 +502,7 @@ impl PageSet {
     #[cfg(test)]
     pub(crate) fn check_invariants(&self) {
         self.full.check_invariants();
-        for (&p, &bits) in &self.pages {
+        for (p, bits) in self.pages.entries() {
             assert!(
                 bits != 0 && bits != u64::MAX,
                 "page {p} stored as {bits:#x}"
@@ -422,9 +514,32 @@ impl PageSet {
 
 #[cfg(test)]
 mod page_tests {
-    use super::PageSet;
+    use super::{PageMap, PageSet};
     use alloc::collections::BTreeSet;
     use proptest::prelude::*;
+
+    #[test]
+    fn wide_page_numbers() {
+        let total = u128::MAX - 5;
+        let mut r = PageSet::new(total);
+        assert!(matches!(r.pages, PageMap::Wide(_)));
+        let high = total - 1;
+        assert_eq!(r.first_free_from(high), Some(high));
+        assert!(r.insert(high));
+        // Wraps to the start of the space.
+        assert_eq!(r.first_free_from(high), Some(0));
+        r.insert_range(0, 1 << 100);
+        assert_eq!(r.take_first_free_from(high), Some(1 << 100));
+        assert!(r.contains(1 << 100) && r.contains(5) && !r.contains((1 << 100) + 1));
+        assert!(r.remove(5));
+        assert_eq!(r.first_free_at_or_after(0), Some(5));
+        r.check_invariants();
+        assert!(matches!(PageSet::new(1 << 70).pages, PageMap::Narrow(_)));
+        assert!(matches!(
+            PageSet::new((1 << 70) + 1).pages,
+            PageMap::Wide(_)
+        ));
+    }
 
     proptest! {
         #[test]

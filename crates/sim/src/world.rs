@@ -1171,7 +1171,16 @@ impl World {
     /// from clients until it has talked to its partner).
     fn update_fences(&mut self) {
         for side in 0..2 {
-            let partner_pd = self.servers[peer(side)].state == Some(State::PartnerDown);
+            // A crashed partner counts with the state it will come back in: a server must not
+            // resume service on stale data while its (crashed) partner's PARTNER-DOWN stands.
+            let p = &self.servers[peer(side)];
+            let partner_pd = p.state == Some(State::PartnerDown)
+                || p.ep.is_none()
+                    && p.store
+                        .durable()
+                        .endpoint
+                        .as_ref()
+                        .is_some_and(|e| e.state == State::PartnerDown);
             let mine = self.servers[side].state;
             let learned = matches!(
                 mine,

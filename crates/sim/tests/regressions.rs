@@ -138,3 +138,74 @@ fn earlier_finding_seeds_pass() {
 fn seed_595_resolution_interrupted_does_not_reuse_taken_over_prefixes() {
     seed_passes(595);
 }
+
+/// B9 (invariant 1).
+#[test]
+#[ignore = "B9: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
+fn seed_12944_shorter_renewal_keeps_the_longer_expiry() {
+    seed_passes(12944);
+}
+
+/// B10 (invariants 3 and 1).
+#[test]
+#[ignore = "B10: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
+fn seed_11405_database_loss_keeps_extended_leases() {
+    seed_passes(11405);
+    seed_passes(3478);
+}
+
+/// B9, directly on the endpoint: a second, shorter Reply for the same client (a retransmitted
+/// Request answered again) must not move the recorded client expiry backwards, since the client
+/// may hold the first, longer one.
+#[test]
+#[ignore = "B9: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
+fn shorter_renewal_does_not_shorten_the_recorded_expiry() {
+    use dhcpv6_failover::{
+        BindingStatus, ClientKey, Duration, Endpoint, Instant, LeaseChange, LeaseGrant, Now,
+        Resource, State, UnixTime,
+    };
+    let mut cfg = dhcpv6_sim::setup::endpoint_config(&SimConfig::quiet(1, 1), 0);
+    cfg.unpaired_first_start = true;
+    let wall = UnixTime::from_secs(1_800_000_000);
+    let mut now = Now::new(Instant::ZERO, wall);
+    let mut ep = Endpoint::new(cfg, now).expect("endpoint");
+    // No partner: after the startup wait an unpaired first start goes to PARTNER-DOWN.
+    for _ in 0..1000 {
+        while ep.poll_transmit().is_some() {}
+        while let Some(w) = ep.poll_storage() {
+            ep.handle_storage_done(now, w.id, Ok(())).expect("ack");
+        }
+        while ep.poll_event().is_some() {}
+        if ep.state() == State::PartnerDown {
+            break;
+        }
+        let next = ep
+            .poll_timeout()
+            .unwrap_or(now.instant + Duration::from_secs(1));
+        now = Now::new(next, wall + Duration::from_millis(next.as_millis()));
+        ep.handle_timeout(now);
+    }
+    assert_eq!(ep.state(), State::PartnerDown, "setup: the endpoint serves");
+    let client = ClientKey {
+        duid: vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1],
+        iaid: 1,
+    };
+    let r = Resource::Address(dhcpv6_sim::setup::address(1));
+    let first = LeaseGrant::new(client.clone(), r, Duration::from_secs(165));
+    ep.record_lease(now, LeaseChange::Granted(first))
+        .expect("grant");
+    let long = ep
+        .binding(&r)
+        .and_then(|b| b.state_expiration_time)
+        .expect("expiry");
+    let again = LeaseGrant::new(client, r, Duration::from_secs(48));
+    ep.record_lease(now, LeaseChange::Renewed(again))
+        .expect("renew");
+    let b = ep.binding(&r).expect("binding");
+    assert_eq!(b.status, BindingStatus::Active);
+    assert!(
+        b.state_expiration_time >= Some(long),
+        "expiry moved back from {long:?} to {:?}",
+        b.state_expiration_time
+    );
+}

@@ -1,6 +1,6 @@
 //! Pool allocation benchmarks: allocations per second from a /64 address range, a /112 address
 //! range (65,536 addresses) and a /40 carved into /56s (65,536 prefixes), empty and with the
-//! allocating side's share 50 % and 90 % full, plus heap bytes per lease.
+//! allocating side's share 50 %, 90 % and 95 % full, plus heap bytes per lease.
 //!
 //! Method: each timed batch allocates `BATCH` leases for distinct clients (8-byte DUIDs from a
 //! counter) from the primary's share, then frees them untimed, so the fill level stays within
@@ -130,7 +130,7 @@ fn bench_alloc(c: &mut Criterion) {
     });
     drop(big);
 
-    for pct in [0u128, 50, 90] {
+    for pct in [0u128, 50, 90, 95] {
         let mut pool = addr_pool(112);
         fill(&mut pool, pct);
         let name = format!("addr_112/{pct}pct");
@@ -220,7 +220,7 @@ fn report_cpu_rates(_c: &mut Criterion) {
         pairs(&mut |i| alloc_then_free(&mut big, i));
     });
     drop(big);
-    for pct in [0u128, 50, 90] {
+    for pct in [0u128, 50, 90, 95] {
         let mut pool = addr_pool(112);
         fill(&mut pool, pct);
         rate_row(&format!("addr_112/{pct}pct (alloc+free)"), OPS, || {

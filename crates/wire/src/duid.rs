@@ -7,6 +7,7 @@ use bytes::BufMut;
 
 use crate::error::{AllowedLength, ParseError, ParseErrorKind};
 use crate::reader::Reader;
+use crate::small::SmallBytes;
 use crate::{Emit, Parse};
 
 /// A DUID: the raw bytes (type code included), validated on construction.
@@ -17,7 +18,7 @@ use crate::{Emit, Parse};
 //= https://www.rfc-editor.org/rfc/rfc8415#section-11.1
 //# A DUID can be no more than 128 octets long (not including the type code).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Duid(Vec<u8>);
+pub struct Duid(SmallBytes);
 
 /// The typed view of a [`Duid`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +69,17 @@ impl Duid {
     /// [`ParseErrorKind::BadLength`] at offset 0 of `bytes`.
     pub fn new(bytes: &[u8]) -> Result<Self, ParseError> {
         Self::check(bytes, 0)?;
-        Ok(Self(bytes.to_vec()))
+        Ok(Self(SmallBytes::new(bytes)))
     }
 
+    /// Validates and copies `bytes` found at absolute `offset`.
+    #[inline]
+    pub(crate) fn from_slice_at(bytes: &[u8], offset: usize) -> Result<Self, ParseError> {
+        Self::check(bytes, offset)?;
+        Ok(Self(SmallBytes::new(bytes)))
+    }
+
+    #[inline]
     fn check(bytes: &[u8], offset: usize) -> Result<(), ParseError> {
         let declared = bytes.len();
         let allowed = match bytes.first_chunk::<2>().map(|t| u16::from_be_bytes(*t)) {
@@ -105,7 +114,7 @@ impl Duid {
         v.extend_from_slice(&time.to_be_bytes());
         v.extend_from_slice(link_layer_address);
         Self::check(&v, 0)?;
-        Ok(Self(v))
+        Ok(Self(SmallBytes::new(&v)))
     }
 
     /// Builds a DUID-EN.
@@ -118,7 +127,7 @@ impl Duid {
         v.extend_from_slice(&enterprise_number.to_be_bytes());
         v.extend_from_slice(identifier);
         Self::check(&v, 0)?;
-        Ok(Self(v))
+        Ok(Self(SmallBytes::new(&v)))
     }
 
     /// Builds a DUID-LL.
@@ -131,7 +140,7 @@ impl Duid {
         v.extend_from_slice(&hardware_type.to_be_bytes());
         v.extend_from_slice(link_layer_address);
         Self::check(&v, 0)?;
-        Ok(Self(v))
+        Ok(Self(SmallBytes::new(&v)))
     }
 
     /// Builds a DUID-UUID.
@@ -140,25 +149,25 @@ impl Duid {
         let mut v = Vec::with_capacity(18);
         v.extend_from_slice(&4u16.to_be_bytes());
         v.extend_from_slice(&uuid);
-        Self(v)
+        Self(SmallBytes::new(&v))
     }
 
     /// The DUID type code.
     #[must_use]
     pub fn duid_type(&self) -> u16 {
-        self.0.first_chunk::<2>().map_or(0, |t| u16::from_be_bytes(*t))
+        self.0.as_slice().first_chunk::<2>().map_or(0, |t| u16::from_be_bytes(*t))
     }
 
     /// The wire bytes, type code included.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_slice()
     }
 
     /// The typed view.
     #[must_use]
     pub fn kind(&self) -> DuidKind<'_> {
-        let body = self.0.get(2..).unwrap_or_default();
+        let body = self.0.as_slice().get(2..).unwrap_or_default();
         let u16_at = |b: &[u8]| b.first_chunk::<2>().map_or(0, |x| u16::from_be_bytes(*x));
         let u32_at = |b: &[u8]| b.first_chunk::<4>().map_or(0, |x| u32::from_be_bytes(*x));
         match self.duid_type() {
@@ -194,7 +203,7 @@ impl fmt::Debug for Duid {
             _ => "type",
         };
         write!(f, "Duid({kind}:")?;
-        for b in &self.0 {
+        for b in self.0.as_slice() {
             write!(f, "{b:02x}")?;
         }
         f.write_str(")")
@@ -207,17 +216,17 @@ impl<'a> Parse<'a> for Duid {
         let offset = r.offset();
         let bytes = r.rest();
         Self::check(bytes, offset)?;
-        Ok(Self(bytes.to_vec()))
+        Ok(Self(SmallBytes::new(bytes)))
     }
 }
 
 impl Emit for Duid {
     fn emit(&self, out: &mut impl BufMut) {
-        out.put_slice(&self.0);
+        out.put_slice(self.0.as_slice());
     }
 
     fn emitted_len(&self) -> usize {
-        self.0.len()
+        self.0.as_slice().len()
     }
 }
 

@@ -67,6 +67,7 @@ mod message;
 mod name;
 mod option;
 mod reader;
+mod small;
 mod view;
 
 pub use codes::{BindingStatus, HeaderKind, MessageType, OptionCode, ServerState, Status};
@@ -136,6 +137,86 @@ pub fn parse_exact<'a, T: Parse<'a>>(bytes: &'a [u8]) -> Result<T, ParseError> {
     let v = T::parse(&mut r)?;
     r.finish()?;
     Ok(v)
+}
+
+/// Initial capacity of the vectors `to_vec` fills: most messages fit, so a message is emitted
+/// in one pass with back-patched lengths and one allocation.
+pub(crate) const TO_VEC_CAPACITY: usize = 512;
+
+/// Internal output abstraction. A generic [`BufMut`] gets each option length computed before
+/// its payload ([`BufSink`]); a `Vec<u8>` gets it back-patched after, in a single pass.
+pub(crate) trait Sink {
+    fn put_u8(&mut self, v: u8);
+    fn put_u16(&mut self, v: u16);
+    fn put_u32(&mut self, v: u32);
+    fn put_u64(&mut self, v: u64);
+    fn put_slice(&mut self, s: &[u8]);
+    fn put_option(&mut self, o: &DhcpOption);
+}
+
+/// [`Sink`] over any [`BufMut`].
+pub(crate) struct BufSink<'b, B: BufMut>(pub(crate) &'b mut B);
+
+impl<B: BufMut> Sink for BufSink<'_, B> {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        self.0.put_u8(v);
+    }
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        self.0.put_u16(v);
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        self.0.put_u32(v);
+    }
+    #[inline]
+    fn put_u64(&mut self, v: u64) {
+        self.0.put_u64(v);
+    }
+    #[inline]
+    fn put_slice(&mut self, s: &[u8]) {
+        self.0.put_slice(s);
+    }
+    fn put_option(&mut self, o: &DhcpOption) {
+        self.0.put_u16(o.code().0);
+        self.0.put_u16(len_u16(o.payload_len()));
+        o.emit_payload(self);
+    }
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        self.push(v);
+    }
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+    #[inline]
+    fn put_u64(&mut self, v: u64) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+    #[inline]
+    fn put_slice(&mut self, s: &[u8]) {
+        self.extend_from_slice(s);
+    }
+    fn put_option(&mut self, o: &DhcpOption) {
+        let start = self.len();
+        let [a, b] = o.code().0.to_be_bytes();
+        self.extend_from_slice(&[a, b, 0, 0]);
+        o.emit_payload(self);
+        let len = self.len().saturating_sub(start).saturating_sub(4);
+        let at = start.saturating_add(2);
+        if let Some(field) = self.get_mut(at..at.saturating_add(2)) {
+            field.copy_from_slice(&len_u16(len).to_be_bytes());
+        }
+    }
 }
 
 /// A wire length as `u16`, saturated (lengths over 65,535 violate a documented invariant).

@@ -9,7 +9,7 @@ use crate::codes::{HeaderKind, MessageType};
 use crate::error::{ParseError, ParseErrorKind};
 use crate::option::Options;
 use crate::reader::Reader;
-use crate::{Emit, Parse};
+use crate::{BufSink, Emit, Parse, Sink, TO_VEC_CAPACITY};
 
 /// Largest 24-bit transaction id.
 pub const MAX_TRANSACTION_ID: u32 = 0x00ff_ffff;
@@ -219,72 +219,82 @@ impl<'a> Parse<'a> for Message {
     }
 }
 
-fn put_u24(out: &mut impl BufMut, v: u32) {
+fn put_u24<S: Sink>(out: &mut S, v: u32) {
     let [_, a, b, c] = v.to_be_bytes();
     out.put_slice(&[a, b, c]);
 }
 
-impl Emit for ClientMessage {
-    fn emit(&self, out: &mut impl BufMut) {
+impl ClientMessage {
+    pub(crate) fn emit_to<S: Sink>(&self, out: &mut S) {
         out.put_u8(self.msg_type.0);
         put_u24(out, self.transaction_id);
-        self.options.emit(out);
-    }
-
-    fn emitted_len(&self) -> usize {
-        self.options.emitted_len().saturating_add(CLIENT_HEADER_LEN)
+        self.options.emit_to(out);
     }
 }
 
-impl Emit for RelayMessage {
-    fn emit(&self, out: &mut impl BufMut) {
+impl RelayMessage {
+    pub(crate) fn emit_to<S: Sink>(&self, out: &mut S) {
         out.put_u8(self.msg_type.0);
         out.put_u8(self.hop_count);
         out.put_slice(&self.link_address.octets());
         out.put_slice(&self.peer_address.octets());
-        self.options.emit(out);
-    }
-
-    fn emitted_len(&self) -> usize {
-        self.options.emitted_len().saturating_add(RELAY_HEADER_LEN)
+        self.options.emit_to(out);
     }
 }
 
-impl Emit for FailoverMessage {
-    fn emit(&self, out: &mut impl BufMut) {
+impl FailoverMessage {
+    pub(crate) fn emit_to<S: Sink>(&self, out: &mut S) {
         out.put_u8(self.msg_type.0);
         put_u24(out, self.transaction_id);
         out.put_u32(self.sent_time);
-        self.options.emit(out);
-    }
-
-    fn emitted_len(&self) -> usize {
-        self.options.emitted_len().saturating_add(FAILOVER_HEADER_LEN)
+        self.options.emit_to(out);
     }
 }
 
-impl Emit for Message {
-    fn emit(&self, out: &mut impl BufMut) {
+impl Message {
+    pub(crate) fn emit_to<S: Sink>(&self, out: &mut S) {
         match self {
-            Self::Client(m) => m.emit(out),
-            Self::Relay(m) => m.emit(out),
-            Self::Failover(m) => m.emit(out),
+            Self::Client(m) => m.emit_to(out),
+            Self::Relay(m) => m.emit_to(out),
+            Self::Failover(m) => m.emit_to(out),
             Self::Unknown { msg_type, data } => {
                 out.put_u8(msg_type.0);
                 out.put_slice(data);
             }
         }
     }
-
-    fn emitted_len(&self) -> usize {
-        match self {
-            Self::Client(m) => m.emitted_len(),
-            Self::Relay(m) => m.emitted_len(),
-            Self::Failover(m) => m.emitted_len(),
-            Self::Unknown { data, .. } => data.len().saturating_add(1),
-        }
-    }
 }
+
+macro_rules! emit_via_sink {
+    ($ty:ty, |$s:ident| $len:expr) => {
+        impl Emit for $ty {
+            fn emit(&self, out: &mut impl BufMut) {
+                self.emit_to(&mut BufSink(out));
+            }
+
+            fn emitted_len(&self) -> usize {
+                let $s = self;
+                $len
+            }
+
+            fn to_vec(&self) -> Vec<u8> {
+                let mut v = Vec::with_capacity(TO_VEC_CAPACITY);
+                self.emit_to(&mut v);
+                v
+            }
+        }
+    };
+}
+
+emit_via_sink!(ClientMessage, |m| m.options.emitted_len().saturating_add(CLIENT_HEADER_LEN));
+emit_via_sink!(RelayMessage, |m| m.options.emitted_len().saturating_add(RELAY_HEADER_LEN));
+emit_via_sink!(FailoverMessage, |m| m.options.emitted_len().saturating_add(FAILOVER_HEADER_LEN));
+emit_via_sink!(Message, |m| match m {
+    Message::Client(m) => m.emitted_len(),
+    Message::Relay(m) => m.emitted_len(),
+    Message::Failover(m) => m.emitted_len(),
+    Message::Unknown { data, .. } => data.len().saturating_add(1),
+});
 
 impl From<ClientMessage> for Message {
     fn from(m: ClientMessage) -> Self {

@@ -9,6 +9,7 @@ use bytes::BufMut;
 
 use crate::error::{ParseError, ParseErrorKind};
 use crate::reader::Reader;
+use crate::small::SmallBytes;
 use crate::{Emit, Parse};
 
 /// A domain name held in its exact wire bytes: a sequence of labels (1–63 bytes each, length
@@ -25,7 +26,7 @@ use crate::{Emit, Parse};
 //# DHCP MUST NOT be stored in compressed form as described in
 //# Section 4.1.4 of [RFC1035].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct DomainName(Vec<u8>);
+pub struct DomainName(SmallBytes);
 
 /// Longest domain name in wire format (RFC 1035 §3.1).
 pub const MAX_NAME_LEN: usize = 255;
@@ -113,24 +114,24 @@ impl DomainName {
         }
         let consumed = start.remaining().saturating_sub(r.remaining());
         let mut s = start;
-        Ok(Self(s.take(consumed)?.to_vec()))
+        Ok(Self(SmallBytes::new(s.take(consumed)?)))
     }
 
     /// Whether the name ends with the root label.
     #[must_use]
     pub fn is_fully_qualified(&self) -> bool {
-        self.0.last() == Some(&0)
+        self.0.as_slice().last() == Some(&0)
     }
 
     /// The wire bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_slice()
     }
 
     /// The labels, in order, without the root label.
     pub fn labels(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut rest: &[u8] = &self.0;
+        let mut rest: &[u8] = self.0.as_slice();
         core::iter::from_fn(move || {
             let (&len, tail) = rest.split_first()?;
             let (label, tail) = tail.split_at_checked(usize::from(len))?;
@@ -189,11 +190,11 @@ impl<'a> Parse<'a> for DomainName {
 
 impl Emit for DomainName {
     fn emit(&self, out: &mut impl BufMut) {
-        out.put_slice(&self.0);
+        out.put_slice(self.0.as_slice());
     }
 
     fn emitted_len(&self) -> usize {
-        self.0.len()
+        self.0.as_slice().len()
     }
 }
 

@@ -21,7 +21,7 @@ use crate::error::{AllowedLength, ParseError, ParseErrorKind};
 use crate::message::Message;
 use crate::name::DomainName;
 use crate::reader::Reader;
-use crate::{Emit, Parse, len_u16};
+use crate::{BufSink, Emit, Parse, Sink, TO_VEC_CAPACITY, len_u16};
 
 /// An ordered list of options, exactly as received: order and duplicates are kept.
 ///
@@ -601,32 +601,73 @@ impl<'a> IntoIterator for &'a Options {
 impl<'a> Parse<'a> for Options {
     /// Reads options until the reader is empty.
     fn parse(r: &mut Reader<'a>) -> Result<Self, ParseError> {
-        let mut v = Vec::with_capacity(count_options(r));
-        while !r.is_empty() {
-            v.push(DhcpOption::parse(r)?);
+        let base = r.offset();
+        let ctx = r.clone();
+        Self::parse_slice(r.rest(), base, &ctx)
+    }
+}
+
+impl Options {
+    /// The hot path: walks the TLVs over a slice (`base` = absolute offset of `bytes`, `ctx`
+    /// carries the nesting counters) and decodes each payload.
+    pub(crate) fn parse_slice(
+        bytes: &[u8],
+        base: usize,
+        ctx: &Reader<'_>,
+    ) -> Result<Self, ParseError> {
+        let mut v = Vec::with_capacity(count_options(bytes));
+        let mut rest = bytes;
+        let mut offset = base;
+        while !rest.is_empty() {
+            let Some((&[a, b, c, d], tail)) = rest.split_first_chunk::<4>() else {
+                return Err(ParseError::new(
+                    offset,
+                    ParseErrorKind::Truncated { needed: 4, available: rest.len() },
+                ));
+            };
+            let code = OptionCode(u16::from_be_bytes([a, b]));
+            let len = usize::from(u16::from_be_bytes([c, d]));
+            let Some((data, tail)) = tail.split_at_checked(len) else {
+                return Err(bad_len(offset, len, AllowedLength::Between(0, tail.len())).within(code));
+            };
+            v.push(DhcpOption::from_raw(code, data, offset, ctx)?);
+            offset = offset.saturating_add(4).saturating_add(len);
+            rest = tail;
         }
         Ok(Self(v))
     }
 }
 
-/// Counts the well-formed TLVs ahead (a capacity hint; errors are reported by the real parse).
-fn count_options(r: &Reader<'_>) -> usize {
-    let mut probe = r.clone();
+/// Counts the well-framed TLVs ahead (a capacity hint; errors are reported by the real parse).
+fn count_options(mut rest: &[u8]) -> usize {
     let mut n = 0usize;
-    while let (Ok(_), Ok(len)) = (probe.u16(), probe.u16()) {
-        if probe.take(usize::from(len)).is_err() {
-            break;
+    while let Some((&[_, _, c, d], tail)) = rest.split_first_chunk::<4>() {
+        match tail.split_at_checked(usize::from(u16::from_be_bytes([c, d]))) {
+            Some((_, tail)) => rest = tail,
+            None => break,
         }
         n = n.saturating_add(1);
     }
     n
 }
 
+impl Options {
+    pub(crate) fn emit_to<S: Sink>(&self, out: &mut S) {
+        for o in &self.0 {
+            out.put_option(o);
+        }
+    }
+}
+
 impl Emit for Options {
     fn emit(&self, out: &mut impl BufMut) {
-        for o in &self.0 {
-            o.emit(out);
-        }
+        self.emit_to(&mut BufSink(out));
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(TO_VEC_CAPACITY);
+        self.emit_to(&mut v);
+        v
     }
 
     fn emitted_len(&self) -> usize {
@@ -637,8 +678,18 @@ impl Emit for Options {
 // ---------------------------------------------------------------------------------------------
 // DhcpOption
 
+#[cold]
 fn bad_len(start: usize, declared: usize, allowed: AllowedLength) -> ParseError {
     ParseError::new(start, ParseErrorKind::BadLength { declared, allowed })
+}
+
+/// A fixed-length payload from a slice.
+#[inline]
+fn fixed<const N: usize>(data: &[u8], start: usize) -> Result<[u8; N], ParseError> {
+    match data.try_into() {
+        Ok(a) => Ok(a),
+        Err(_) => Err(bad_len(start, data.len(), AllowedLength::Exactly(N))),
+    }
 }
 
 fn exact<const N: usize>(body: &mut Reader<'_>, start: usize) -> Result<[u8; N], ParseError> {
@@ -789,6 +840,83 @@ impl DhcpOption {
             | Self::StateExpirationTime(v) => Some(v),
             _ => None,
         }
+    }
+
+    /// Decodes one option from its payload slice; `start` is the absolute offset of its code
+    /// field. Fixed layouts are decoded straight from the slice; the rest go through a
+    /// [`Reader`] scoped to the payload.
+    #[inline]
+    pub(crate) fn from_raw(
+        code: OptionCode,
+        data: &[u8],
+        start: usize,
+        ctx: &Reader<'_>,
+    ) -> Result<Self, ParseError> {
+        let dstart = start.saturating_add(4);
+        let u32_of = || fixed::<4>(data, start).map(u32::from_be_bytes);
+        let nested = |rest: &[u8], skip: usize| -> Result<Options, ParseError> {
+            let mut inner = ctx.clone();
+            inner.descend_at(dstart)?;
+            Options::parse_slice(rest, dstart.saturating_add(skip), &inner)
+        };
+        let res = match code {
+            OptionCode::CLIENTID => Duid::from_slice_at(data, dstart).map(Self::ClientId),
+            OptionCode::SERVERID => Duid::from_slice_at(data, dstart).map(Self::ServerId),
+            OptionCode::RELAY_ID => Duid::from_slice_at(data, dstart).map(Self::RelayId),
+            OptionCode::ELAPSED_TIME => {
+                fixed::<2>(data, start).map(|b| Self::ElapsedTime(u16::from_be_bytes(b)))
+            }
+            OptionCode::PREFERENCE => fixed::<1>(data, start).map(|[b]| Self::Preference(b)),
+            OptionCode::RAPID_COMMIT => fixed::<0>(data, start).map(|_| Self::RapidCommit),
+            OptionCode::IA_NA | OptionCode::IA_PD => match data.split_first_chunk::<12>() {
+                Some((h, rest)) => {
+                    let [i0, i1, i2, i3, a0, a1, a2, a3, b0, b1, b2, b3] = *h;
+                    let iaid = u32::from_be_bytes([i0, i1, i2, i3]);
+                    let t1 = u32::from_be_bytes([a0, a1, a2, a3]);
+                    let t2 = u32::from_be_bytes([b0, b1, b2, b3]);
+                    nested(rest, 12).map(|options| {
+                        if code == OptionCode::IA_NA {
+                            Self::IaNa(IaNa { iaid, t1, t2, options })
+                        } else {
+                            Self::IaPd(IaPd { iaid, t1, t2, options })
+                        }
+                    })
+                }
+                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(12))),
+            },
+            OptionCode::IAADDR => match data.split_first_chunk::<24>() {
+                Some((h, rest)) => {
+                    let (addr, lt) = h.split_first_chunk::<16>().unwrap_or((&[0; 16], &[]));
+                    let lt: [u8; 8] = lt.try_into().unwrap_or_default();
+                    let [p0, p1, p2, p3, v0, v1, v2, v3] = lt;
+                    nested(rest, 24).map(|options| {
+                        Self::IaAddr(IaAddr {
+                            address: Ipv6Addr::from(*addr),
+                            preferred_lifetime: u32::from_be_bytes([p0, p1, p2, p3]),
+                            valid_lifetime: u32::from_be_bytes([v0, v1, v2, v3]),
+                            options,
+                        })
+                    })
+                }
+                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(24))),
+            },
+            OptionCode::CLIENT_DATA => nested(data, 0).map(Self::ClientData),
+            OptionCode::F_DNS_REMOVAL_INFO => nested(data, 0).map(Self::DnsRemovalInfo),
+            OptionCode::CLT_TIME => u32_of().map(Self::CltTime),
+            OptionCode::LQ_BASE_TIME => u32_of().map(Self::LqBaseTime),
+            OptionCode::F_BINDING_STATUS => {
+                fixed::<1>(data, start).map(|[b]| Self::BindingStatus(BindingStatus(b)))
+            }
+            OptionCode::F_START_TIME_OF_STATE => u32_of().map(Self::StartTimeOfState),
+            OptionCode::F_STATE_EXPIRATION_TIME => u32_of().map(Self::StateExpirationTime),
+            OptionCode::F_PARTNER_LIFETIME => u32_of().map(Self::PartnerLifetime),
+            OptionCode::F_EXPIRATION_TIME => u32_of().map(Self::ExpirationTime),
+            _ => {
+                let mut body = ctx.scoped(data, dstart);
+                Self::parse_payload(code, start, &mut body)
+            }
+        };
+        res.map_err(|e| e.within(code))
     }
 
     /// Decodes one payload. `start` is the absolute offset of the option's code field.
@@ -1064,37 +1192,37 @@ impl DhcpOption {
         }
     }
 
-    fn emit_payload(&self, out: &mut impl BufMut) {
-        fn items(out: &mut impl BufMut, v: &[Vec<u8>]) {
+    pub(crate) fn emit_payload<S: Sink>(&self, out: &mut S) {
+        fn items<S: Sink>(out: &mut S, v: &[Vec<u8>]) {
             for i in v {
                 out.put_u16(len_u16(i.len()));
                 out.put_slice(i);
             }
         }
         match self {
-            Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d) => d.emit(out),
+            Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d) => out.put_slice(d.as_bytes()),
             Self::IaNa(IaNa { iaid, t1, t2, options }) | Self::IaPd(IaPd { iaid, t1, t2, options }) => {
                 out.put_u32(*iaid);
                 out.put_u32(*t1);
                 out.put_u32(*t2);
-                options.emit(out);
+                options.emit_to(out);
             }
             Self::IaTa(x) => {
                 out.put_u32(x.iaid);
-                x.options.emit(out);
+                x.options.emit_to(out);
             }
             Self::IaAddr(x) => {
                 out.put_slice(&x.address.octets());
                 out.put_u32(x.preferred_lifetime);
                 out.put_u32(x.valid_lifetime);
-                x.options.emit(out);
+                x.options.emit_to(out);
             }
             Self::IaPrefix(x) => {
                 out.put_u32(x.preferred_lifetime);
                 out.put_u32(x.valid_lifetime);
                 out.put_u8(x.prefix_len);
                 out.put_slice(&x.prefix.octets());
-                x.options.emit(out);
+                x.options.emit_to(out);
             }
             Self::Oro(v) => {
                 for c in v {
@@ -1106,7 +1234,7 @@ impl DhcpOption {
             Self::BindingStatus(s) => out.put_u8(s.0),
             Self::ServerState(s) => out.put_u8(s.0),
             Self::ElapsedTime(v) | Self::ConnectFlags(v) | Self::DnsFlags(v) => out.put_u16(*v),
-            Self::RelayMsg(m) => m.emit(out),
+            Self::RelayMsg(m) => m.emit_to(out),
             Self::Auth(a) => {
                 out.put_u8(a.protocol);
                 out.put_u8(a.algorithm);
@@ -1141,28 +1269,28 @@ impl DhcpOption {
             }
             Self::DomainList(v) => {
                 for n in v {
-                    n.emit(out);
+                    out.put_slice(n.as_bytes());
                 }
             }
             Self::ClientFqdn(f) => {
                 out.put_u8(f.flags);
-                f.name.emit(out);
+                out.put_slice(f.name.as_bytes());
             }
             Self::LqQuery(q) => {
                 out.put_u8(q.query_type);
                 out.put_slice(&q.link_address.octets());
-                q.options.emit(out);
+                q.options.emit_to(out);
             }
-            Self::ClientData(o) | Self::DnsRemovalInfo(o) => o.emit(out),
+            Self::ClientData(o) | Self::DnsRemovalInfo(o) => o.emit_to(out),
             Self::LqRelayData(d) => {
                 out.put_slice(&d.peer_address.octets());
-                d.message.emit(out);
+                d.message.emit_to(out);
             }
             Self::Vss(v) => {
                 out.put_u8(v.vss_type);
                 out.put_slice(&v.info);
             }
-            Self::DnsHostName(n) | Self::DnsZoneName(n) => n.emit(out),
+            Self::DnsHostName(n) | Self::DnsZoneName(n) => out.put_slice(n.as_bytes()),
             Self::ProtocolVersion(v) => {
                 out.put_u16(v.major);
                 out.put_u16(v.minor);
@@ -1201,25 +1329,23 @@ impl<'a> Parse<'a> for DhcpOption {
         let code = OptionCode(r.u16()?);
         let len = r.u16().map_err(|e| e.within(code))?;
         let available = r.remaining();
-        let mut body = r.sub(usize::from(len)).map_err(|_| {
-            ParseError::new(
-                start,
-                ParseErrorKind::BadLength {
-                    declared: usize::from(len),
-                    allowed: AllowedLength::Between(0, available),
-                },
-            )
-            .within(code)
+        let ctx = r.clone();
+        let data = r.take(usize::from(len)).map_err(|_| {
+            bad_len(start, usize::from(len), AllowedLength::Between(0, available)).within(code)
         })?;
-        Self::parse_payload(code, start, &mut body).map_err(|e| e.within(code))
+        Self::from_raw(code, data, start, &ctx)
     }
 }
 
 impl Emit for DhcpOption {
     fn emit(&self, out: &mut impl BufMut) {
-        out.put_u16(self.code().0);
-        out.put_u16(len_u16(self.payload_len()));
-        self.emit_payload(out);
+        BufSink(out).put_option(self);
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(TO_VEC_CAPACITY);
+        v.put_option(self);
+        v
     }
 
     fn emitted_len(&self) -> usize {
@@ -1246,7 +1372,7 @@ macro_rules! payload_codec {
 
         impl Emit for $ty {
             fn emit(&self, out: &mut impl BufMut) {
-                // Emitting through a borrowed-looking shim would need a clone; write directly.
+                let out = &mut BufSink(out);
                 emit_typed_payload!($ty, self, out);
             }
 
@@ -1268,27 +1394,27 @@ macro_rules! emit_typed_payload {
         $out.put_u32($s.iaid);
         $out.put_u32($s.t1);
         $out.put_u32($s.t2);
-        $s.options.emit($out);
+        $s.options.emit_to($out);
     }};
     (IaPd, $s:ident, $out:ident) => {
         emit_typed_payload!(IaNa, $s, $out)
     };
     (IaTa, $s:ident, $out:ident) => {{
         $out.put_u32($s.iaid);
-        $s.options.emit($out);
+        $s.options.emit_to($out);
     }};
     (IaAddr, $s:ident, $out:ident) => {{
         $out.put_slice(&$s.address.octets());
         $out.put_u32($s.preferred_lifetime);
         $out.put_u32($s.valid_lifetime);
-        $s.options.emit($out);
+        $s.options.emit_to($out);
     }};
     (IaPrefix, $s:ident, $out:ident) => {{
         $out.put_u32($s.preferred_lifetime);
         $out.put_u32($s.valid_lifetime);
         $out.put_u8($s.prefix_len);
         $out.put_slice(&$s.prefix.octets());
-        $s.options.emit($out);
+        $s.options.emit_to($out);
     }};
     (StatusCode, $s:ident, $out:ident) => {{
         $out.put_u16($s.status.0);

@@ -35,18 +35,21 @@ impl<'a> Reader<'a> {
 
     /// Absolute offset of the next unread byte.
     #[must_use]
+    #[inline]
     pub const fn offset(&self) -> usize {
         self.base.saturating_add(self.pos)
     }
 
     /// Number of unread bytes.
     #[must_use]
+    #[inline]
     pub const fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
     /// Whether every byte has been read.
     #[must_use]
+    #[inline]
     pub const fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -61,6 +64,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than `n` bytes remain.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], ParseError> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         match rest.split_at_checked(n) {
@@ -73,6 +77,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads all remaining bytes.
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         self.pos = self.buf.len();
@@ -83,6 +88,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than `N` bytes remain.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], ParseError> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         match rest.first_chunk::<N>() {
@@ -98,6 +104,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] at the end of the scope.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, ParseError> {
         self.array::<1>().map(|[b]| b)
     }
@@ -106,6 +113,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than 2 bytes remain.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, ParseError> {
         self.array().map(u16::from_be_bytes)
     }
@@ -114,6 +122,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than 3 bytes remain.
+    #[inline]
     pub fn u24(&mut self) -> Result<u32, ParseError> {
         self.array::<3>().map(|[a, b, c]| u32::from_be_bytes([0, a, b, c]))
     }
@@ -122,6 +131,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than 4 bytes remain.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, ParseError> {
         self.array().map(u32::from_be_bytes)
     }
@@ -130,6 +140,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than 8 bytes remain.
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, ParseError> {
         self.array().map(u64::from_be_bytes)
     }
@@ -138,6 +149,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than 16 bytes remain.
+    #[inline]
     pub fn ipv6(&mut self) -> Result<Ipv6Addr, ParseError> {
         self.array::<16>().map(Ipv6Addr::from)
     }
@@ -147,6 +159,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`ParseErrorKind::Truncated`] if fewer than `len` bytes remain.
+    #[inline]
     pub fn sub(&mut self, len: usize) -> Result<Self, ParseError> {
         let base = self.offset();
         let bytes = self.take(len)?;
@@ -157,11 +170,24 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// See above.
+    #[inline]
     pub fn finish(&self) -> Result<(), ParseError> {
         match self.remaining() {
             0 => Ok(()),
             count => Err(self.error(ParseErrorKind::TrailingBytes { count })),
         }
+    }
+
+    /// A reader over `bytes` (absolute offset `base`) with this reader's nesting counters.
+    #[must_use]
+    #[inline]
+    pub(crate) const fn scoped<'b>(&self, bytes: &'b [u8], base: usize) -> Reader<'b> {
+        Reader { buf: bytes, pos: 0, base, nesting: self.nesting, relays: self.relays }
+    }
+
+    /// Like [`Reader::descend`], reporting a failure at `offset`.
+    pub(crate) fn descend_at(&mut self, offset: usize) -> Result<(), ParseError> {
+        self.descend().map_err(|e| ParseError { offset, ..e })
     }
 
     /// Enters one more level of option encapsulation.

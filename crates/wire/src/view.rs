@@ -92,15 +92,17 @@ impl<'a> RawOption<'a> {
 /// end) it yields that error once and then only `None`.
 #[derive(Clone, Debug)]
 pub struct OptionsIter<'a> {
-    r: Reader<'a>,
+    rest: &'a [u8],
+    offset: usize,
     failed: bool,
 }
 
 impl<'a> OptionsIter<'a> {
     /// Iterates the options in `bytes`, whose first byte has absolute offset `base`.
     #[must_use]
+    #[inline]
     pub const fn new(bytes: &'a [u8], base: usize) -> Self {
-        Self { r: Reader::with_base(bytes, base), failed: false }
+        Self { rest: bytes, offset: base, failed: false }
     }
 
     /// The first option with `code` (errors end the search).
@@ -121,36 +123,44 @@ impl<'a> OptionsIter<'a> {
         }
         Ok(n)
     }
+
+    #[cold]
+    fn fail(&mut self) -> ParseError {
+        self.failed = true;
+        let available = self.rest.len();
+        match self.rest.first_chunk::<4>() {
+            None => ParseError::new(self.offset, ParseErrorKind::Truncated { needed: 4, available }),
+            Some(&[a, b, c, d]) => ParseError::new(
+                self.offset,
+                ParseErrorKind::BadLength {
+                    declared: usize::from(u16::from_be_bytes([c, d])),
+                    allowed: AllowedLength::Between(0, available.saturating_sub(4)),
+                },
+            )
+            .within(OptionCode(u16::from_be_bytes([a, b]))),
+        }
+    }
 }
 
 impl<'a> Iterator for OptionsIter<'a> {
     type Item = Result<RawOption<'a>, ParseError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.r.is_empty() {
+        if self.failed || self.rest.is_empty() {
             return None;
         }
-        let offset = self.r.offset();
-        let res = (|| {
-            let code = OptionCode(self.r.u16()?);
-            let len = self.r.u16().map_err(|e| e.within(code))?;
-            let available = self.r.remaining();
-            let data = self.r.take(usize::from(len)).map_err(|_| {
-                ParseError::new(
-                    offset,
-                    ParseErrorKind::BadLength {
-                        declared: usize::from(len),
-                        allowed: AllowedLength::Between(0, available),
-                    },
-                )
-                .within(code)
-            })?;
-            Ok(RawOption { code, data, offset })
-        })();
-        if res.is_err() {
-            self.failed = true;
-        }
-        Some(res)
+        let Some((&[a, b, c, d], tail)) = self.rest.split_first_chunk::<4>() else {
+            return Some(Err(self.fail()));
+        };
+        let len = usize::from(u16::from_be_bytes([c, d]));
+        let Some((data, rest)) = tail.split_at_checked(len) else {
+            return Some(Err(self.fail()));
+        };
+        let offset = self.offset;
+        self.rest = rest;
+        self.offset = offset.saturating_add(4).saturating_add(len);
+        Some(Ok(RawOption { code: OptionCode(u16::from_be_bytes([a, b])), data, offset }))
     }
 }
 

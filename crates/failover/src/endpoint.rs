@@ -152,6 +152,10 @@ pub struct Endpoint {
     partner: PartnerInfo,
     /// The partner announced PARTNER-DOWN since this server was last in NORMAL.
     partner_was_down: bool,
+    /// When the partner last asked UPDREQALL (it had lost its database).
+    partner_db_lost_at: Option<UnixTime>,
+    /// Acked EXPIRED/RELEASED/RESET leases held back from reuse until the given time.
+    hold_free: BTreeMap<Resource, UnixTime>,
     communicated: bool,
     /// The C flag for this connection: whether we had talked to the partner before it.
     c_flag: bool,
@@ -259,6 +263,8 @@ impl Endpoint {
                 ..PartnerInfo::default()
             },
             communicated: rec.as_ref().is_some_and(|r| r.communicated),
+            partner_db_lost_at: None,
+            hold_free: BTreeMap::new(),
             partner_was_down: rec
                 .as_ref()
                 .is_some_and(|r| r.partner_state == Some(State::PartnerDown)),
@@ -2475,9 +2481,21 @@ impl Endpoint {
                     //# showing it EXPIRED or RELEASED, it moves to PENDING-FREE and then
                     //# to FREE or FREE-BACKUP.
                     if out.sent_status.awaits_ack_before_free() && b.status == out.sent_status {
-                        b.status = pending_free_destination(mode);
-                        b.start_time_of_state = w;
-                        b.needs_partner_update = true;
+                        // A partner that lost its database acks without knowing what it granted
+                        // before: it may have extended this lease up to MCLT beyond what we
+                        // acked to it. Hold the resource until that has passed (regression:
+                        // simulation seed 3478).
+                        let hold = self
+                            .partner_db_lost_at
+                            .map(|lost| b.expiration_time.map_or(lost, |e| e.max(lost)) + self.mclt)
+                            .filter(|h| *h > w);
+                        if let Some(h) = hold {
+                            self.hold_free.insert(resource, h);
+                        } else {
+                            b.status = pending_free_destination(mode);
+                            b.start_time_of_state = w;
+                            b.needs_partner_update = true;
+                        }
                     }
                 }
             }
@@ -2507,6 +2525,12 @@ impl Endpoint {
 
     fn on_updreq(&mut self, now: Now, m: &FailoverMessage) {
         let all = m.msg_type == MessageType::UPDREQALL;
+        if all && self.c_flag {
+            // We had talked to the partner before and it asks for everything: it lost its
+            // stable storage: its acks of EXPIRED/RELEASED say nothing
+            // about leases it extended before the loss.
+            self.partner_db_lost_at = Some(now.wall);
+        }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
         //# UPDREQ ⇒ responder sends BNDUPD for every lease whose "needs update" flag is
         //# set; UPDREQALL ⇒ responder sends its entire binding DB.
@@ -2701,6 +2725,27 @@ impl Endpoint {
                     b.start_time_of_state = w;
                     b.needs_partner_update = true;
                 }
+                self.bump(r);
+                self.persist_binding(r);
+            }
+        }
+        // Leases held back after a partner's database loss become free when their time came.
+        let due: Vec<Resource> = self
+            .hold_free
+            .iter()
+            .filter(|(_, t)| **t <= w)
+            .map(|(r, _)| *r)
+            .collect();
+        for r in due {
+            self.hold_free.remove(&r);
+            let mode = self.mode_of(&r);
+            if let Some(b) = self.bindings.get_mut(&r)
+                && b.status.awaits_ack_before_free()
+                && !b.needs_partner_update
+            {
+                b.status = pending_free_destination(mode);
+                b.start_time_of_state = w;
+                b.needs_partner_update = true;
                 self.bump(r);
                 self.persist_binding(r);
             }

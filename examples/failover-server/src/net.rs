@@ -87,7 +87,6 @@ impl DhcpSocket {
     pub fn bind(bind: Ipv6Addr, port: u16, interfaces: &[Interface]) -> io::Result<Self> {
         let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
         s.set_only_v6(true)?;
-        s.set_reuse_address(true)?;
         s.set_nonblocking(true)?;
         // Large buffers absorb bursts while the store commits.
         let _ = s.set_recv_buffer_size(4 << 20);

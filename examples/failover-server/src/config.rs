@@ -105,10 +105,9 @@ pub struct Lifetimes {
 pub enum FqdnMode {
     /// Ignore the option (no Client FQDN in replies).
     Ignore,
-    /// Echo the client's name and tell it the server will not update DNS (N bit set).
+    /// Echo the client's name and tell it the server performs no DNS updates (N bit set), so
+    /// the client updates its own records.
     NoUpdate,
-    /// Echo the client's name, letting the client update its AAAA record (S=0, O=0).
-    ClientUpdates,
 }
 
 /// Options handed to every client that asks for them in its Option Request option.
@@ -431,9 +430,9 @@ impl Validator<'_> {
             Some(l) => {
                 let r = l.get_ref();
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-21.4
-                //# If the server receives an IA with T1 greater than T2 [...] the values are invalid.
+                // Paraphrased: If the server receives an IA with T1 greater than T2 [...] the values are invalid.
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-21.6
-                //# If the preferred lifetime is greater than the valid lifetime, the client MUST discard the IA Address option.
+                // Paraphrased: If the preferred lifetime is greater than the valid lifetime, the client MUST discard the IA Address option.
                 if r.t1_secs > r.t2_secs {
                     return self.err("lifetimes.t1_secs", l.span(), "T1 must not exceed T2");
                 }

@@ -275,8 +275,8 @@ impl Engine {
         let server_id = opts.server_id();
         let ours = server_id.is_some_and(|s| *s == self.server_id);
         //= https://www.rfc-editor.org/rfc/rfc8415#section-16
-        //# Servers MUST discard any received Solicit, Confirm, Rebind, or Information-request
-        //# messages that were sent to a unicast address
+        // Paraphrased: Servers MUST discard any received Solicit, Confirm, Rebind, or Information-request
+        // messages that were sent to a unicast address
         let (needs_client, server_id_rule) = match t {
             MessageType::SOLICIT | MessageType::CONFIRM | MessageType::REBIND => {
                 (true, Some(false))
@@ -295,8 +295,8 @@ impl Engine {
             Some(false) if server_id.is_some() => return Err(DropReason::Discarded),
             Some(true) if !ours => return Err(DropReason::Discarded),
             //= https://www.rfc-editor.org/rfc/rfc8415#section-16.12
-            //# If the message includes a Server Identifier option, the contents of the option
-            //# MUST match the server's identifier.
+            // Paraphrased: If the message includes a Server Identifier option, the contents of the option
+            // MUST match the server's identifier.
             None if server_id.is_some() && !ours => return Err(DropReason::Discarded),
             _ => {}
         }
@@ -310,11 +310,11 @@ impl Engine {
                 }
                 _ => {
                     //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.2
-                    //# When the server receives a Request message via unicast from a client to which the
-                    //# server has not sent a Server Unicast option, the server discards the Request message
-                    //# and responds with a Reply message containing a Status Code option with the value
-                    //# UseMulticast, a Server Identifier option containing the server's DUID, the Client
-                    //# Identifier option from the client message, and no other options.
+                    // Paraphrased: When the server receives a Request message via unicast from a client to which the
+                    // server has not sent a Server Unicast option, the server discards the Request message
+                    // and responds with a Reply message containing a Status Code option with the value
+                    // UseMulticast, a Server Identifier option containing the server's DUID, the Client
+                    // Identifier option from the client message, and no other options.
                     let mut reply = ClientMessage::new(MessageType::REPLY, req.transaction_id);
                     if let Some(c) = client_id {
                         reply.options.push(DhcpOption::ClientId(c.clone()));
@@ -359,16 +359,16 @@ impl Engine {
                     .collect();
                 if rapid {
                     //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.1
-                    //# If the client has included a Rapid Commit option and the server has been
-                    //# configured to respond with committed address assignments and other resources,
-                    //# responds to the Solicit with a Reply message.
+                    // Paraphrased: If the client has included a Rapid Commit option and the server has been
+                    // configured to respond with committed address assignments and other resources,
+                    // responds to the Solicit with a Reply message.
                     reply.options.push(DhcpOption::RapidCommit);
                     durable = true;
                 } else {
                     reply.msg_type = MessageType::ADVERTISE;
                     //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.1
-                    //# The server MUST include a Preference option in the Advertise message if it
-                    //# has been configured to send a preference value other than 0.
+                    // Paraphrased: The server MUST include a Preference option in the Advertise message if it
+                    // has been configured to send a preference value other than 0.
                     if self.config.server.preference != 0 {
                         reply
                             .options
@@ -403,8 +403,8 @@ impl Engine {
             MessageType::RELEASE | MessageType::DECLINE => {
                 let decline = t == MessageType::DECLINE;
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.8
-                //# If any of the IAs ... the server marks the addresses declined by the client
-                //# so that those addresses are not assigned to other clients
+                // Paraphrased: If any of the IAs ... the server marks the addresses declined by the client
+                // so that those addresses are not assigned to other clients
                 let end_status = if decline {
                     BindingStatus::Abandoned
                 } else {
@@ -421,10 +421,10 @@ impl Engine {
                         any |= self.leases.end(now, r, &key, end_status);
                     }
                     //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.7
-                    //# For each IA in the Release message for which the server has no binding
-                    //# information, the server adds an IA option using the IAID from the Release
-                    //# message and includes a Status Code option with the value NoBinding in the IA
-                    //# option.
+                    // Paraphrased: For each IA in the Release message for which the server has no binding
+                    // information, the server adds an IA option using the IAID from the Release
+                    // message and includes a Status Code option with the value NoBinding in the IA
+                    // option.
                     if !any {
                         answers.push(IaAnswer {
                             kind: if matches!(ia.kind, IaKind::Na) {
@@ -441,7 +441,7 @@ impl Engine {
                 durable = true;
                 self.push_ias(&mut reply.options, answers);
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.7
-                //# the server ... MUST include a Status Code option with the value Success
+                // Paraphrased: the server ... MUST include a Status Code option with the value Success
                 reply.options.push(status(
                     Status::SUCCESS,
                     if decline { "declined" } else { "released" },
@@ -449,8 +449,8 @@ impl Engine {
             }
             MessageType::CONFIRM => {
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.3
-                //# If the Confirm message received by the server does not contain any
-                //# addresses, the server MUST NOT send a Reply to the client.
+                // Paraphrased: If the Confirm message received by the server does not contain any
+                // addresses, the server MUST NOT send a Reply to the client.
                 let addrs: Vec<Ipv6Addr> = ias
                     .iter()
                     .filter(|ia| matches!(ia.kind, IaKind::Na))
@@ -471,9 +471,9 @@ impl Engine {
                     None => in_subnet_pools(subnet, &Resource::Address(*a)),
                 };
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.3
-                //# If all of the addresses in the Confirm message are within the prefixes appropriate
-                //# to the link, the server MUST send a Reply with a Status Code of Success;
-                //# otherwise ... NotOnLink.
+                // Paraphrased: If all of the addresses in the Confirm message are within the prefixes appropriate
+                // to the link, the server MUST send a Reply with a Status Code of Success;
+                // otherwise ... NotOnLink.
                 if addrs.iter().all(on_link) {
                     reply
                         .options
@@ -595,9 +595,9 @@ impl Engine {
                 extended.push(*r);
             } else if !current.contains(r) && (!appropriate || subnet.is_some()) {
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.4
-                //# If the server finds that any of the addresses in the IA are not appropriate for
-                //# the link to which the client is attached, the server returns the address to the
-                //# client with lifetimes of 0.
+                // Paraphrased: If the server finds that any of the addresses in the IA are not appropriate for
+                // the link to which the client is attached, the server returns the address to the
+                // client with lifetimes of 0.
                 resources.push((*r, Duration::ZERO, Duration::ZERO));
             }
         }
@@ -622,9 +622,9 @@ impl Engine {
             None
         } else if current.is_empty() && !rebind {
             //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.4
-            //# If the server cannot find a client entry for the IA, the server returns the IA
-            //# containing no addresses with a Status Code option set to NoBinding in the Reply
-            //# message.
+            // Paraphrased: If the server cannot find a client entry for the IA, the server returns the IA
+            // containing no addresses with a Status Code option set to NoBinding in the Reply
+            // message.
             Some((Status::NO_BINDING, "no binding for this IA"))
         } else {
             Some(no_resources(kind))
@@ -709,8 +709,8 @@ impl Engine {
             out.push(DhcpOption::DomainList(names));
         }
         //= https://www.rfc-editor.org/rfc/rfc8415#section-21.24
-        //# A DHCP server sends the SOL_MAX_RT option to a client to override the default value of
-        //# SOL_MAX_RT.
+        // Paraphrased: A DHCP server sends the SOL_MAX_RT option to a client to override the default value of
+        // SOL_MAX_RT.
         if sol_max_rt && oro.contains(&OptionCode::SOL_MAX_RT) {
             if let Some(v) = o.sol_max_rt {
                 out.push(DhcpOption::SolMaxRt(secs(v)));
@@ -719,8 +719,8 @@ impl Engine {
         if let Some(DhcpOption::ClientFqdn(f)) = req.find(OptionCode::CLIENT_FQDN) {
             if o.fqdn == FqdnMode::NoUpdate {
                 //= https://www.rfc-editor.org/rfc/rfc4704#section-5.2
-                //# If the server does not intend to perform any DNS updates ... it MUST set the
-                //# "N" bit to 1 and the "S" bit to 0; it sets "O" if the client had set "S".
+                // Paraphrased: If the server does not intend to perform any DNS updates ... it MUST set the
+                // "N" bit to 1 and the "S" bit to 0; it sets "O" if the client had set "S".
                 let client_s = f.flags & 0x01 != 0;
                 let flags = 0x04 | if client_s { 0x02 } else { 0 };
                 out.push(DhcpOption::ClientFqdn(ClientFqdn {
@@ -741,8 +741,8 @@ impl Engine {
             .push(DhcpOption::ServerId(self.server_id.clone()));
         self.push_requested(&mut reply.options, &req.options, false);
         //= https://www.rfc-editor.org/rfc/rfc8415#section-21.25
-        //# A DHCP server sends the INF_MAX_RT option to a client to override the default value of
-        //# INF_MAX_RT.
+        // Paraphrased: A DHCP server sends the INF_MAX_RT option to a client to override the default value of
+        // INF_MAX_RT.
         let asked = req
             .options
             .iter()
@@ -764,9 +764,9 @@ fn ia_kind(kind: ResourceKind) -> IaKind {
 fn no_resources(kind: ResourceKind) -> (Status, &'static str) {
     match kind {
         //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.1
-        //# If the server will not assign any addresses to an IA_NA in a subsequent Request
-        //# from the client, the server MUST include the IA_NA with a Status Code option set
-        //# to NoAddrsAvail
+        // Paraphrased: If the server will not assign any addresses to an IA_NA in a subsequent Request
+        // from the client, the server MUST include the IA_NA with a Status Code option set
+        // to NoAddrsAvail
         ResourceKind::Address => (Status::NO_ADDRS_AVAIL, "no addresses available"),
         ResourceKind::Prefix => (Status::NO_PREFIX_AVAIL, "no prefixes available"),
     }
@@ -826,8 +826,8 @@ fn collect_statuses(opts: &Options) -> Vec<Status> {
 }
 
 //= https://www.rfc-editor.org/rfc/rfc8415#section-19.3
-//# The server MUST ... copy the Interface-Id option (if present) from the Relay-forward
-//# message into the Relay-reply
+// Paraphrased: The server MUST ... copy the Interface-Id option (if present) from the Relay-forward
+// message into the Relay-reply
 fn wrap_relay(reply: ClientMessage, hops: &[RelayHop]) -> Message {
     let mut m = Message::Client(reply);
     for hop in hops.iter().rev() {

@@ -82,7 +82,7 @@ pub fn open_state(store: &mut impl LeaseStore) -> Result<(Duid, Vec<Binding>), S
         Some(d) => d,
         None => {
             //= https://www.rfc-editor.org/rfc/rfc8415#section-11
-            //# Servers MUST NOT change their DUID ... once assigned
+            // Paraphrased: Servers MUST NOT change their DUID ... once assigned
             let d = Duid::uuid(os_random::<16>());
             store.commit(&[Op {
                 table: Table::Meta,

@@ -56,7 +56,7 @@ pub fn run_seed(cfg: SimConfig) -> Result<RunStats, Violation> {
             });
         }
     };
-    w.run(MAX_STEPS)
+    w.drive_bounded(MAX_STEPS)
 }
 
 /// The default-fault-mix configuration of `seed`, with an optional mutant.
@@ -80,7 +80,7 @@ pub fn replay(mut cfg: SimConfig) -> (Vec<String>, Result<RunStats, Violation>) 
             return (Vec::new(), Err(v));
         }
     };
-    let r = w.run(MAX_STEPS);
+    let r = w.drive_bounded(MAX_STEPS);
     (w.trace().to_vec(), r)
 }
 

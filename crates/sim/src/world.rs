@@ -4,7 +4,7 @@
 //!
 //! Each [`World::step`] jumps to the earliest wake-up of any component, delivers everything due
 //! at that instant in a fixed order, drains every endpoint output after every input, and then
-//! checks the invariants. [`World::run`] steps until the liveness phase succeeds or an invariant
+//! checks the invariants. [`World::drive_bounded`] steps until the liveness phase succeeds or an invariant
 //! fails; it also fails a run that stops advancing time (livelock).
 
 use std::collections::BTreeMap;
@@ -342,8 +342,10 @@ impl World {
         t
     }
 
-    /// Runs until the liveness phase succeeds, an invariant fails, or the step budget is spent.
-    pub fn run(&mut self, max_steps: u64) -> Result<RunStats, Violation> {
+    /// Runs until the liveness phase succeeds, an invariant fails, or the step budget is spent;
+    /// a run that never goes idle (no end within `max_steps`, or 20,000 steps without virtual
+    /// time advancing) fails as a livelock, like quinn's `Pair::drive_bounded`.
+    pub fn drive_bounded(&mut self, max_steps: u64) -> Result<RunStats, Violation> {
         while self.violation.is_none() && self.settled_at.is_none() {
             if self.steps >= max_steps {
                 self.fail(
@@ -982,6 +984,11 @@ impl World {
                 if !allowed {
                     let body = match msg.kind {
                         MsgKind::Request => Some(ReplyBody::NoneAvailable),
+                        // RFC 8156 §8.7: in RECOVER-DONE only renewals of leases the server has a
+                        // record of are answered.
+                        MsgKind::Renew if current.is_none() && ep.state() == State::RecoverDone => {
+                            None
+                        }
                         // RFC 8415 §18.3.4: NoBinding for a Renew the server has no binding for.
                         MsgKind::Renew => Some(ReplyBody::NotYours { res }),
                         // §18.3.5: a Rebind for a lease bound to someone else gets lifetime 0;

@@ -21,7 +21,7 @@ fn config(seed: u64, end: Millis, mut schedule: Vec<(Millis, Action)>) -> SimCon
 
 fn run(cfg: SimConfig) -> World {
     let mut w = World::new(cfg).expect("world starts");
-    let r = w.run(MAX_STEPS);
+    let r = w.drive_bounded(MAX_STEPS);
     if let Err(v) = r {
         let t = w.trace();
         let from = t.len().saturating_sub(60);

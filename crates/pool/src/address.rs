@@ -125,6 +125,12 @@ impl AddressPool {
         self.engine.allocate(from, h).map(Ipv6Addr::from_bits)
     }
 
+    /// Whether `addr` is an allocatable member of the pool (in a range, not excluded).
+    #[must_use]
+    pub fn contains(&self, addr: Ipv6Addr) -> bool {
+        self.engine.check(addr.to_bits()).is_ok()
+    }
+
     /// The side that owns `addr`.
     pub fn owner_of(&self, addr: Ipv6Addr) -> Result<Side, PoolError> {
         self.engine.owner(addr.to_bits())

@@ -401,42 +401,50 @@ impl Engine {
         Ok(self.status_unchecked(x))
     }
 
-    /// Sets the status of a member resource; returns the previous one.
+    /// Sets the status of a member resource; returns the previous one. One index search for
+    /// the free/unavailable bit in the common case.
     fn set_status_unchecked(&mut self, x: u128, new: Status) -> Status {
-        let prev = self.status_unchecked(x);
-        if prev == new {
-            return prev;
-        }
-        let owner = self.owner_unchecked(x);
-        if prev == Status::Free {
-            match self.overrides.get(&x) {
-                Some(&side) => {
-                    self.spaces[side.index()].moved_in_free.remove(&x);
-                }
-                None => {
-                    let (side, idx) = self.index_of(x);
-                    self.spaces[side.index()].runs.insert(idx);
-                }
+        let to_free = new == Status::Free;
+        let (owner, was_free) = match self.overrides.get(&x).copied() {
+            Some(owner) => {
+                let set = &mut self.spaces[owner.index()].moved_in_free;
+                let was_free = if to_free {
+                    !set.insert(x)
+                } else {
+                    set.remove(&x)
+                };
+                (owner, was_free)
             }
-            self.spaces[owner.index()].unavailable += 1;
-        } else if new == Status::Free {
-            match self.overrides.get(&x) {
-                Some(&side) => {
-                    self.spaces[side.index()].moved_in_free.insert(x);
-                }
-                None => {
-                    let (side, idx) = self.index_of(x);
-                    self.spaces[side.index()].runs.remove(idx);
-                }
+            None => {
+                let (owner, idx) = self.index_of(x);
+                let runs = &mut self.spaces[owner.index()].runs;
+                let was_free = if to_free {
+                    !runs.remove(idx)
+                } else {
+                    runs.insert(idx)
+                };
+                (owner, was_free)
             }
-            self.spaces[owner.index()].unavailable -= 1;
+        };
+        let prev = if was_free {
+            Status::Free
+        } else {
+            self.special.get(&x).copied().unwrap_or(Status::Taken)
+        };
+        let space = &mut self.spaces[owner.index()];
+        match (was_free, to_free) {
+            (true, false) => space.unavailable += 1,
+            (false, true) => space.unavailable -= 1,
+            _ => {}
         }
         match new {
             Status::Reserved | Status::Abandoned => {
                 self.special.insert(x, new);
             }
             Status::Free | Status::Taken => {
-                self.special.remove(&x);
+                if !self.special.is_empty() {
+                    self.special.remove(&x);
+                }
             }
         }
         prev

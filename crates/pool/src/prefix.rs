@@ -201,6 +201,14 @@ impl PrefixPool {
         Some(self.prefix_of(n))
     }
 
+    /// Whether `prefix` is an allocatable member of the pool (right length, inside a delegable
+    /// prefix, not excluded).
+    #[must_use]
+    pub fn contains(&self, prefix: Prefix) -> bool {
+        self.number(prefix)
+            .is_ok_and(|n| self.engine.check(n).is_ok())
+    }
+
     /// The side that currently owns `prefix`.
     pub fn owner_of(&self, prefix: Prefix) -> Result<Side, PoolError> {
         self.engine.owner(self.number(prefix)?)

@@ -1,6 +1,7 @@
 //! A set of `u128` indices stored as maximal runs, with "first index not in the set" lookups.
 
 use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
 use alloc::vec::Vec;
 
 /// A set of indices in `0..total`, stored as maximal disjoint runs `start -> end` (exclusive).
@@ -271,17 +272,28 @@ impl PageMap {
         }
     }
 
-    fn get_mut(&mut self, p: u128) -> Option<&mut u64> {
-        match self {
-            Self::Narrow(m) => m.get_mut(&(p as u64)),
-            Self::Wide(m) => m.get_mut(&p),
-        }
-    }
-
     fn or_insert_zero(&mut self, p: u128) -> &mut u64 {
         match self {
             Self::Narrow(m) => m.entry(p as u64).or_insert(0),
             Self::Wide(m) => m.entry(p).or_insert(0),
+        }
+    }
+
+    /// Sets `bit` in page `p` with one search. `None` if it was already set, else whether the
+    /// page became full (it is then removed from the map).
+    fn set_bit(&mut self, p: u128, bit: u64) -> Option<bool> {
+        match self {
+            Self::Narrow(m) => set_bit_in(m.entry(p as u64), bit),
+            Self::Wide(m) => set_bit_in(m.entry(p), bit),
+        }
+    }
+
+    /// Clears `bit` in page `p` with one search; returns whether it was set. A page that becomes
+    /// empty is removed.
+    fn clear_bit(&mut self, p: u128, bit: u64) -> bool {
+        match self {
+            Self::Narrow(m) => clear_bit_in(m.entry(p as u64), bit),
+            Self::Wide(m) => clear_bit_in(m.entry(p), bit),
         }
     }
 
@@ -339,6 +351,44 @@ impl PageMap {
     }
 }
 
+fn set_bit_in<K: Ord>(entry: Entry<'_, K, u64>, bit: u64) -> Option<bool> {
+    match entry {
+        Entry::Vacant(v) => {
+            v.insert(bit);
+            Some(bit == u64::MAX)
+        }
+        Entry::Occupied(mut o) => {
+            let bits = o.get_mut();
+            if *bits & bit != 0 {
+                return None;
+            }
+            *bits |= bit;
+            let full = *bits == u64::MAX;
+            if full {
+                o.remove();
+            }
+            Some(full)
+        }
+    }
+}
+
+fn clear_bit_in<K: Ord>(entry: Entry<'_, K, u64>, bit: u64) -> bool {
+    match entry {
+        Entry::Vacant(_) => false,
+        Entry::Occupied(mut o) => {
+            let bits = o.get_mut();
+            if *bits & bit == 0 {
+                return false;
+            }
+            *bits &= !bit;
+            if *bits == 0 {
+                o.remove();
+            }
+            true
+        }
+    }
+}
+
 /// The first clear bit of `bits` at or above `from` (`from < 64`).
 fn first_clear_from(bits: u64, from: u32) -> Option<u32> {
     let free = !bits & (u64::MAX << from);
@@ -379,17 +429,15 @@ impl PageSet {
         if self.full.contains(p) {
             return false;
         }
-        let bit = 1u64 << (i as u32 & 63);
-        let bits = self.pages.or_insert_zero(p);
-        if *bits & bit != 0 {
-            return false;
+        match self.pages.set_bit(p, 1u64 << (i as u32 & 63)) {
+            None => false,
+            Some(full) => {
+                if full {
+                    self.full.insert(p);
+                }
+                true
+            }
         }
-        *bits |= bit;
-        if *bits == u64::MAX {
-            self.pages.remove(p);
-            self.full.insert(p);
-        }
-        true
     }
 
     /// Removes `i`; returns whether it was present.
@@ -400,17 +448,7 @@ impl PageSet {
             self.pages.insert(p, !bit);
             return true;
         }
-        let Some(bits) = self.pages.get_mut(p) else {
-            return false;
-        };
-        if *bits & bit == 0 {
-            return false;
-        }
-        *bits &= !bit;
-        if *bits == 0 {
-            self.pages.remove(p);
-        }
-        true
+        self.pages.clear_bit(p, bit)
     }
 
     /// Adds every index of `start..end` (`end <= total`).

@@ -346,6 +346,23 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Under the hash rule, both partners' first picks for a client lie in the same block of 256
+    /// addresses (the start positions are proportional in both index spaces).
+    #[test]
+    fn partners_pick_within_one_block(seed in any::<u64>(), duid in any::<[u8; 12]>(), iaid in any::<u32>()) {
+        let net = Prefix::new(Ipv6Addr::from_bits(BASE), 64).unwrap();
+        let config = AddressPoolConfig::new(AddressRange::from_prefix(net)).with_rule(SplitRule::HASH_HALF).with_seed(seed);
+        let mut primary = AddressPool::new(&config).unwrap();
+        let mut secondary = AddressPool::new(&config).unwrap();
+        let key = ClientKey::new(&duid, iaid);
+        let a = primary.allocate(Side::Primary, key).unwrap();
+        let b = secondary.allocate(Side::Secondary, key).unwrap();
+        prop_assert_eq!(a.to_bits() >> 8, b.to_bits() >> 8);
+        prop_assert!(primary.contains(a) && primary.contains(b));
+    }
+}
+
 /// Golden vectors: pin the hash rule, the fingerprint and the allocator's choice so that a change
 /// of platform or version cannot silently move ownership or preference.
 #[test]

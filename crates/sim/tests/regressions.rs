@@ -103,7 +103,6 @@ fn seed_passes(seed: u64) {
 
 /// B5 (invariant 4).
 #[test]
-#[ignore = "B5: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_521_rejected_update_is_not_applied_in_memory() {
     seed_passes(521);
     seed_passes(2673);
@@ -111,7 +110,6 @@ fn seed_521_rejected_update_is_not_applied_in_memory() {
 
 /// B6 (invariant 3).
 #[test]
-#[ignore = "B6: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_1219_crossing_updates_do_not_swap_records() {
     seed_passes(1219);
     seed_passes(1208);
@@ -119,7 +117,6 @@ fn seed_1219_crossing_updates_do_not_swap_records() {
 
 /// B7 (invariant 1).
 #[test]
-#[ignore = "B7: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_2667_partner_down_reuse_waits_for_acked_expiration() {
     seed_passes(2667);
 }
@@ -134,7 +131,6 @@ fn earlier_finding_seeds_pass() {
 
 /// B8 (invariant 1).
 #[test]
-#[ignore = "B8: open endpoint issue (crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_595_resolution_interrupted_does_not_reuse_taken_over_prefixes() {
     seed_passes(595);
 }

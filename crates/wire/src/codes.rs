@@ -308,7 +308,10 @@ mod tests {
         assert_eq!(format!("{:?}", OptionCode(0xfde8)), "OptionCode(0xfde8)");
         assert_eq!(format!("{:?}", MessageType::BNDUPD), "BNDUPD");
         assert_eq!(format!("{:?}", MessageType(200)), "MessageType(0xc8)");
-        assert_eq!(format!("{}", Status::EXCESSIVE_TIME_SKEW), "ExcessiveTimeSkew");
+        assert_eq!(
+            format!("{}", Status::EXCESSIVE_TIME_SKEW),
+            "ExcessiveTimeSkew"
+        );
         assert_eq!(format!("{:?}", BindingStatus::FREE_BACKUP), "FREE-BACKUP");
         assert_eq!(format!("{:?}", ServerState::RECOVER_WAIT), "RECOVER-WAIT");
     }

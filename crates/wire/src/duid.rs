@@ -99,7 +99,10 @@ impl Duid {
         if ok {
             Ok(())
         } else {
-            Err(ParseError::new(offset, ParseErrorKind::BadLength { declared, allowed }))
+            Err(ParseError::new(
+                offset,
+                ParseErrorKind::BadLength { declared, allowed },
+            ))
         }
     }
 
@@ -107,7 +110,11 @@ impl Duid {
     ///
     /// # Errors
     /// If the link-layer address is longer than 122 bytes.
-    pub fn llt(hardware_type: u16, time: u32, link_layer_address: &[u8]) -> Result<Self, ParseError> {
+    pub fn llt(
+        hardware_type: u16,
+        time: u32,
+        link_layer_address: &[u8],
+    ) -> Result<Self, ParseError> {
         let mut v = Vec::with_capacity(link_layer_address.len().saturating_add(8));
         v.extend_from_slice(&1u16.to_be_bytes());
         v.extend_from_slice(&hardware_type.to_be_bytes());
@@ -155,7 +162,10 @@ impl Duid {
     /// The DUID type code.
     #[must_use]
     pub fn duid_type(&self) -> u16 {
-        self.0.as_slice().first_chunk::<2>().map_or(0, |t| u16::from_be_bytes(*t))
+        self.0
+            .as_slice()
+            .first_chunk::<2>()
+            .map_or(0, |t| u16::from_be_bytes(*t))
     }
 
     /// The wire bytes, type code included.
@@ -186,9 +196,15 @@ impl Duid {
             },
             4 => match body.first_chunk::<16>() {
                 Some(u) => DuidKind::Uuid(u),
-                None => DuidKind::Other { duid_type: 4, data: body },
+                None => DuidKind::Other {
+                    duid_type: 4,
+                    data: body,
+                },
             },
-            t => DuidKind::Other { duid_type: t, data: body },
+            t => DuidKind::Other {
+                duid_type: t,
+                data: body,
+            },
         }
     }
 }
@@ -255,13 +271,31 @@ mod tests {
     fn construct_each_kind() {
         let en = Duid::en(9, b"abc").unwrap();
         assert_eq!(en.as_bytes(), &hex!("0002 00000009 616263"));
-        assert!(matches!(en.kind(), DuidKind::En { enterprise_number: 9, identifier: b"abc" }));
+        assert!(matches!(
+            en.kind(),
+            DuidKind::En {
+                enterprise_number: 9,
+                identifier: b"abc"
+            }
+        ));
         let ll = Duid::ll(1, &[1, 2, 3, 4, 5, 6]).unwrap();
-        assert!(matches!(ll.kind(), DuidKind::Ll { hardware_type: 1, .. }));
+        assert!(matches!(
+            ll.kind(),
+            DuidKind::Ll {
+                hardware_type: 1,
+                ..
+            }
+        ));
         let u = Duid::uuid([7; 16]);
         assert_eq!(u.kind(), DuidKind::Uuid(&[7; 16]));
         let other = Duid::new(&hex!("fffe 0102")).unwrap();
-        assert_eq!(other.kind(), DuidKind::Other { duid_type: 0xfffe, data: &[1, 2] });
+        assert_eq!(
+            other.kind(),
+            DuidKind::Other {
+                duid_type: 0xfffe,
+                data: &[1, 2]
+            }
+        );
     }
 
     #[test]

@@ -115,7 +115,11 @@ impl ParseError {
     /// A new error with no enclosing option.
     #[must_use]
     pub const fn new(offset: usize, kind: ParseErrorKind) -> Self {
-        Self { offset, kind, option: None }
+        Self {
+            offset,
+            kind,
+            option: None,
+        }
     }
 
     /// Sets the enclosing option if none is set yet (the innermost one wins).
@@ -145,7 +149,10 @@ impl fmt::Display for ParseErrorKind {
                 write!(f, "frame length {declared} exceeds the maximum {max}")
             }
             Self::FrameTooShort { declared, min } => {
-                write!(f, "frame length {declared} is shorter than the {min}-byte failover header")
+                write!(
+                    f,
+                    "frame length {declared} is shorter than the {min}-byte failover header"
+                )
             }
         }
     }
@@ -199,13 +206,28 @@ mod tests {
     fn display_names_option_offset_and_numbers() {
         let e = ParseError::new(
             57,
-            ParseErrorKind::BadLength { declared: 3, allowed: AllowedLength::Exactly(4) },
+            ParseErrorKind::BadLength {
+                declared: 3,
+                allowed: AllowedLength::Exactly(4),
+            },
         )
         .within(OptionCode::F_MCLT);
-        assert_eq!(e.to_string(), "OPTION_F_MCLT at byte 57: length 3, expected 4");
+        assert_eq!(
+            e.to_string(),
+            "OPTION_F_MCLT at byte 57: length 3, expected 4"
+        );
         let e = e.within(OptionCode::CLIENT_DATA);
         assert_eq!(e.option, Some(OptionCode::F_MCLT), "innermost option wins");
-        let t = ParseError::new(3, ParseErrorKind::Truncated { needed: 4, available: 1 });
-        assert_eq!(t.to_string(), "at byte 3: truncated: need 4 bytes, 1 available");
+        let t = ParseError::new(
+            3,
+            ParseErrorKind::Truncated {
+                needed: 4,
+                available: 1,
+            },
+        );
+        assert_eq!(
+            t.to_string(),
+            "at byte 3: truncated: need 4 bytes, 1 available"
+        );
     }
 }

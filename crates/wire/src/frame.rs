@@ -50,7 +50,13 @@ impl FrameDecoder {
     #[must_use]
     pub fn new(max_frame: usize) -> Self {
         let max_frame = max_frame.clamp(FAILOVER_HEADER_LEN, MAX_FRAME_LEN);
-        Self { max_frame, buf: Vec::new(), start: 0, stream_offset: 0, error: None }
+        Self {
+            max_frame,
+            buf: Vec::new(),
+            start: 0,
+            stream_offset: 0,
+            error: None,
+        }
     }
 
     /// The configured maximum frame length.
@@ -93,7 +99,8 @@ impl FrameDecoder {
         }
         let free = self.capacity().saturating_sub(self.buf.len());
         let n = free.min(bytes.len());
-        self.buf.extend_from_slice(bytes.get(..n).unwrap_or_default());
+        self.buf
+            .extend_from_slice(bytes.get(..n).unwrap_or_default());
         n
     }
 
@@ -113,9 +120,15 @@ impl FrameDecoder {
         };
         let declared = usize::from(u16::from_be_bytes(*prefix));
         let kind = if declared > self.max_frame {
-            Some(ParseErrorKind::FrameTooLarge { declared, max: self.max_frame })
+            Some(ParseErrorKind::FrameTooLarge {
+                declared,
+                max: self.max_frame,
+            })
         } else if declared < FAILOVER_HEADER_LEN {
-            Some(ParseErrorKind::FrameTooShort { declared, min: FAILOVER_HEADER_LEN })
+            Some(ParseErrorKind::FrameTooShort {
+                declared,
+                min: FAILOVER_HEADER_LEN,
+            })
         } else {
             None
         };
@@ -170,7 +183,10 @@ impl FrameDecoder {
 pub fn encode_frame(msg: &FailoverMessage, out: &mut impl BufMut) -> Result<(), EmitError> {
     let len = msg.emitted_len();
     if len > MAX_FRAME_LEN {
-        return Err(EmitError::TooLong { len, max: MAX_FRAME_LEN });
+        return Err(EmitError::TooLong {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
     out.put_u16(len_u16(len));
     msg.emit(out);
@@ -226,7 +242,13 @@ mod tests {
         let mut d = FrameDecoder::new(16);
         d.push(&hex!("0011"));
         let e = d.next_frame().unwrap_err();
-        assert_eq!(e.kind, ParseErrorKind::FrameTooLarge { declared: 17, max: 16 });
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::FrameTooLarge {
+                declared: 17,
+                max: 16
+            }
+        );
         assert_eq!(e.offset, 0);
         assert!(d.is_poisoned());
         assert_eq!(d.push(&[0; 4]), 4);
@@ -236,9 +258,18 @@ mod tests {
         d.push(&hex!("0008 23 000001 00000000 0007"));
         assert!(d.next_frame().unwrap().is_some());
         let e = d.next_frame().unwrap_err();
-        assert_eq!(e.kind, ParseErrorKind::FrameTooShort { declared: 7, min: 8 });
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::FrameTooShort {
+                declared: 7,
+                min: 8
+            }
+        );
         assert_eq!(e.offset, 10);
-        assert_eq!(e.to_string(), "at byte 10: frame length 7 is shorter than the 8-byte failover header");
+        assert_eq!(
+            e.to_string(),
+            "at byte 10: frame length 7 is shorter than the 8-byte failover header"
+        );
     }
 
     #[test]

@@ -48,7 +48,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
 extern crate alloc;
@@ -234,7 +237,11 @@ pub mod fuzzing {
     pub fn message_roundtrip(data: &[u8]) {
         if let Ok(m) = Message::parse(data) {
             let out = m.to_vec();
-            assert_eq!(out.len(), m.emitted_len(), "emitted_len disagrees with emit");
+            assert_eq!(
+                out.len(),
+                m.emitted_len(),
+                "emitted_len disagrees with emit"
+            );
             assert_eq!(out, data, "emit(parse(b)) != b");
             assert_eq!(Message::parse(&out).as_ref(), Ok(&m), "parse(emit(v)) != v");
         }
@@ -254,13 +261,18 @@ pub mod fuzzing {
             }
             assert_eq!(v.to_owned_message(), owned);
         } else {
-            assert!(owned.is_err(), "view rejected what the owned parser accepted");
+            assert!(
+                owned.is_err(),
+                "view rejected what the owned parser accepted"
+            );
         }
     }
 
     /// Feeds `data` to a frame decoder in chunks whose sizes come from the data itself.
     pub fn frame(data: &[u8]) {
-        let Some((&max, rest)) = data.split_first() else { return };
+        let Some((&max, rest)) = data.split_first() else {
+            return;
+        };
         let mut d = FrameDecoder::new(usize::from(max).saturating_mul(64));
         let mut input = rest;
         let cap = d.max_frame().saturating_add(2);

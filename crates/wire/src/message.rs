@@ -159,7 +159,12 @@ impl FailoverMessage {
     /// A failover message with no options.
     #[must_use]
     pub const fn new(msg_type: MessageType, transaction_id: u32, sent_time: u32) -> Self {
-        Self { msg_type, transaction_id, sent_time, options: Options::new() }
+        Self {
+            msg_type,
+            transaction_id,
+            sent_time,
+            options: Options::new(),
+        }
     }
 
     /// Parses a whole failover message (types 24–35).
@@ -171,7 +176,9 @@ impl FailoverMessage {
             Message::Failover(m) => Ok(m),
             other => Err(ParseError::new(
                 0,
-                ParseErrorKind::UnexpectedMessageType { found: other.msg_type() },
+                ParseErrorKind::UnexpectedMessageType {
+                    found: other.msg_type(),
+                },
             )),
         }
     }
@@ -181,7 +188,11 @@ impl ClientMessage {
     /// A client/server message with no options.
     #[must_use]
     pub const fn new(msg_type: MessageType, transaction_id: u32) -> Self {
-        Self { msg_type, transaction_id, options: Options::new() }
+        Self {
+            msg_type,
+            transaction_id,
+            options: Options::new(),
+        }
     }
 }
 
@@ -192,7 +203,11 @@ impl<'a> Parse<'a> for Message {
         match msg_type.header_kind() {
             HeaderKind::Client => {
                 let transaction_id = r.u24()?;
-                Ok(Self::Client(ClientMessage { msg_type, transaction_id, options: Options::parse(r)? }))
+                Ok(Self::Client(ClientMessage {
+                    msg_type,
+                    transaction_id,
+                    options: Options::parse(r)?,
+                }))
             }
             HeaderKind::Relay => {
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-19.1.1
@@ -214,7 +229,10 @@ impl<'a> Parse<'a> for Message {
                 sent_time: r.u32()?,
                 options: Options::parse(r)?,
             })),
-            HeaderKind::Unknown => Ok(Self::Unknown { msg_type, data: r.rest().to_vec() }),
+            HeaderKind::Unknown => Ok(Self::Unknown {
+                msg_type,
+                data: r.rest().to_vec(),
+            }),
         }
     }
 }
@@ -286,9 +304,18 @@ macro_rules! emit_via_sink {
     };
 }
 
-emit_via_sink!(ClientMessage, |m| m.options.emitted_len().saturating_add(CLIENT_HEADER_LEN));
-emit_via_sink!(RelayMessage, |m| m.options.emitted_len().saturating_add(RELAY_HEADER_LEN));
-emit_via_sink!(FailoverMessage, |m| m.options.emitted_len().saturating_add(FAILOVER_HEADER_LEN));
+emit_via_sink!(ClientMessage, |m| m
+    .options
+    .emitted_len()
+    .saturating_add(CLIENT_HEADER_LEN));
+emit_via_sink!(RelayMessage, |m| m
+    .options
+    .emitted_len()
+    .saturating_add(RELAY_HEADER_LEN));
+emit_via_sink!(FailoverMessage, |m| m
+    .options
+    .emitted_len()
+    .saturating_add(FAILOVER_HEADER_LEN));
 emit_via_sink!(Message, |m| match m {
     Message::Client(m) => m.emitted_len(),
     Message::Relay(m) => m.emitted_len(),

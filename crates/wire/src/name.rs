@@ -48,7 +48,9 @@ impl DomainName {
                     .filter(|l| (1..=63).contains(l))
                     .ok_or(ParseError::new(
                         0,
-                        ParseErrorKind::BadDomainName { reason: "label length must be 1 to 63" },
+                        ParseErrorKind::BadDomainName {
+                            reason: "label length must be 1 to 63",
+                        },
                     ))?;
                 v.push(len);
                 v.extend_from_slice(label.as_bytes());
@@ -94,7 +96,9 @@ impl DomainName {
             if total > MAX_NAME_LEN {
                 return Err(ParseError::new(
                     at,
-                    ParseErrorKind::BadDomainName { reason: "name longer than 255 bytes" },
+                    ParseErrorKind::BadDomainName {
+                        reason: "name longer than 255 bytes",
+                    },
                 ));
             }
             if len == 0 {
@@ -109,7 +113,12 @@ impl DomainName {
                 ));
             }
             r.take(usize::from(len)).map_err(|_| {
-                ParseError::new(at, ParseErrorKind::BadDomainName { reason: "label runs past the end" })
+                ParseError::new(
+                    at,
+                    ParseErrorKind::BadDomainName {
+                        reason: "label runs past the end",
+                    },
+                )
             })?;
         }
         let consumed = start.remaining().saturating_sub(r.remaining());
@@ -223,7 +232,10 @@ mod tests {
         assert!(DomainName::new(&hex!("05 6162"), true).is_err());
         assert!(DomainName::new(&hex!("03 616263"), false).is_err());
         assert!(DomainName::new(&hex!("03 616263"), true).is_ok());
-        assert!(DomainName::new(&hex!("00 00"), false).is_err(), "trailing bytes");
+        assert!(
+            DomainName::new(&hex!("00 00"), false).is_err(),
+            "trailing bytes"
+        );
         let long = [[63u8; 64]; 4].concat();
         assert!(DomainName::new(&long, true).is_err(), "256 bytes");
     }

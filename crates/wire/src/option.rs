@@ -20,7 +20,7 @@ use crate::duid::Duid;
 use crate::error::{AllowedLength, ParseError, ParseErrorKind};
 use crate::message::Message;
 use crate::name::DomainName;
-use crate::reader::Reader;
+use crate::reader::{Depth, Reader};
 use crate::{BufSink, Emit, Parse, Sink, TO_VEC_CAPACITY, len_u16};
 
 /// An ordered list of options, exactly as received: order and duplicates are kept.
@@ -362,7 +362,13 @@ impl IaPrefix {
         if prefix_len > 128 {
             return Err(ParseError::new(0, BAD_PREFIX_LEN));
         }
-        Ok(Self { preferred_lifetime, valid_lifetime, prefix_len, prefix, options })
+        Ok(Self {
+            preferred_lifetime,
+            valid_lifetime,
+            prefix_len,
+            prefix,
+            options,
+        })
     }
 
     /// The prefix length in bits (0–128).
@@ -384,14 +390,19 @@ impl IaPrefix {
     }
 }
 
-const BAD_PREFIX_LEN: ParseErrorKind =
-    ParseErrorKind::BadValue { field: "prefix-length", reason: "greater than 128" };
+const BAD_PREFIX_LEN: ParseErrorKind = ParseErrorKind::BadValue {
+    field: "prefix-length",
+    reason: "greater than 128",
+};
 
 impl StatusCode {
     /// A status with a message.
     #[must_use]
     pub fn new(status: Status, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 }
 
@@ -560,7 +571,13 @@ impl Options {
     /// (times, MCLT, …).
     #[must_use]
     pub fn u32_value(&self, code: OptionCode) -> Option<u32> {
-        self.0.iter().find_map(|o| if o.code() == code { o.u32_value() } else { None })
+        self.0.iter().find_map(|o| {
+            if o.code() == code {
+                o.u32_value()
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -602,19 +619,15 @@ impl<'a> Parse<'a> for Options {
     /// Reads options until the reader is empty.
     fn parse(r: &mut Reader<'a>) -> Result<Self, ParseError> {
         let base = r.offset();
-        let ctx = r.clone();
-        Self::parse_slice(r.rest(), base, &ctx)
+        let depth = r.depth();
+        Self::parse_slice(r.rest(), base, depth)
     }
 }
 
 impl Options {
     /// The hot path: walks the TLVs over a slice (`base` = absolute offset of `bytes`, `ctx`
     /// carries the nesting counters) and decodes each payload.
-    pub(crate) fn parse_slice(
-        bytes: &[u8],
-        base: usize,
-        ctx: &Reader<'_>,
-    ) -> Result<Self, ParseError> {
+    pub(crate) fn parse_slice(bytes: &[u8], base: usize, depth: Depth) -> Result<Self, ParseError> {
         let mut v = Vec::with_capacity(count_options(bytes));
         let mut rest = bytes;
         let mut offset = base;
@@ -622,15 +635,20 @@ impl Options {
             let Some((&[a, b, c, d], tail)) = rest.split_first_chunk::<4>() else {
                 return Err(ParseError::new(
                     offset,
-                    ParseErrorKind::Truncated { needed: 4, available: rest.len() },
+                    ParseErrorKind::Truncated {
+                        needed: 4,
+                        available: rest.len(),
+                    },
                 ));
             };
             let code = OptionCode(u16::from_be_bytes([a, b]));
             let len = usize::from(u16::from_be_bytes([c, d]));
             let Some((data, tail)) = tail.split_at_checked(len) else {
-                return Err(bad_len(offset, len, AllowedLength::Between(0, tail.len())).within(code));
+                return Err(
+                    bad_len(offset, len, AllowedLength::Between(0, tail.len())).within(code)
+                );
             };
-            v.push(DhcpOption::from_raw(code, data, offset, ctx)?);
+            v.push(DhcpOption::from_raw(code, data, offset, depth)?);
             offset = offset.saturating_add(4).saturating_add(len);
             rest = tail;
         }
@@ -671,7 +689,9 @@ impl Emit for Options {
     }
 
     fn emitted_len(&self) -> usize {
-        self.0.iter().fold(0usize, |acc, o| acc.saturating_add(o.emitted_len()))
+        self.0
+            .iter()
+            .fold(0usize, |acc, o| acc.saturating_add(o.emitted_len()))
     }
 }
 
@@ -708,7 +728,11 @@ fn at_least(body: &Reader<'_>, start: usize, n: usize) -> Result<(), ParseError>
 
 fn multiple_of(body: &Reader<'_>, start: usize, n: usize) -> Result<(), ParseError> {
     if body.remaining().checked_rem(n) != Some(0) {
-        return Err(bad_len(start, body.remaining(), AllowedLength::MultipleOf(n)));
+        return Err(bad_len(
+            start,
+            body.remaining(),
+            AllowedLength::MultipleOf(n),
+        ));
     }
     Ok(())
 }
@@ -717,7 +741,10 @@ fn utf8(bytes: &[u8], at: usize, field: &'static str) -> Result<String, ParseErr
     core::str::from_utf8(bytes).map(String::from).map_err(|e| {
         ParseError::new(
             at.saturating_add(e.valid_up_to()),
-            ParseErrorKind::BadValue { field, reason: "not valid UTF-8" },
+            ParseErrorKind::BadValue {
+                field,
+                reason: "not valid UTF-8",
+            },
         )
     })
 }
@@ -845,19 +872,17 @@ impl DhcpOption {
     /// Decodes one option from its payload slice; `start` is the absolute offset of its code
     /// field. Fixed layouts are decoded straight from the slice; the rest go through a
     /// [`Reader`] scoped to the payload.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn from_raw(
         code: OptionCode,
         data: &[u8],
         start: usize,
-        ctx: &Reader<'_>,
+        depth: Depth,
     ) -> Result<Self, ParseError> {
         let dstart = start.saturating_add(4);
         let u32_of = || fixed::<4>(data, start).map(u32::from_be_bytes);
         let nested = |rest: &[u8], skip: usize| -> Result<Options, ParseError> {
-            let mut inner = ctx.clone();
-            inner.descend_at(dstart)?;
-            Options::parse_slice(rest, dstart.saturating_add(skip), &inner)
+            Options::parse_slice(rest, dstart.saturating_add(skip), depth.descend(dstart)?)
         };
         let res = match code {
             OptionCode::CLIENTID => Duid::from_slice_at(data, dstart).map(Self::ClientId),
@@ -876,9 +901,19 @@ impl DhcpOption {
                     let t2 = u32::from_be_bytes([b0, b1, b2, b3]);
                     nested(rest, 12).map(|options| {
                         if code == OptionCode::IA_NA {
-                            Self::IaNa(IaNa { iaid, t1, t2, options })
+                            Self::IaNa(IaNa {
+                                iaid,
+                                t1,
+                                t2,
+                                options,
+                            })
                         } else {
-                            Self::IaPd(IaPd { iaid, t1, t2, options })
+                            Self::IaPd(IaPd {
+                                iaid,
+                                t1,
+                                t2,
+                                options,
+                            })
                         }
                     })
                 }
@@ -900,6 +935,44 @@ impl DhcpOption {
                 }
                 None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(24))),
             },
+            OptionCode::ORO => {
+                if data.len() & 1 == 0 {
+                    Ok(Self::Oro(
+                        data.chunks_exact(2)
+                            .map(|c| {
+                                OptionCode(u16::from_be_bytes([
+                                    c.first().copied().unwrap_or(0),
+                                    c.last().copied().unwrap_or(0),
+                                ]))
+                            })
+                            .collect(),
+                    ))
+                } else {
+                    Err(bad_len(start, data.len(), AllowedLength::MultipleOf(2)))
+                }
+            }
+            OptionCode::IAPREFIX => match data.split_first_chunk::<25>() {
+                Some((h, rest)) => {
+                    let (lt, tail) = h.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+                    let [p0, p1, p2, p3, v0, v1, v2, v3] = *lt;
+                    let (&prefix_len, prefix) = tail.split_first().unwrap_or((&0, &[]));
+                    let prefix: [u8; 16] = prefix.try_into().unwrap_or_default();
+                    if prefix_len > 128 {
+                        Err(ParseError::new(dstart.saturating_add(8), BAD_PREFIX_LEN))
+                    } else {
+                        nested(rest, 25).map(|options| {
+                            Self::IaPrefix(IaPrefix {
+                                preferred_lifetime: u32::from_be_bytes([p0, p1, p2, p3]),
+                                valid_lifetime: u32::from_be_bytes([v0, v1, v2, v3]),
+                                prefix_len,
+                                prefix: Ipv6Addr::from(prefix),
+                                options,
+                            })
+                        })
+                    }
+                }
+                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(25))),
+            },
             OptionCode::CLIENT_DATA => nested(data, 0).map(Self::ClientData),
             OptionCode::F_DNS_REMOVAL_INFO => nested(data, 0).map(Self::DnsRemovalInfo),
             OptionCode::CLT_TIME => u32_of().map(Self::CltTime),
@@ -912,7 +985,7 @@ impl DhcpOption {
             OptionCode::F_PARTNER_LIFETIME => u32_of().map(Self::PartnerLifetime),
             OptionCode::F_EXPIRATION_TIME => u32_of().map(Self::ExpirationTime),
             _ => {
-                let mut body = ctx.scoped(data, dstart);
+                let mut body = Reader::scoped(data, dstart, depth);
                 Self::parse_payload(code, start, &mut body)
             }
         };
@@ -950,7 +1023,10 @@ impl DhcpOption {
             }
             OptionCode::IA_TA => {
                 at_least(body, start, 4)?;
-                Self::IaTa(IaTa { iaid: body.u32()?, options: nested_options(body)? })
+                Self::IaTa(IaTa {
+                    iaid: body.u32()?,
+                    options: nested_options(body)?,
+                })
             }
             OptionCode::IAADDR => {
                 at_least(body, start, 24)?;
@@ -1034,9 +1110,15 @@ impl DhcpOption {
                 while !body.is_empty() {
                     let code = body.u16()?;
                     let len = body.u16()?;
-                    options.push(VendorOption { code, data: body.take(usize::from(len))?.to_vec() });
+                    options.push(VendorOption {
+                        code,
+                        data: body.take(usize::from(len))?.to_vec(),
+                    });
                 }
-                Self::VendorOpts(VendorOpts { enterprise_number, options })
+                Self::VendorOpts(VendorOpts {
+                    enterprise_number,
+                    options,
+                })
             }
             OptionCode::INTERFACE_ID => Self::InterfaceId(body.rest().to_vec()),
             OptionCode::RECONF_MSG => Self::ReconfMsg(MessageType(exact::<1>(body, start)?[0])),
@@ -1052,7 +1134,10 @@ impl DhcpOption {
             OptionCode::INFORMATION_REFRESH_TIME => Self::InformationRefreshTime(u32_of(body)?),
             OptionCode::CLIENT_FQDN => {
                 at_least(body, start, 1)?;
-                Self::ClientFqdn(ClientFqdn { flags: body.u8()?, name: DomainName::parse(body)? })
+                Self::ClientFqdn(ClientFqdn {
+                    flags: body.u8()?,
+                    name: DomainName::parse(body)?,
+                })
             }
             OptionCode::LQ_QUERY => {
                 at_least(body, start, 17)?;
@@ -1073,7 +1158,10 @@ impl DhcpOption {
             }
             OptionCode::VSS => {
                 at_least(body, start, 1)?;
-                Self::Vss(Vss { vss_type: body.u8()?, info: body.rest().to_vec() })
+                Self::Vss(Vss {
+                    vss_type: body.u8()?,
+                    info: body.rest().to_vec(),
+                })
             }
             OptionCode::SOL_MAX_RT => Self::SolMaxRt(u32_of(body)?),
             OptionCode::INF_MAX_RT => Self::InfMaxRt(u32_of(body)?),
@@ -1122,7 +1210,10 @@ impl DhcpOption {
             }
             OptionCode::F_START_TIME_OF_STATE => Self::StartTimeOfState(u32_of(body)?),
             OptionCode::F_STATE_EXPIRATION_TIME => Self::StateExpirationTime(u32_of(body)?),
-            code => Self::Unknown { code, data: body.rest().to_vec() },
+            code => Self::Unknown {
+                code,
+                data: body.rest().to_vec(),
+            },
         };
         body.finish()?;
         Ok(opt)
@@ -1133,7 +1224,8 @@ impl DhcpOption {
     pub fn payload_len(&self) -> usize {
         let opts_len = |o: &Options| o.emitted_len();
         let items_len = |v: &Vec<Vec<u8>>| {
-            v.iter().fold(0usize, |a, i| a.saturating_add(2).saturating_add(i.len()))
+            v.iter()
+                .fold(0usize, |a, i| a.saturating_add(2).saturating_add(i.len()))
         };
         match self {
             Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d) => d.emitted_len(),
@@ -1161,7 +1253,9 @@ impl DhcpOption {
             }),
             Self::InterfaceId(v) => v.len(),
             Self::DnsServers(v) | Self::LqClientLink(v) => v.len().saturating_mul(16),
-            Self::DomainList(v) => v.iter().fold(0usize, |a, n| a.saturating_add(n.emitted_len())),
+            Self::DomainList(v) => v
+                .iter()
+                .fold(0usize, |a, n| a.saturating_add(n.emitted_len())),
             Self::ClientFqdn(f) => f.name.emitted_len().saturating_add(1),
             Self::LqQuery(q) => opts_len(&q.options).saturating_add(17),
             Self::ClientData(o) | Self::DnsRemovalInfo(o) => opts_len(o),
@@ -1201,7 +1295,18 @@ impl DhcpOption {
         }
         match self {
             Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d) => out.put_slice(d.as_bytes()),
-            Self::IaNa(IaNa { iaid, t1, t2, options }) | Self::IaPd(IaPd { iaid, t1, t2, options }) => {
+            Self::IaNa(IaNa {
+                iaid,
+                t1,
+                t2,
+                options,
+            })
+            | Self::IaPd(IaPd {
+                iaid,
+                t1,
+                t2,
+                options,
+            }) => {
                 out.put_u32(*iaid);
                 out.put_u32(*t1);
                 out.put_u32(*t2);
@@ -1329,11 +1434,16 @@ impl<'a> Parse<'a> for DhcpOption {
         let code = OptionCode(r.u16()?);
         let len = r.u16().map_err(|e| e.within(code))?;
         let available = r.remaining();
-        let ctx = r.clone();
+        let depth = r.depth();
         let data = r.take(usize::from(len)).map_err(|_| {
-            bad_len(start, usize::from(len), AllowedLength::Between(0, available)).within(code)
+            bad_len(
+                start,
+                usize::from(len),
+                AllowedLength::Between(0, available),
+            )
+            .within(code)
         })?;
-        Self::from_raw(code, data, start, &ctx)
+        Self::from_raw(code, data, start, depth)
     }
 }
 

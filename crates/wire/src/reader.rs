@@ -5,6 +5,31 @@ use core::net::Ipv6Addr;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::{MAX_NESTING, MAX_RELAY_DEPTH};
 
+/// How deep a parse is nested (options in options, relay messages in relay messages).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Depth {
+    nesting: u8,
+    relays: u8,
+}
+
+impl Depth {
+    /// One level deeper in option encapsulation, or [`ParseErrorKind::NestingTooDeep`] at
+    /// `offset`.
+    #[inline]
+    pub(crate) fn descend(self, offset: usize) -> Result<Self, ParseError> {
+        if usize::from(self.nesting) >= MAX_NESTING {
+            return Err(ParseError::new(
+                offset,
+                ParseErrorKind::NestingTooDeep { limit: MAX_NESTING },
+            ));
+        }
+        Ok(Self {
+            nesting: self.nesting.saturating_add(1),
+            relays: self.relays,
+        })
+    }
+}
+
 /// A cursor over untrusted bytes that knows its absolute offset.
 ///
 /// [`Reader::sub`] scopes a length-delimited field and keeps the absolute base, so errors deep
@@ -30,7 +55,13 @@ impl<'a> Reader<'a> {
     /// A reader over `buf`, whose first byte has absolute offset `base`.
     #[must_use]
     pub const fn with_base(buf: &'a [u8], base: usize) -> Self {
-        Self { buf, pos: 0, base, nesting: 0, relays: 0 }
+        Self {
+            buf,
+            pos: 0,
+            base,
+            nesting: 0,
+            relays: 0,
+        }
     }
 
     /// Absolute offset of the next unread byte.
@@ -72,7 +103,10 @@ impl<'a> Reader<'a> {
                 self.pos = self.pos.saturating_add(n);
                 Ok(head)
             }
-            None => Err(self.error(ParseErrorKind::Truncated { needed: n, available: rest.len() })),
+            None => Err(self.error(ParseErrorKind::Truncated {
+                needed: n,
+                available: rest.len(),
+            })),
         }
     }
 
@@ -96,7 +130,10 @@ impl<'a> Reader<'a> {
                 self.pos = self.pos.saturating_add(N);
                 Ok(*a)
             }
-            None => Err(self.error(ParseErrorKind::Truncated { needed: N, available: rest.len() })),
+            None => Err(self.error(ParseErrorKind::Truncated {
+                needed: N,
+                available: rest.len(),
+            })),
         }
     }
 
@@ -124,7 +161,8 @@ impl<'a> Reader<'a> {
     /// [`ParseErrorKind::Truncated`] if fewer than 3 bytes remain.
     #[inline]
     pub fn u24(&mut self) -> Result<u32, ParseError> {
-        self.array::<3>().map(|[a, b, c]| u32::from_be_bytes([0, a, b, c]))
+        self.array::<3>()
+            .map(|[a, b, c]| u32::from_be_bytes([0, a, b, c]))
     }
 
     /// Reads a big-endian `u32`.
@@ -163,7 +201,13 @@ impl<'a> Reader<'a> {
     pub fn sub(&mut self, len: usize) -> Result<Self, ParseError> {
         let base = self.offset();
         let bytes = self.take(len)?;
-        Ok(Self { buf: bytes, pos: 0, base, nesting: self.nesting, relays: self.relays })
+        Ok(Self {
+            buf: bytes,
+            pos: 0,
+            base,
+            nesting: self.nesting,
+            relays: self.relays,
+        })
     }
 
     /// Fails with [`ParseErrorKind::TrailingBytes`] if any byte is left unread.
@@ -178,16 +222,26 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A reader over `bytes` (absolute offset `base`) with this reader's nesting counters.
-    #[must_use]
+    /// The nesting counters.
     #[inline]
-    pub(crate) const fn scoped<'b>(&self, bytes: &'b [u8], base: usize) -> Reader<'b> {
-        Reader { buf: bytes, pos: 0, base, nesting: self.nesting, relays: self.relays }
+    pub(crate) const fn depth(&self) -> Depth {
+        Depth {
+            nesting: self.nesting,
+            relays: self.relays,
+        }
     }
 
-    /// Like [`Reader::descend`], reporting a failure at `offset`.
-    pub(crate) fn descend_at(&mut self, offset: usize) -> Result<(), ParseError> {
-        self.descend().map_err(|e| ParseError { offset, ..e })
+    /// A reader over `bytes` (absolute offset `base`) with the given nesting counters.
+    #[must_use]
+    #[inline]
+    pub(crate) const fn scoped(bytes: &'a [u8], base: usize, depth: Depth) -> Self {
+        Reader {
+            buf: bytes,
+            pos: 0,
+            base,
+            nesting: depth.nesting,
+            relays: depth.relays,
+        }
     }
 
     /// Enters one more level of option encapsulation.
@@ -208,7 +262,9 @@ impl<'a> Reader<'a> {
     /// [`ParseErrorKind::RelayTooDeep`] past [`MAX_RELAY_DEPTH`].
     pub fn enter_relay(&mut self) -> Result<(), ParseError> {
         if usize::from(self.relays) >= MAX_RELAY_DEPTH {
-            return Err(self.error(ParseErrorKind::RelayTooDeep { limit: MAX_RELAY_DEPTH }));
+            return Err(self.error(ParseErrorKind::RelayTooDeep {
+                limit: MAX_RELAY_DEPTH,
+            }));
         }
         self.relays = self.relays.saturating_add(1);
         Ok(())
@@ -229,9 +285,18 @@ mod tests {
         assert_eq!(s.u8().unwrap(), 2);
         let e = s.u32().unwrap_err();
         assert_eq!(e.offset, 3);
-        assert_eq!(e.kind, ParseErrorKind::Truncated { needed: 4, available: 3 });
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::Truncated {
+                needed: 4,
+                available: 3
+            }
+        );
         assert_eq!(r.offset(), 6);
-        assert_eq!(r.finish().unwrap_err().kind, ParseErrorKind::TrailingBytes { count: 2 });
+        assert_eq!(
+            r.finish().unwrap_err().kind,
+            ParseErrorKind::TrailingBytes { count: 2 }
+        );
         assert_eq!(r.rest(), &[6, 7]);
         assert!(r.finish().is_ok());
     }

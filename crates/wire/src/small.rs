@@ -37,7 +37,10 @@ impl SmallBytes {
 
 impl Default for SmallBytes {
     fn default() -> Self {
-        Self::Inline { len: 0, buf: [0; INLINE] }
+        Self::Inline {
+            len: 0,
+            buf: [0; INLINE],
+        }
     }
 }
 

@@ -34,7 +34,8 @@ impl<'a> RawOption<'a> {
     pub fn to_owned_option(&self) -> Result<DhcpOption, ParseError> {
         // Parse the payload in a reader that reports absolute offsets.
         let mut body = Reader::with_base(self.data, self.data_offset());
-        DhcpOption::parse_payload(self.code, self.offset, &mut body).map_err(|e| e.within(self.code))
+        DhcpOption::parse_payload(self.code, self.offset, &mut body)
+            .map_err(|e| e.within(self.code))
     }
 
     /// Where the encapsulated options of this option start, for the container options
@@ -59,7 +60,10 @@ impl<'a> RawOption<'a> {
     pub fn sub_options(&self) -> Option<OptionsIter<'a>> {
         let skip = Self::sub_options_start(self.code)?;
         let rest = self.data.get(skip..)?;
-        Some(OptionsIter::new(rest, self.data_offset().saturating_add(skip)))
+        Some(OptionsIter::new(
+            rest,
+            self.data_offset().saturating_add(skip),
+        ))
     }
 
     /// The payload as a big-endian `u32`, if it is exactly 4 bytes.
@@ -102,7 +106,11 @@ impl<'a> OptionsIter<'a> {
     #[must_use]
     #[inline]
     pub const fn new(bytes: &'a [u8], base: usize) -> Self {
-        Self { rest: bytes, offset: base, failed: false }
+        Self {
+            rest: bytes,
+            offset: base,
+            failed: false,
+        }
     }
 
     /// The first option with `code` (errors end the search).
@@ -129,7 +137,13 @@ impl<'a> OptionsIter<'a> {
         self.failed = true;
         let available = self.rest.len();
         match self.rest.first_chunk::<4>() {
-            None => ParseError::new(self.offset, ParseErrorKind::Truncated { needed: 4, available }),
+            None => ParseError::new(
+                self.offset,
+                ParseErrorKind::Truncated {
+                    needed: 4,
+                    available,
+                },
+            ),
             Some(&[a, b, c, d]) => ParseError::new(
                 self.offset,
                 ParseErrorKind::BadLength {
@@ -160,7 +174,11 @@ impl<'a> Iterator for OptionsIter<'a> {
         let offset = self.offset;
         self.rest = rest;
         self.offset = offset.saturating_add(4).saturating_add(len);
-        Some(Ok(RawOption { code: OptionCode(u16::from_be_bytes([a, b])), data, offset }))
+        Some(Ok(RawOption {
+            code: OptionCode(u16::from_be_bytes([a, b])),
+            data,
+            offset,
+        }))
     }
 }
 
@@ -187,7 +205,13 @@ impl<'a> MessageView<'a> {
     fn new_checked_at(buf: &'a [u8], base: usize) -> Result<Self, ParseError> {
         let v = Self { buf, base };
         let Some(&t) = buf.first() else {
-            return Err(ParseError::new(base, ParseErrorKind::Truncated { needed: 1, available: 0 }));
+            return Err(ParseError::new(
+                base,
+                ParseErrorKind::Truncated {
+                    needed: 1,
+                    available: 0,
+                },
+            ));
         };
         let header = match MessageType(t).header_kind() {
             HeaderKind::Client => CLIENT_HEADER_LEN,
@@ -198,7 +222,10 @@ impl<'a> MessageView<'a> {
         if buf.len() < header {
             return Err(ParseError::new(
                 base,
-                ParseErrorKind::Truncated { needed: header, available: buf.len() },
+                ParseErrorKind::Truncated {
+                    needed: header,
+                    available: buf.len(),
+                },
             ));
         }
         v.options().validate()?;
@@ -319,7 +346,12 @@ impl<'a> MessageView<'a> {
                 None => return Ok(v),
             }
         }
-        Err(ParseError::new(v.base, ParseErrorKind::RelayTooDeep { limit: MAX_RELAY_DEPTH }))
+        Err(ParseError::new(
+            v.base,
+            ParseErrorKind::RelayTooDeep {
+                limit: MAX_RELAY_DEPTH,
+            },
+        ))
     }
 
     /// Decodes the whole message into its owned form.

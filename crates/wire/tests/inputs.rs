@@ -24,7 +24,11 @@ fn every_bench_input_round_trips_byte_exact() {
         let msg = Message::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(msg.emitted_len(), bytes.len(), "{name}: emitted_len");
         assert_eq!(msg.to_vec(), bytes, "{name}: emit(parse(b)) != b");
-        assert_eq!(Message::parse(&msg.to_vec()).unwrap(), msg, "{name}: parse(emit(v)) != v");
+        assert_eq!(
+            Message::parse(&msg.to_vec()).unwrap(),
+            msg,
+            "{name}: parse(emit(v)) != v"
+        );
         let view = MessageView::new_checked(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(view.msg_type(), msg.msg_type());
         assert_eq!(view.to_owned_message().unwrap(), msg);

@@ -26,7 +26,10 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
 }
 
 fn vector(name: &str) -> Message {
-    let (_, bytes) = vectors().into_iter().find(|(n, _)| n == name).expect("vector exists");
+    let (_, bytes) = vectors()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .expect("vector exists");
     Message::parse(&bytes).expect("parses")
 }
 
@@ -45,19 +48,27 @@ fn every_vector_round_trips() {
 
 #[test]
 fn connect_fields() {
-    let Message::Failover(m) = vector("rfc8156-5.3.8-connect") else { panic!("failover") };
+    let Message::Failover(m) = vector("rfc8156-5.3.8-connect") else {
+        panic!("failover")
+    };
     assert_eq!(m.msg_type, MessageType::CONNECT);
     assert_eq!(m.transaction_id, 2);
     assert_eq!(m.sent_time, 0x2a3b_4c5d);
     assert_eq!(m.options.u32_value(OptionCode::F_MCLT), Some(3600));
     assert_eq!(m.options.u32_value(OptionCode::F_KEEPALIVE_TIME), Some(60));
-    assert!(m.options.iter().any(|o| *o == DhcpOption::RelationshipName("pair-a".into())));
+    assert!(
+        m.options
+            .iter()
+            .any(|o| *o == DhcpOption::RelationshipName("pair-a".into()))
+    );
     assert!(m.options.iter().any(|o| *o == DhcpOption::ConnectFlags(1)));
 }
 
 #[test]
 fn bndupd_client_tree() {
-    let Message::Failover(m) = vector("rfc8156-5.3.1-bndupd-client") else { panic!("failover") };
+    let Message::Failover(m) = vector("rfc8156-5.3.1-bndupd-client") else {
+        panic!("failover")
+    };
     let cd = m.options.client_data().expect("CLIENT_DATA");
     assert!(cd.client_id().is_some());
     let ia = cd.ia_na().next().expect("IA_NA");
@@ -78,17 +89,28 @@ fn bndupd_client_tree() {
     };
     assert_eq!(h.to_dotted(), "host1.example.com.");
     let pd = cd.ia_pd().next().expect("IA_PD");
-    assert_eq!(pd.options.ia_prefixes().next().expect("IAPREFIX").prefix_len(), 56);
+    assert_eq!(
+        pd.options
+            .ia_prefixes()
+            .next()
+            .expect("IAPREFIX")
+            .prefix_len(),
+        56
+    );
 }
 
 #[test]
 fn state_and_disconnect() {
-    let Message::Failover(m) = vector("rfc8156-5.3.11-state") else { panic!("failover") };
+    let Message::Failover(m) = vector("rfc8156-5.3.11-state") else {
+        panic!("failover")
+    };
     assert_eq!(
         m.options.find(OptionCode::F_SERVER_STATE),
         Some(&DhcpOption::ServerState(ServerState::NORMAL))
     );
-    let Message::Failover(m) = vector("rfc8156-5.3.10-disconnect") else { panic!("failover") };
+    let Message::Failover(m) = vector("rfc8156-5.3.10-disconnect") else {
+        panic!("failover")
+    };
     let s = m.options.status_code().expect("status");
     assert_eq!(s.status, Status::SERVER_SHUTTING_DOWN);
     assert_eq!(s.message, "operator shutdown");
@@ -105,7 +127,19 @@ fn unknowns_kept_in_order_with_duplicates() {
         .collect();
     assert_eq!(unknown.len(), 2);
     let m = vector("rfc8415-16-unknown-type");
-    assert!(matches!(m, Message::Unknown { msg_type: MessageType(99), .. }));
+    assert!(matches!(
+        m,
+        Message::Unknown {
+            msg_type: MessageType(99),
+            ..
+        }
+    ));
     let m = vector("rfc8415-9-relay-forw-unknown-inner");
-    assert!(matches!(m.innermost(), Message::Unknown { msg_type: MessageType(200), .. }));
+    assert!(matches!(
+        m.innermost(),
+        Message::Unknown {
+            msg_type: MessageType(200),
+            ..
+        }
+    ));
 }

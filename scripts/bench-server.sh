@@ -125,7 +125,7 @@ pf() { grep -E "^$1" "$3" | sed -n "$2p" | awk -F': ' '{print $2}' | awk '{print
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
-printf '%-5s %-5s %7s %9s %8s %8s %9s %9s %8s %8s\n' mode server offered leases/s sa-drop% rr-drop% rr-avg-ms rr-max-ms srv-cpu% pdh-cpu%
+printf '%-5s %-5s %7s %9s %8s %8s %9s %9s %8s %8s %10s\n' mode server offered leases/s sa-drop% rr-drop% rr-avg-ms rr-max-ms srv-cpu% pdh-cpu% srv-us/lease
 for mode in $MODES; do
     e=address-only; [[ "$mode" == napd ]] && e=address-and-prefix
     for rate in $RATES; do
@@ -145,13 +145,15 @@ for mode in $MODES; do
             leases=$(( rr_recv / DURATION ))
             srv_cpu="$(awk -v a="$before" -v b="$after" -v t="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", (b - a) / t / d * 100}')"
             pdh_cpu="$(awk -v c="${pd_cpu:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", c / d * 100}')"
-            printf '%-5s %-5s %7s %9s %8s %8s %9s %9s %8s %8s\n' "$mode" "$srv" "$rate" "$leases" \
-                "${sa_ratio:-?}" "${rr_ratio:-?}" "${rr_avg:-?}" "${rr_max:-?}" "$srv_cpu" "$pdh_cpu" | tee -a "$RESULTS"
+            us_lease="$(awk -v a="$before" -v b="$after" -v t="$CLK_TCK" -v n="$rr_recv" 'BEGIN {if (n > 0) printf "%.1f", (b - a) / t / n * 1e6; else print "-"}')"
+            printf '%-5s %-5s %7s %9s %8s %8s %9s %9s %8s %8s %10s\n' "$mode" "$srv" "$rate" "$leases" \
+                "${sa_ratio:-?}" "${rr_ratio:-?}" "${rr_avg:-?}" "${rr_max:-?}" "$srv_cpu" "$pdh_cpu" "$us_lease" | tee -a "$RESULTS"
         done
     done
 done
 
 echo
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "best leases/s with under 1% drops (both exchanges):"
 for mode in $MODES; do
     best_ours="$(awk -v m="$mode" '$1 == m && $2 == "ours" && ($5 + 0) < 1 && ($6 + 0) < 1 {if ($4 > b) b = $4} END {print b + 0}' "$RESULTS")"

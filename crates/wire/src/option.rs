@@ -1559,3 +1559,433 @@ payload_codec!(IaTa, IA_TA);
 payload_codec!(IaAddr, IAADDR);
 payload_codec!(IaPrefix, IAPREFIX);
 payload_codec!(StatusCode, STATUS_CODE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_exact;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use hex_literal::hex;
+
+    const ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0x7a2b, 0xcc1d, 0x4e5f, 0x1001);
+
+    /// Each pair: the wire bytes of one option and its typed value. Both directions are checked.
+    fn vectors() -> Vec<(Vec<u8>, DhcpOption)> {
+        let duid = Duid::llt(1, 0x2b3c_4d5e, &hex!("0800276f8a95")).unwrap();
+        let name = DomainName::from_dotted("example.com", true).unwrap();
+        vec![
+            (
+                hex!("0001 000e 000100012b3c4d5e0800276f8a95").to_vec(),
+                DhcpOption::ClientId(duid.clone()),
+            ),
+            (
+                hex!("0002 000e 000100012b3c4d5e0800276f8a95").to_vec(),
+                DhcpOption::ServerId(duid.clone()),
+            ),
+            (
+                hex!("0035 000e 000100012b3c4d5e0800276f8a95").to_vec(),
+                DhcpOption::RelayId(duid),
+            ),
+            (
+                hex!("0003 000c 276f8a95 00000708 00000b40").to_vec(),
+                DhcpOption::IaNa(IaNa {
+                    iaid: 0x276f_8a95,
+                    t1: 1800,
+                    t2: 2880,
+                    options: Options::new(),
+                }),
+            ),
+            (
+                hex!("0004 0004 00000007").to_vec(),
+                DhcpOption::IaTa(IaTa {
+                    iaid: 7,
+                    options: Options::new(),
+                }),
+            ),
+            (
+                hex!("0005 001e 20010db8000100007a2bcc1d4e5f1001 00000e10 00001518 0073 0002 0001")
+                    .to_vec(),
+                DhcpOption::IaAddr(IaAddr {
+                    address: ADDR,
+                    preferred_lifetime: 3600,
+                    valid_lifetime: 5400,
+                    options: Options::new().with(DhcpOption::ConnectFlags(1)),
+                }),
+            ),
+            (
+                hex!("0006 0004 0017 0018").to_vec(),
+                DhcpOption::Oro(vec![OptionCode::DNS_SERVERS, OptionCode::DOMAIN_LIST]),
+            ),
+            (hex!("0007 0001 ff").to_vec(), DhcpOption::Preference(255)),
+            (
+                hex!("0008 0002 0064").to_vec(),
+                DhcpOption::ElapsedTime(100),
+            ),
+            (
+                hex!("0009 0004 01 000001").to_vec(),
+                DhcpOption::RelayMsg(Box::new(Message::Client(crate::ClientMessage::new(
+                    crate::MessageType::SOLICIT,
+                    1,
+                )))),
+            ),
+            (
+                hex!("000b 000d 03 01 00 0000000000000001 abcd").to_vec(),
+                DhcpOption::Auth(Auth {
+                    protocol: 3,
+                    algorithm: 1,
+                    rdm: 0,
+                    replay_detection: 1,
+                    info: vec![0xab, 0xcd],
+                }),
+            ),
+            (
+                hex!("000c 0010 20010db8000100007a2bcc1d4e5f1001").to_vec(),
+                DhcpOption::Unicast(ADDR),
+            ),
+            (
+                hex!("000d 0004 0002 6869").to_vec(),
+                DhcpOption::StatusCode(StatusCode::new(Status::NO_ADDRS_AVAIL, "hi")),
+            ),
+            (hex!("000e 0000").to_vec(), DhcpOption::RapidCommit),
+            (
+                hex!("000f 0007 0003 616263 0000").to_vec(),
+                DhcpOption::UserClass(vec![b"abc".to_vec(), vec![]]),
+            ),
+            (
+                hex!("0010 000a 00000137 0004 4d534654").to_vec(),
+                DhcpOption::VendorClass(VendorClass {
+                    enterprise_number: 311,
+                    data: vec![b"MSFT".to_vec()],
+                }),
+            ),
+            (
+                hex!("0011 000a 0000118b 0001 0002 6869").to_vec(),
+                DhcpOption::VendorOpts(VendorOpts {
+                    enterprise_number: 4491,
+                    options: vec![VendorOption {
+                        code: 1,
+                        data: b"hi".to_vec(),
+                    }],
+                }),
+            ),
+            (
+                hex!("0012 0004 65746830").to_vec(),
+                DhcpOption::InterfaceId(b"eth0".to_vec()),
+            ),
+            (
+                hex!("0013 0001 05").to_vec(),
+                DhcpOption::ReconfMsg(crate::MessageType::RENEW),
+            ),
+            (hex!("0014 0000").to_vec(), DhcpOption::ReconfAccept),
+            (
+                hex!("0017 0010 20010db8000100007a2bcc1d4e5f1001").to_vec(),
+                DhcpOption::DnsServers(vec![ADDR]),
+            ),
+            (
+                hex!("0018 000e 076578616d706c6503636f6d00 00").to_vec(),
+                DhcpOption::DomainList(vec![
+                    name.clone(),
+                    DomainName::from_dotted(".", true).unwrap(),
+                ]),
+            ),
+            (
+                hex!("0019 000c 00000001 00000000 00000000").to_vec(),
+                DhcpOption::IaPd(IaPd {
+                    iaid: 1,
+                    t1: 0,
+                    t2: 0,
+                    options: Options::new(),
+                }),
+            ),
+            (
+                hex!("001a 0019 00000e10 00001518 38 20010db8ff0042000000000000000000").to_vec(),
+                DhcpOption::IaPrefix(
+                    IaPrefix::new(
+                        3600,
+                        5400,
+                        56,
+                        "2001:db8:ff00:4200::".parse().unwrap(),
+                        Options::new(),
+                    )
+                    .unwrap(),
+                ),
+            ),
+            (
+                hex!("0020 0004 00015180").to_vec(),
+                DhcpOption::InformationRefreshTime(86400),
+            ),
+            (
+                hex!("0027 000e 01 076578616d706c6503636f6d00").to_vec(),
+                DhcpOption::ClientFqdn(ClientFqdn {
+                    flags: 1,
+                    name: name.clone(),
+                }),
+            ),
+            (
+                hex!("002c 0011 01 20010db8000100007a2bcc1d4e5f1001").to_vec(),
+                DhcpOption::LqQuery(LqQuery {
+                    query_type: 1,
+                    link_address: ADDR,
+                    options: Options::new(),
+                }),
+            ),
+            (
+                hex!("002d 0008 002e 0004 0000001e").to_vec(),
+                DhcpOption::ClientData(Options::new().with(DhcpOption::CltTime(30))),
+            ),
+            (hex!("002e 0004 0000001e").to_vec(), DhcpOption::CltTime(30)),
+            (
+                hex!("002f 0014 20010db8000100007a2bcc1d4e5f1001 01 000001").to_vec(),
+                DhcpOption::LqRelayData(LqRelayData {
+                    peer_address: ADDR,
+                    message: Box::new(Message::Client(crate::ClientMessage::new(
+                        crate::MessageType::SOLICIT,
+                        1,
+                    ))),
+                }),
+            ),
+            (
+                hex!("0030 0010 20010db8000100007a2bcc1d4e5f1001").to_vec(),
+                DhcpOption::LqClientLink(vec![ADDR]),
+            ),
+            (
+                hex!("0044 0001 ff").to_vec(),
+                DhcpOption::Vss(Vss {
+                    vss_type: 255,
+                    info: vec![],
+                }),
+            ),
+            (
+                hex!("0052 0004 00000e10").to_vec(),
+                DhcpOption::SolMaxRt(3600),
+            ),
+            (
+                hex!("0053 0004 00000e10").to_vec(),
+                DhcpOption::InfMaxRt(3600),
+            ),
+            (
+                hex!("0064 0004 2a3b4c5d").to_vec(),
+                DhcpOption::LqBaseTime(0x2a3b_4c5d),
+            ),
+            (
+                hex!("0065 0004 2a3b4c5d").to_vec(),
+                DhcpOption::LqStartTime(0x2a3b_4c5d),
+            ),
+            (
+                hex!("0066 0004 2a3b4c5d").to_vec(),
+                DhcpOption::LqEndTime(0x2a3b_4c5d),
+            ),
+            (
+                hex!("0072 0001 06").to_vec(),
+                DhcpOption::BindingStatus(BindingStatus::FREE_BACKUP),
+            ),
+            (
+                hex!("0073 0002 0001").to_vec(),
+                DhcpOption::ConnectFlags(crate::codes::connect_flags::FIXED_PD_LENGTH),
+            ),
+            (
+                hex!("0074 0006 0077 0002 000b").to_vec(),
+                DhcpOption::DnsRemovalInfo(Options::new().with(DhcpOption::DnsFlags(0x0b))),
+            ),
+            (
+                hex!("0075 000d 076578616d706c6503636f6d00").to_vec(),
+                DhcpOption::DnsHostName(name.clone()),
+            ),
+            (
+                hex!("0076 000d 076578616d706c6503636f6d00").to_vec(),
+                DhcpOption::DnsZoneName(name),
+            ),
+            (
+                hex!("0077 0002 000b").to_vec(),
+                DhcpOption::DnsFlags(0x000b),
+            ),
+            (
+                hex!("0078 0004 00000001").to_vec(),
+                DhcpOption::ExpirationTime(1),
+            ),
+            (
+                hex!("0079 0004 0000000a").to_vec(),
+                DhcpOption::MaxUnackedBndupd(10),
+            ),
+            (hex!("007a 0004 00000e10").to_vec(), DhcpOption::Mclt(3600)),
+            (
+                hex!("007b 0004 00000002").to_vec(),
+                DhcpOption::PartnerLifetime(2),
+            ),
+            (
+                hex!("007c 0004 00000003").to_vec(),
+                DhcpOption::PartnerLifetimeSent(3),
+            ),
+            (
+                hex!("007d 0004 00000004").to_vec(),
+                DhcpOption::PartnerDownTime(4),
+            ),
+            (
+                hex!("007e 0004 00000005").to_vec(),
+                DhcpOption::PartnerRawCltTime(5),
+            ),
+            (
+                hex!("007f 0004 0001 0000").to_vec(),
+                DhcpOption::ProtocolVersion(ProtocolVersion { major: 1, minor: 0 }),
+            ),
+            (
+                hex!("0080 0004 0000003c").to_vec(),
+                DhcpOption::KeepaliveTime(60),
+            ),
+            (
+                hex!("0081 0006 2a3b4c5d abcd").to_vec(),
+                DhcpOption::ReconfigureData(ReconfigureData {
+                    time: 0x2a3b_4c5d,
+                    key: vec![0xab, 0xcd],
+                }),
+            ),
+            (
+                hex!("0082 0006 706169722d61").to_vec(),
+                DhcpOption::RelationshipName("pair-a".into()),
+            ),
+            (hex!("0083 0001 05").to_vec(), DhcpOption::ServerFlags(0x05)),
+            (
+                hex!("0084 0001 07").to_vec(),
+                DhcpOption::ServerState(ServerState::RECOVER_WAIT),
+            ),
+            (
+                hex!("0085 0004 00000006").to_vec(),
+                DhcpOption::StartTimeOfState(6),
+            ),
+            (
+                hex!("0086 0004 00000007").to_vec(),
+                DhcpOption::StateExpirationTime(7),
+            ),
+            (
+                hex!("fde8 0003 010203").to_vec(),
+                DhcpOption::Unknown {
+                    code: OptionCode(65000),
+                    data: vec![1, 2, 3],
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn deconstruct_and_construct_every_option() {
+        for (bytes, value) in vectors() {
+            let parsed =
+                parse_exact::<DhcpOption>(&bytes).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            assert_eq!(parsed, value, "deconstruct {:?}", value.code());
+            assert_eq!(value.to_vec(), bytes, "construct {:?}", value.code());
+            assert_eq!(value.emitted_len(), bytes.len());
+            let mut via_bufmut = Vec::new();
+            value.emit(&mut via_bufmut);
+            assert_eq!(via_bufmut, bytes);
+        }
+    }
+
+    #[test]
+    fn payload_structs_parse_and_emit_alone() {
+        let b = hex!("276f8a95 00000708 00000b40 000d 0002 0000");
+        let ia = parse_exact::<IaNa>(&b).unwrap();
+        assert_eq!(ia.options.status_code().unwrap().status, Status::SUCCESS);
+        assert_eq!(ia.to_vec(), b);
+        let s = parse_exact::<StatusCode>(&hex!("0013 6f6c64")).unwrap();
+        assert_eq!(
+            s,
+            StatusCode::new(Status::OUTDATED_BINDING_INFORMATION, "old")
+        );
+    }
+
+    /// Each case: bad bytes, the expected error text.
+    #[test]
+    fn errors_name_the_option_and_the_offset() {
+        let cases: &[(&[u8], &str)] = &[
+            (
+                &hex!("007a 0003 000e10"),
+                "OPTION_F_MCLT at byte 0: length 3, expected 4",
+            ),
+            (
+                &hex!("0008 0003 000e10"),
+                "OPTION_ELAPSED_TIME at byte 0: length 3, expected 2",
+            ),
+            (
+                &hex!("0003 0008 0000000000000000"),
+                "OPTION_IA_NA at byte 0: length 8, expected at least 12",
+            ),
+            (
+                &hex!("0006 0003 000100"),
+                "OPTION_ORO at byte 0: length 3, expected a multiple of 2",
+            ),
+            (
+                &hex!("0017 0004 00000000"),
+                "OPTION_DNS_SERVERS at byte 0: length 4, expected a multiple of 16",
+            ),
+            (
+                &hex!("0001 0001 00"),
+                "OPTION_CLIENTID at byte 4: length 1, expected 2 to 130",
+            ),
+            (
+                &hex!("0001 0004 0004 0000"),
+                "OPTION_CLIENTID at byte 4: length 4, expected 18",
+            ),
+            (
+                &hex!("000d 0003 0000 ff"),
+                "OPTION_STATUS_CODE at byte 6: bad status-message: not valid UTF-8",
+            ),
+            (
+                &hex!("0018 0004 03616263"),
+                "OPTION_DOMAIN_LIST at byte 8: bad domain name: name does not end with the root label",
+            ),
+            (
+                &hex!("0018 0002 c00c"),
+                "OPTION_DOMAIN_LIST at byte 4: bad domain name: label longer than 63 bytes or compression pointer",
+            ),
+            (
+                &hex!("0027 0004 00 05 6162"),
+                "OPTION_CLIENT_FQDN at byte 5: bad domain name: label runs past the end",
+            ),
+            (
+                &hex!("0001 0010 0001"),
+                "OPTION_CLIENTID at byte 0: length 16, expected 0 to 2",
+            ),
+            (
+                &hex!("0019 000e 00000001 00000000 00000000 0007"),
+                "OPTION_IA_PD at byte 16: truncated: need 4 bytes, 2 available",
+            ),
+            (
+                &hex!("001a 0019 00000000 00000000 81 00000000000000000000000000000000"),
+                "OPTION_IAPREFIX at byte 12: bad prefix-length: greater than 128",
+            ),
+            (
+                &hex!("002d 000d 0003 0009 00000001 00000000 00"),
+                "OPTION_IA_NA at byte 4: length 9, expected at least 12",
+            ),
+            (
+                &hex!("0082 0002 c328"),
+                "OPTION_F_RELATIONSHIP_NAME at byte 4: bad relationship-name: not valid UTF-8",
+            ),
+        ];
+        for (bytes, text) in cases {
+            let e = parse_exact::<Options>(bytes).unwrap_err();
+            assert_eq!(e.to_string(), *text, "{}", hex::encode(bytes));
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        // CLIENT_DATA inside CLIENT_DATA, 100 levels deep: must fail cleanly, not overflow.
+        let mut b: Vec<u8> = Vec::new();
+        for _ in 0..100 {
+            let mut outer = vec![0, 45];
+            outer.extend_from_slice(&u16::try_from(b.len()).unwrap().to_be_bytes());
+            outer.extend_from_slice(&b);
+            b = outer;
+        }
+        let e = parse_exact::<Options>(&b).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::NestingTooDeep {
+                limit: crate::MAX_NESTING
+            }
+        );
+        assert_eq!(e.option, Some(OptionCode::CLIENT_DATA));
+    }
+}

@@ -1625,7 +1625,7 @@ mod tests {
             (
                 hex!("0009 0004 01 000001").to_vec(),
                 DhcpOption::RelayMsg(Box::new(Message::Client(crate::ClientMessage::new(
-                    crate::MessageType::SOLICIT,
+                    MessageType::SOLICIT,
                     1,
                 )))),
             ),
@@ -1675,7 +1675,7 @@ mod tests {
             ),
             (
                 hex!("0013 0001 05").to_vec(),
-                DhcpOption::ReconfMsg(crate::MessageType::RENEW),
+                DhcpOption::ReconfMsg(MessageType::RENEW),
             ),
             (hex!("0014 0000").to_vec(), DhcpOption::ReconfAccept),
             (
@@ -1740,7 +1740,7 @@ mod tests {
                 DhcpOption::LqRelayData(LqRelayData {
                     peer_address: ADDR,
                     message: Box::new(Message::Client(crate::ClientMessage::new(
-                        crate::MessageType::SOLICIT,
+                        MessageType::SOLICIT,
                         1,
                     ))),
                 }),

@@ -193,7 +193,7 @@ fn options() -> impl Strategy<Value = Options> {
             ),
             inner.clone().prop_map(DhcpOption::ClientData),
             inner.clone().prop_map(DhcpOption::DnsRemovalInfo),
-            (any::<u8>(), ipv6(), inner.clone()).prop_map(|(query_type, link_address, options)| {
+            (any::<u8>(), ipv6(), inner).prop_map(|(query_type, link_address, options)| {
                 DhcpOption::LqQuery(LqQuery {
                     query_type,
                     link_address,

@@ -292,13 +292,24 @@ impl PrefixPool {
     /// Whether to rebalance now, from this pool's free counts and the rule's proportion
     /// (see [`plan_rebalance`]).
     #[must_use]
+    ///
+    /// The target is the rule's *effective* share (for [`SplitRule::Hash`], the configured share
+    /// rounded to 1/256, which is what the initial split actually gives), so a freshly built pool
+    /// never plans a move.
     pub fn plan_rebalance(&self, policy: &RebalancePolicy) -> Option<Rebalance> {
-        plan_rebalance(
+        let (fp, fs) = (
             self.free_count(Side::Primary),
             self.free_count(Side::Secondary),
-            self.rule().secondary_share(),
-            policy,
-        )
+        );
+        let total = fp.saturating_add(fs);
+        let target = match self.rule() {
+            SplitRule::Hash { secondary_share } => {
+                let s = u128::from(secondary_share.per_256());
+                (total / 256) * s + (total % 256) * s / 256
+            }
+            _ => self.rule().secondary_share().of(total),
+        };
+        plan(fs, total, target, policy)
     }
 
     /// Up to `count` free prefixes owned by `from`, in the order a rebalance moves them:
@@ -374,7 +385,8 @@ impl Allocator for PrefixPool {
 /// target, the deviation is `|free_secondary - target|`. Rebalancing starts when the deviation
 /// exceeds `max(trigger · F, min_trigger)` and moves just enough prefixes to bring it down to
 /// `settle · F` (hysteresis: `settle <= trigger`, so a completed rebalance never re-triggers
-/// until the counts drift again, and the band between them absorbs small fluctuations).
+/// until the counts drift again, and the band between them absorbs small fluctuations). One
+/// plan moves at most [`max_moves`](Self::max_moves) prefixes.
 //= https://datatracker.ietf.org/doc/html/draft-ietf-dhc-dhcpv6-failover-protocol-02#section-4.2.2
 //# (digest §7.2) The primary SHOULD rebalance when either side's count of possibly delegable
 //# prefixes drifts by more than a threshold, using hysteresis to limit churn.
@@ -383,6 +395,7 @@ pub struct RebalancePolicy {
     trigger: Proportion,
     settle: Proportion,
     min_trigger: u128,
+    max_moves: u128,
 }
 
 impl RebalancePolicy {
@@ -402,7 +415,26 @@ impl RebalancePolicy {
             trigger,
             settle,
             min_trigger,
+            max_moves: Self::DEFAULT_MAX_MOVES,
         })
+    }
+
+    /// The default cap on prefixes moved by one plan.
+    pub const DEFAULT_MAX_MOVES: u128 = 4096;
+
+    /// Caps the prefixes one plan moves (each one costs the primary a BNDUPD); at least 1.
+    /// A capped plan leaves part of the deviation: plan again after applying it. Every round
+    /// moves `min(max_moves, what is left)`, so the rounds converge.
+    #[must_use]
+    pub const fn with_max_moves(mut self, max_moves: u128) -> Self {
+        self.max_moves = if max_moves == 0 { 1 } else { max_moves };
+        self
+    }
+
+    /// The cap on prefixes moved by one plan.
+    #[must_use]
+    pub const fn max_moves(&self) -> u128 {
+        self.max_moves
     }
 
     /// Trigger at a 5 % deviation (at least 4 prefixes), settle at 1 %.
@@ -410,6 +442,7 @@ impl RebalancePolicy {
         trigger: Proportion::from_basis_points_const(500),
         settle: Proportion::from_basis_points_const(100),
         min_trigger: 4,
+        max_moves: Self::DEFAULT_MAX_MOVES,
     };
 
     /// The trigger share.
@@ -450,7 +483,8 @@ pub struct Rebalance {
 
 /// The rebalancing arithmetic (see [`RebalancePolicy`]): `None` while the split of free prefixes
 /// is within the trigger band, else the move that brings the deviation down to the settle band
-/// with the fewest prefixes moved. Pure and total; `count` never exceeds `from`'s free count.
+/// with the fewest prefixes moved, capped at the policy's `max_moves`. Pure and total; `count`
+/// never exceeds `from`'s free count.
 ///
 /// ```
 /// use dhcpv6_pool::{plan_rebalance, Proportion, RebalancePolicy, Side};
@@ -468,7 +502,16 @@ pub fn plan_rebalance(
     policy: &RebalancePolicy,
 ) -> Option<Rebalance> {
     let total = free_primary.saturating_add(free_secondary);
-    let target = secondary_share.of(total);
+    plan(free_secondary, total, secondary_share.of(total), policy)
+}
+
+/// [`plan_rebalance`] with the secondary's target count given.
+fn plan(
+    free_secondary: u128,
+    total: u128,
+    target: u128,
+    policy: &RebalancePolicy,
+) -> Option<Rebalance> {
     let (from, deviation) = if free_secondary > target {
         (Side::Secondary, free_secondary - target)
     } else {
@@ -478,7 +521,7 @@ pub fn plan_rebalance(
     if deviation <= threshold {
         return None;
     }
-    let count = deviation - policy.settle.of(total).min(deviation);
+    let count = (deviation - policy.settle.of(total).min(deviation)).min(policy.max_moves);
     (count > 0).then_some(Rebalance {
         from,
         to: from.partner(),

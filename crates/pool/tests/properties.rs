@@ -241,6 +241,7 @@ proptest! {
         trigger in 0u16..=3_000,
         settle_frac in 0u16..=100,
         min_trigger in 0u128..50,
+        max_moves in 1u128..5000,
         rounds in proptest::collection::vec((any::<bool>(), 0u16..600), 1..6),
         seed in any::<u64>(),
     ) {
@@ -249,7 +250,7 @@ proptest! {
             Proportion::from_basis_points(trigger).unwrap(),
             Proportion::from_basis_points(settle).unwrap(),
             min_trigger,
-        ).unwrap();
+        ).unwrap().with_max_moves(max_moves);
         let delegable = Prefix::new(Ipv6Addr::from_bits(BASE), 44).unwrap(); // 4096 /56s
         let mut pool = PrefixPool::new(
             &PrefixPoolConfig::new(delegable, 56)
@@ -268,8 +269,12 @@ proptest! {
             }
             let owners: Vec<Side> = bound.iter().map(|&p| pool.owner_of(p).unwrap()).collect();
             let before = [pool.free_count(Side::Primary), pool.free_count(Side::Secondary)];
-            if let Some(plan) = pool.plan_rebalance(&policy) {
-                prop_assert!(plan.count <= before[plan.from.index()]);
+            let mut plans = 0u32;
+            let mut before = before;
+            while let Some(plan) = pool.plan_rebalance(&policy) {
+                plans += 1;
+                prop_assert!(plans <= 4096, "rebalancing does not converge");
+                prop_assert!(plan.count <= before[plan.from.index()] && plan.count <= max_moves);
                 for p in pool.select_transfers(plan.from, 3) {
                     prop_assert_eq!(pool.status(p).unwrap(), Status::Free);
                 }
@@ -283,7 +288,10 @@ proptest! {
                 let after = [pool.free_count(Side::Primary), pool.free_count(Side::Secondary)];
                 prop_assert_eq!(after[plan.from.index()], before[plan.from.index()] - plan.count);
                 prop_assert_eq!(after[plan.to.index()], before[plan.to.index()] + plan.count);
-                prop_assert_eq!(pool.plan_rebalance(&policy), None, "did not settle");
+                if plan.count < max_moves {
+                    prop_assert_eq!(pool.plan_rebalance(&policy), None, "did not settle");
+                }
+                before = after;
             }
             // Bound prefixes keep their owner, and a transfer of one is refused.
             for (&p, &owner) in bound.iter().zip(&owners) {
@@ -304,6 +312,7 @@ proptest! {
         trigger in 0u16..=10_000,
         settle_frac in 0u16..=100,
         min_trigger in 0u128..1000,
+        max_moves in 1_000_000u128..2_000_000_000,
     ) {
         let share = Proportion::from_basis_points(share).unwrap();
         let settle = (u32::from(trigger) * u32::from(settle_frac) / 100) as u16;
@@ -311,10 +320,16 @@ proptest! {
             Proportion::from_basis_points(trigger).unwrap(),
             Proportion::from_basis_points(settle).unwrap(),
             min_trigger,
-        ).unwrap();
-        if let Some(plan) = plan_rebalance(fp, fs, share, &policy) {
+        ).unwrap().with_max_moves(max_moves);
+        // Apply plans until none is left: every plan is feasible and within the cap, and the
+        // rounds end (each moves the full remainder or the full cap).
+        let (mut p, mut s) = (fp, fs);
+        let mut rounds = 0u32;
+        while let Some(plan) = plan_rebalance(p, s, share, &policy) {
+            rounds += 1;
+            prop_assert!(rounds <= 2_001, "no convergence");
             prop_assert_ne!(plan.from, plan.to);
-            let (mut p, mut s) = (fp, fs);
+            prop_assert!(plan.count > 0 && plan.count <= max_moves);
             if plan.from == Side::Primary {
                 prop_assert!(plan.count <= p);
                 p -= plan.count; s += plan.count;
@@ -322,8 +337,12 @@ proptest! {
                 prop_assert!(plan.count <= s);
                 s -= plan.count; p += plan.count;
             }
-            prop_assert_eq!(plan_rebalance(p, s, share, &policy), None);
+            if plan.count < max_moves {
+                // An uncapped plan settles in one step.
+                prop_assert_eq!(plan_rebalance(p, s, share, &policy), None);
+            }
         }
+        prop_assert_eq!(p + s, fp + fs);
     }
 
     /// Deterministic for a seed, and the same client gets the same address back while it is free.
@@ -524,4 +543,24 @@ fn reserved_and_abandoned() {
         pool.status(Ipv6Addr::from_bits(BASE + 4)),
         Err(PoolError::NotInPool { .. })
     ));
+}
+
+/// A freshly built pool is balanced against its effective (1/256-rounded) share even with a
+/// zero trigger, and plans on huge pools are capped so a caller never moves billions at once.
+#[test]
+fn fresh_pools_do_not_rebalance_and_plans_are_capped() {
+    let zero = Proportion::from_basis_points(0).unwrap();
+    let strict = RebalancePolicy::new(zero, zero, 0).unwrap();
+    let big = Prefix::new_truncating(Ipv6Addr::from_bits(BASE), 24).unwrap(); // 2^32 /56s
+    for pct in [0u8, 1, 30, 50, 77, 100] {
+        let pool = PrefixPool::new(
+            &PrefixPoolConfig::new(big, 56)
+                .with_secondary_share(Proportion::from_percent(pct).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(pool.plan_rebalance(&strict), None, "{pct}%");
+    }
+    let plan = plan_rebalance(1 << 40, 0, Proportion::HALF, &RebalancePolicy::DEFAULT).unwrap();
+    assert_eq!(plan.count, RebalancePolicy::DEFAULT_MAX_MOVES);
+    assert_eq!(RebalancePolicy::DEFAULT.with_max_moves(0).max_moves(), 1);
 }

@@ -33,6 +33,8 @@ mod codec;
 mod config;
 pub mod conflict;
 mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mclt;
 mod pools;
 mod rng;

@@ -173,6 +173,10 @@ fn main() -> ExitCode {
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let failures = AtomicU64::new(0);
+    // Coverage: per endpoint state (1..=10) and message type (24..=35), how many seeds saw it.
+    let state_seeds: Vec<AtomicU64> = (0..16).map(|_| AtomicU64::new(0)).collect();
+    let msg_seeds: Vec<AtomicU64> = (0..16).map(|_| AtomicU64::new(0)).collect();
+    let max_settle = AtomicU64::new(0);
     let failure: Mutex<Option<(u64, Violation)>> = Mutex::new(None);
     let active = AtomicUsize::new(args.threads);
     std::thread::scope(|s| {
@@ -188,6 +192,19 @@ fn main() -> ExitCode {
                     }
                     let r = run_seed(config_for(&args, seed));
                     done.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(st) = &r {
+                        for (i, c) in state_seeds.iter().enumerate() {
+                            if st.states_visited & (1 << i) != 0 {
+                                c.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        for (i, c) in msg_seeds.iter().enumerate() {
+                            if st.messages_sent & (1 << i) != 0 {
+                                c.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        max_settle.fetch_max(st.settle_time, Ordering::Relaxed);
+                    }
                     if let Err(v) = r {
                         failures.fetch_add(1, Ordering::Relaxed);
                         if args.keep_going {
@@ -225,6 +242,48 @@ fn main() -> ExitCode {
     println!(
         "{n} seeds in {el:.1} s ({:.0} seeds/s)",
         n as f64 / el.max(1e-9)
+    );
+    let states = [
+        "STARTUP",
+        "NORMAL",
+        "COMMUNICATIONS-INTERRUPTED",
+        "PARTNER-DOWN",
+        "POTENTIAL-CONFLICT",
+        "RECOVER",
+        "RECOVER-WAIT",
+        "RECOVER-DONE",
+        "RESOLUTION-INTERRUPTED",
+        "CONFLICT-DONE",
+    ];
+    let cov: Vec<String> = states
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name} {}", state_seeds[i + 1].load(Ordering::Relaxed)))
+        .collect();
+    println!("seeds reaching each state: {}", cov.join(", "));
+    let msgs = [
+        "BNDUPD",
+        "BNDREPLY",
+        "POOLREQ",
+        "POOLRESP",
+        "UPDREQ",
+        "UPDREQALL",
+        "UPDDONE",
+        "CONNECT",
+        "CONNECTREPLY",
+        "DISCONNECT",
+        "STATE",
+        "CONTACT",
+    ];
+    let cov: Vec<String> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name} {}", msg_seeds[i].load(Ordering::Relaxed)))
+        .collect();
+    println!("seeds sending each message: {}", cov.join(", "));
+    println!(
+        "longest settle after faults stopped: {} virtual s",
+        max_settle.load(Ordering::Relaxed) / 1000
     );
     let f = failure.into_inner().unwrap_or_else(|p| p.into_inner());
     match f {

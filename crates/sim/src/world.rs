@@ -142,6 +142,10 @@ pub struct RunStats {
     pub connections: u64,
     /// Virtual ms from the end of faults to both NORMAL with agreeing tables.
     pub settle_time: Millis,
+    /// Bit `v` set: some endpoint was in the state with wire value `v` (1..=10).
+    pub states_visited: u16,
+    /// Bit `t - 24` set: some endpoint sent a message of type `t` (24..=35).
+    pub messages_sent: u16,
 }
 
 /// The whole simulation.
@@ -364,6 +368,15 @@ impl World {
             steps: self.steps,
             grants: self.ledger.grants,
             connections: self.link.stats.connections,
+            states_visited: self
+                .history
+                .iter()
+                .fold(0, |m, (_, _, st)| m | 1 << st.to_u8()),
+            messages_sent: self.sent_types.iter().fold(0, |m, (_, t)| {
+                m | 1u16
+                    .checked_shl(u32::from(t.saturating_sub(24)))
+                    .unwrap_or(0)
+            }),
             settle_time: self
                 .settled_at
                 .unwrap_or(0)

@@ -117,8 +117,10 @@ fn seed_1219_crossing_updates_do_not_swap_records() {
 
 /// B7 (invariant 1).
 #[test]
+#[ignore = "B7: open endpoint bug (seed 57170; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_2667_partner_down_reuse_waits_for_acked_expiration() {
     seed_passes(2667);
+    seed_passes(57170);
 }
 
 /// Earlier findings, by seed: B1 (6, 118, 169, 331), B2 (30, 114, 154, 244).
@@ -146,7 +148,7 @@ fn seed_12944_shorter_renewal_keeps_the_longer_expiry() {
 #[test]
 #[ignore = "B10: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_11405_database_loss_keeps_extended_leases() {
-    for seed in [11405, 3478, 39979, 25153] {
+    for seed in [11405, 3478, 39979, 25153, 50909] {
         seed_passes(seed);
     }
 }

@@ -110,7 +110,9 @@ fn seed_521_rejected_update_is_not_applied_in_memory() {
 
 /// B6 (invariant 3).
 #[test]
+#[ignore = "B6: open endpoint bug (seed 56542; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_1219_crossing_updates_do_not_swap_records() {
+    seed_passes(56542);
     seed_passes(1219);
     seed_passes(1208);
 }

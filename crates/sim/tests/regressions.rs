@@ -121,8 +121,9 @@ fn seed_1219_crossing_updates_do_not_swap_records() {
 #[test]
 #[ignore = "B7: open endpoint bug (seed 57170; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_2667_partner_down_reuse_waits_for_acked_expiration() {
-    seed_passes(2667);
-    seed_passes(57170);
+    for seed in [2667, 57170, 62031] {
+        seed_passes(seed);
+    }
 }
 
 /// Earlier findings, by seed: B1 (6, 118, 169, 331), B2 (30, 114, 154, 244).

@@ -1129,10 +1129,11 @@ impl Endpoint {
                 &mut b.partner_lifetime,
                 &mut b.client_last_transaction_time,
                 &mut b.state_expiration_time,
-            ] {
-                if let Some(x) = t {
-                    *x = shift(*x, d);
-                }
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *t = shift(*t, d);
             }
             b.start_time_of_state = shift(b.start_time_of_state, d);
             if b.status == BindingStatus::Active {
@@ -1147,10 +1148,11 @@ impl Endpoint {
             &mut self.last_operating,
             &mut self.partner.state_start,
             &mut self.partner.down_time,
-        ] {
-            if let Some(x) = t {
-                *x = shift(*x, d);
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *t = shift(*t, d);
         }
         for r in active {
             self.persist_binding(r);

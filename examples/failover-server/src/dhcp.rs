@@ -144,7 +144,7 @@ impl Engine {
             .map(|b| Op {
                 table: Table::Bindings,
                 key: resource_key(&b.resource),
-                value: serde_json::to_vec(b).ok(),
+                value: Some(crate::record::encode(b)),
             })
             .collect()
     }
@@ -1259,7 +1259,7 @@ addresses = ["2001:db8:2::/120"]
         let stored: Vec<Binding> = e
             .take_store_ops()
             .into_iter()
-            .filter_map(|op| op.value.and_then(|v| serde_json::from_slice(&v).ok()))
+            .filter_map(|op| op.value.and_then(|v| crate::record::decode(&v).ok()))
             .collect();
         assert_eq!(stored.len(), 1);
         let cfg = Arc::new(config::parse(CONFIG).expect("test config"));

@@ -15,5 +15,6 @@ pub mod dhcp;
 pub mod leases;
 pub mod metrics;
 pub mod net;
+pub mod record;
 pub mod service;
 pub mod store;

@@ -95,7 +95,7 @@ pub fn open_state(store: &mut impl LeaseStore) -> Result<(Duid, Vec<Binding>), S
     };
     let mut bindings = Vec::with_capacity(snap.bindings.len());
     for (key, value) in &snap.bindings {
-        match serde_json::from_slice::<Binding>(value) {
+        match crate::record::decode(value) {
             Ok(b) => bindings.push(b),
             Err(e) => {
                 tracing::error!(key = %hex::encode(key), error = %e, "unreadable binding record skipped")

@@ -27,13 +27,17 @@
 //!   are the configured ranges minus the excluded ones, sorted and merged, so equivalent
 //!   configurations share a fingerprint. Seeds, reservations and transfers are not included.
 //! - **Allocation.** The client's DUID and IAID are hashed with the pool's seed to a start
-//!   position in the side's share; the allocator takes the first free owned resource at or after
-//!   it. The unavailable resources are kept as maximal runs in an ordered map, so the first free
-//!   one is a single `O(log leases)` lookup: constant expected time in the pool size and at any
-//!   fill level, no scan, memory proportional to the leases (see `engine` in the source for the
-//!   full method). The same client gets the same resource back while it is free, and since both
-//!   partners start from the same relative position, their picks for one client lie in the same
-//!   block of the split (for the lowest-bit rule: the two addresses of one aligned pair).
+//!   position in the side's share (the resources a side owns are numbered densely, block by
+//!   block, so nothing is materialised); the allocator takes the first free owned resource at or
+//!   after it, wrapping. Unavailable resources (taken, reserved, abandoned, excluded, transferred
+//!   away) are kept as 64-resource bitmap pages in an ordered map, with runs of full pages in a
+//!   second ordered map, so the first free one is found by one bitmap plus at most one run lookup:
+//!   `O(log leases)` per allocation at any pool size and any fill level, no probing sequence and
+//!   no scan; memory is one map entry per partially used page or run of full pages, so it grows
+//!   with the leases, not the pool. The same client gets the same resource back while it is
+//!   free, and since both partners start from the same relative position, their picks for one
+//!   client lie in the same block of the split (for the lowest-bit rule: the two addresses of one
+//!   aligned pair).
 //! - **Load balancing (optional).** [`lb_hash`] is the RFC 3074 hash over the whole DUID, and
 //!   [`HashBucketAssignment`] the 256-bucket map.
 //!
@@ -129,6 +133,18 @@ pub trait Allocator {
     fn set_status(&mut self, r: Self::Resource, status: Status) -> Result<Status, PoolError>;
     /// Frees `r` (back to `Reserved` for configured reservations); returns the previous status.
     fn free(&mut self, r: Self::Resource) -> Result<Status, PoolError>;
+    /// Marks `r` taken (a binding from the partner or from storage); returns the previous status.
+    fn mark_taken(&mut self, r: Self::Resource) -> Result<Status, PoolError> {
+        self.set_status(r, Status::Taken)
+    }
+    /// Holds `r` back from automatic allocation; returns the previous status.
+    fn reserve(&mut self, r: Self::Resource) -> Result<Status, PoolError> {
+        self.set_status(r, Status::Reserved)
+    }
+    /// Marks `r` abandoned (e.g. after a DECLINE); returns the previous status.
+    fn mark_abandoned(&mut self, r: Self::Resource) -> Result<Status, PoolError> {
+        self.set_status(r, Status::Abandoned)
+    }
     /// Free resources `side` owns.
     fn free_count(&self, side: Side) -> u128;
     /// Stable 64-bit fingerprint of the ownership-relevant configuration.

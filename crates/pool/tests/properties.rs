@@ -564,3 +564,36 @@ fn fresh_pools_do_not_rebalance_and_plans_are_capped() {
     assert_eq!(plan.count, RebalancePolicy::DEFAULT_MAX_MOVES);
     assert_eq!(RebalancePolicy::DEFAULT.with_max_moves(0).max_moves(), 1);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Both partners' prefix pools agree on every owner after the same transfers, whatever order
+    /// the delegable prefixes were listed in.
+    #[test]
+    fn partners_agree_on_prefix_owners_after_transfers(
+        share in 0u16..=10_000,
+        transfers in proptest::collection::vec((0u128..1024, any::<bool>()), 0..200),
+    ) {
+        let shift = 128 - 56;
+        let p = |n: u128, len: u8| Prefix::new_truncating(Ipv6Addr::from_bits(BASE + (n << shift)), len).unwrap();
+        let share = Proportion::from_basis_points(share).unwrap();
+        let mut a_cfg = PrefixPoolConfig::new(p(0, 48), 56).with_secondary_share(share);
+        a_cfg.delegable.push(p(512, 47));
+        let mut b_cfg = PrefixPoolConfig::new(p(512, 47), 56).with_secondary_share(share);
+        b_cfg.delegable.push(p(0, 48));
+        let mut a = PrefixPool::new(&a_cfg).unwrap();
+        let mut b = PrefixPool::new(&b_cfg).unwrap();
+        prop_assert_eq!(a.fingerprint(), b.fingerprint());
+        for (n, secondary) in transfers {
+            let to = if secondary { Side::Secondary } else { Side::Primary };
+            let q = p(n, 56);
+            prop_assert_eq!(a.transfer(q, to), b.transfer(q, to));
+        }
+        for n in 0..1024u128 {
+            let q = p(n, 56);
+            prop_assert_eq!(a.owner_of(q), b.owner_of(q));
+        }
+        prop_assert_eq!(a.owned_count(Side::Secondary), b.owned_count(Side::Secondary));
+    }
+}

@@ -973,6 +973,39 @@ impl DhcpOption {
                 }
                 None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(25))),
             },
+            OptionCode::RELAY_MSG => depth.descend(dstart).and_then(|d| {
+                let mut body = Reader::scoped(data, dstart, d);
+                let m = <Message as Parse>::parse(&mut body)?;
+                body.finish()?;
+                Ok(Self::RelayMsg(Box::new(m)))
+            }),
+            OptionCode::INTERFACE_ID => Ok(Self::InterfaceId(data.to_vec())),
+            OptionCode::STATUS_CODE => match data.split_first_chunk::<2>() {
+                Some((s, text)) => {
+                    utf8(text, dstart.saturating_add(2), "status-message").map(|message| {
+                        Self::StatusCode(StatusCode {
+                            status: Status(u16::from_be_bytes(*s)),
+                            message,
+                        })
+                    })
+                }
+                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(2))),
+            },
+            OptionCode::DNS_SERVERS | OptionCode::LQ_CLIENT_LINK => {
+                if data.len() & 15 == 0 {
+                    let v = data
+                        .chunks_exact(16)
+                        .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default()))
+                        .collect();
+                    Ok(if code == OptionCode::DNS_SERVERS {
+                        Self::DnsServers(v)
+                    } else {
+                        Self::LqClientLink(v)
+                    })
+                } else {
+                    Err(bad_len(start, data.len(), AllowedLength::MultipleOf(16)))
+                }
+            }
             OptionCode::CLIENT_DATA => nested(data, 0).map(Self::ClientData),
             OptionCode::F_DNS_REMOVAL_INFO => nested(data, 0).map(Self::DnsRemovalInfo),
             OptionCode::CLT_TIME => u32_of().map(Self::CltTime),

@@ -13,7 +13,9 @@ use std::net::{Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dhcpv6_failover::{Binding, BindingStatus, ClientKey, Resource, ResourceKind, UnixTime};
+use dhcpv6_failover::{
+    Binding, BindingStatus, ClientKey, LeaseChange, LeaseGrant, Resource, ResourceKind, UnixTime,
+};
 use dhcpv6_wire::{
     ClientFqdn, ClientMessage, DhcpOption, DomainName, Duid, Emit, IaAddr, IaNa, IaPd, IaPrefix,
     Message, MessageType, OptionCode, Options, RelayMessage, Status, StatusCode,
@@ -60,6 +62,62 @@ pub struct Handled {
     pub msg_type: Option<MessageType>,
     /// The answer, or why there is none.
     pub result: Result<Answer, DropReason>,
+}
+
+/// Who decides, besides the lease table, whether and what the server may answer: a failover
+/// relationship ([`crate::partner`]) for the subnets it governs, nobody ([`Standalone`]) for a
+/// standalone server. The engine asks before every answer and reports every lease it decided;
+/// none of these calls waits for a partner.
+pub trait Authority {
+    /// Whether the server may answer a message of type `t` for the client's subnet (`None`:
+    /// unknown link); `addressed_to_me` is true when its Server Identifier is ours.
+    fn may_serve(&self, subnet: Option<usize>, t: MessageType, addressed_to_me: bool) -> bool;
+    /// Whether subnet number `subnet` is governed here (its allocation goes through
+    /// [`Authority::allocate`] and [`Authority::may_use`]).
+    fn governs(&self, subnet: usize) -> bool;
+    /// Whether `client` may be given (or keep) `r` now.
+    fn may_use(&self, now: UnixTime, r: &Resource, client: &ClientKey) -> bool;
+    /// A resource of `kind` for `client` in governed subnet number `subnet`.
+    fn allocate(
+        &mut self,
+        now: UnixTime,
+        subnet: usize,
+        kind: ResourceKind,
+        client: &ClientKey,
+    ) -> Option<Resource>;
+    /// The valid lifetime that may be granted for `r` given the configured one.
+    fn valid_lifetime(&self, now: UnixTime, r: &Resource, desired: Duration) -> Duration;
+    /// A lease the server just decided (after building its answer).
+    fn record(&mut self, now: UnixTime, change: LeaseChange);
+}
+
+/// The standalone server: the lease table alone decides.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standalone;
+
+impl Authority for Standalone {
+    fn may_serve(&self, _: Option<usize>, _: MessageType, _: bool) -> bool {
+        true
+    }
+    fn governs(&self, _: usize) -> bool {
+        false
+    }
+    fn may_use(&self, _: UnixTime, _: &Resource, _: &ClientKey) -> bool {
+        true
+    }
+    fn allocate(
+        &mut self,
+        _: UnixTime,
+        _: usize,
+        _: ResourceKind,
+        _: &ClientKey,
+    ) -> Option<Resource> {
+        None
+    }
+    fn valid_lifetime(&self, _: UnixTime, _: &Resource, desired: Duration) -> Duration {
+        desired
+    }
+    fn record(&mut self, _: UnixTime, _: LeaseChange) {}
 }
 
 /// Meta-table key of the server DUID.
@@ -149,8 +207,25 @@ impl Engine {
             .collect()
     }
 
-    /// Handles one datagram.
+    /// Handles one datagram (standalone).
     pub fn handle(&mut self, now: UnixTime, arrival: &Arrival, bytes: &[u8]) -> Handled {
+        self.handle_with(now, arrival, bytes, &mut Standalone)
+    }
+
+    /// Puts a binding decided elsewhere (by the failover partner) into the lease table without
+    /// writing it to the store again.
+    pub fn absorb(&mut self, b: Binding) {
+        self.leases.absorb(b);
+    }
+
+    /// Handles one datagram, asking `auth` before every answer.
+    pub fn handle_with(
+        &mut self,
+        now: UnixTime,
+        arrival: &Arrival,
+        bytes: &[u8],
+        auth: &mut dyn Authority,
+    ) -> Handled {
         let Ok(msg) = Message::parse(bytes) else {
             return Handled {
                 msg_type: bytes.first().map(|t| MessageType(*t)),
@@ -193,38 +268,38 @@ impl Engine {
         let msg_type = req.msg_type;
         let relayed = !hops.is_empty();
         let unicast = !relayed && !arrival.dst.is_multicast();
-        let result = self
-            .exchange(now, arrival, &hops, req, unicast)
-            .map(|(reply, durable)| {
-                let statuses = collect_statuses(&reply.options);
-                let answer_type = reply.msg_type;
-                // Answer from the address the request was sent to, or from the interface's
-                // link-local address when it was multicast.
-                let from = if arrival.dst.is_multicast() {
-                    None
-                } else {
-                    Some(arrival.dst)
-                };
-                let (bytes, to) = if relayed {
-                    (wrap_relay(reply, &hops).to_vec(), arrival.src)
-                } else {
-                    let to = SocketAddrV6::new(
-                        *arrival.src.ip(),
-                        self.config.server.client_port,
-                        0,
-                        arrival.src.scope_id(),
-                    );
-                    (reply.to_vec(), to)
-                };
-                Answer {
-                    bytes,
-                    to,
-                    from,
-                    durable,
-                    msg_type: answer_type,
-                    statuses,
-                }
-            });
+        let result =
+            self.exchange(now, arrival, &hops, req, unicast, auth)
+                .map(|(reply, durable)| {
+                    let statuses = collect_statuses(&reply.options);
+                    let answer_type = reply.msg_type;
+                    // Answer from the address the request was sent to, or from the interface's
+                    // link-local address when it was multicast.
+                    let from = if arrival.dst.is_multicast() {
+                        None
+                    } else {
+                        Some(arrival.dst)
+                    };
+                    let (bytes, to) = if relayed {
+                        (wrap_relay(reply, &hops).to_vec(), arrival.src)
+                    } else {
+                        let to = SocketAddrV6::new(
+                            *arrival.src.ip(),
+                            self.config.server.client_port,
+                            0,
+                            arrival.src.scope_id(),
+                        );
+                        (reply.to_vec(), to)
+                    };
+                    Answer {
+                        bytes,
+                        to,
+                        from,
+                        durable,
+                        msg_type: answer_type,
+                        statuses,
+                    }
+                });
         Handled {
             msg_type: Some(msg_type),
             result,
@@ -268,6 +343,7 @@ impl Engine {
         hops: &[RelayHop],
         req: &ClientMessage,
         unicast: bool,
+        auth: &mut dyn Authority,
     ) -> Result<(ClientMessage, bool), DropReason> {
         let t = req.msg_type;
         let opts = &req.options;
@@ -336,6 +412,13 @@ impl Engine {
         let config = self.config.clone();
         let subnet_index = self.select_subnet(arrival, hops);
         let subnet = subnet_index.and_then(|i| config.subnets.get(i).map(|s| (i, s)));
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-5.2
+        //# it MUST NOT respond to DHCP clients
+        // (in the states where the failover endpoint says so; the endpoint decides by state,
+        // role and Server Identifier, see Endpoint::may_serve).
+        if !auth.may_serve(subnet_index, t, ours) {
+            return Err(DropReason::NotResponsive);
+        }
         let ias = decode_ias(opts);
 
         let mut reply = ClientMessage::new(MessageType::REPLY, req.transaction_id);
@@ -355,7 +438,7 @@ impl Engine {
                     && opts.find(OptionCode::RAPID_COMMIT).is_some();
                 let answers: Vec<IaAnswer> = ias
                     .iter()
-                    .map(|ia| self.assign(now, subnet, &duid, ia, rapid, opts))
+                    .map(|ia| self.assign(now, subnet, &duid, ia, rapid, opts, auth))
                     .collect();
                 if rapid {
                     //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.1
@@ -384,7 +467,7 @@ impl Engine {
                 };
                 let answers: Vec<IaAnswer> = ias
                     .iter()
-                    .map(|ia| self.assign(now, subnet, &duid, ia, true, opts))
+                    .map(|ia| self.assign(now, subnet, &duid, ia, true, opts, auth))
                     .collect();
                 durable = true;
                 self.push_ias(&mut reply.options, answers);
@@ -394,7 +477,7 @@ impl Engine {
                 let rebind = t == MessageType::REBIND;
                 let answers: Vec<IaAnswer> = ias
                     .iter()
-                    .map(|ia| self.extend(now, subnet, &duid, ia, rebind, opts))
+                    .map(|ia| self.extend(now, subnet, &duid, ia, rebind, opts, auth))
                     .collect();
                 durable = true;
                 self.push_ias(&mut reply.options, answers);
@@ -418,7 +501,19 @@ impl Engine {
                     };
                     let mut any = false;
                     for r in &ia.hints {
-                        any |= self.leases.end(now, r, &key, end_status);
+                        if self.leases.end(now, r, &key, end_status) {
+                            any = true;
+                            let client = key.clone();
+                            let resource = *r;
+                            auth.record(
+                                now,
+                                if decline {
+                                    LeaseChange::Declined { client, resource }
+                                } else {
+                                    LeaseChange::Released { client, resource }
+                                },
+                            );
+                        }
                     }
                     //= https://www.rfc-editor.org/rfc/rfc8415#section-18.3.7
                     // Paraphrased: For each IA in the Release message for which the server has no binding
@@ -512,6 +607,10 @@ impl Engine {
     }
 
     /// Solicit and Request: the client's current leases for this IA, else a hint, else a new one.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one per input of the RFC 8415 IA decision"
+    )]
     fn assign(
         &mut self,
         now: UnixTime,
@@ -520,6 +619,7 @@ impl Engine {
         ia: &IaRequest,
         commit: bool,
         opts: &Options,
+        auth: &mut dyn Authority,
     ) -> IaAnswer {
         let key = ClientKey {
             duid: duid.to_vec(),
@@ -533,23 +633,24 @@ impl Engine {
             .leases
             .active_for(kind, &key, now)
             .into_iter()
-            .filter(|r| in_subnet_pools(subnet, r))
+            .filter(|r| in_subnet_pools(subnet, r) && auth.may_use(now, r, &key))
             .collect();
         let chosen = if current.is_empty() {
-            self.leases
-                .allocate(now, index, subnet, kind, &key, &ia.hints)
+            self.pick(now, index, subnet, kind, &key, &ia.hints, auth)
                 .into_iter()
                 .collect()
         } else {
             current
         };
         for r in &chosen {
-            if commit {
-                self.leases.bind(now, *r, &key, &grant);
+            let (preferred, valid) = if commit {
+                self.commit_lease(now, *r, &key, &grant, auth)
             } else {
                 self.leases.offer(*r, &key, now);
-            }
-            resources.push((*r, grant.preferred, grant.valid));
+                let valid = auth.valid_lifetime(now, r, grant.valid);
+                (grant.preferred.min(valid), valid)
+            };
+            resources.push((*r, preferred, valid));
         }
         let status = if chosen.is_empty() {
             Some(no_resources(kind))
@@ -565,6 +666,10 @@ impl Engine {
     }
 
     /// Renew and Rebind.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one per input of the RFC 8415 IA decision"
+    )]
     fn extend(
         &mut self,
         now: UnixTime,
@@ -573,6 +678,7 @@ impl Engine {
         ia: &IaRequest,
         rebind: bool,
         opts: &Options,
+        auth: &mut dyn Authority,
     ) -> IaAnswer {
         let key = ClientKey {
             duid: duid.to_vec(),
@@ -587,9 +693,12 @@ impl Engine {
         let mut extended = Vec::new();
         for r in &ia.hints {
             let appropriate = subnet.is_some_and(|s| in_subnet_pools(s, r));
-            if current.contains(r) && appropriate {
+            if current.contains(r) && appropriate && auth.may_use(now, r, &key) {
                 extended.push(*r);
-            } else if appropriate && self.leases.is_available_to(r, &key, now) {
+            } else if appropriate
+                && self.leases.is_available_to(r, &key, now)
+                && auth.may_use(now, r, &key)
+            {
                 // The server lost (or never had) this binding and the resource is free: the
                 // client keeps what it has.
                 extended.push(*r);
@@ -603,20 +712,23 @@ impl Engine {
         }
         // Leases the client holds but did not list stay with it.
         for r in &current {
-            if !extended.contains(r) && subnet.is_none_or(|s| in_subnet_pools(s, r)) {
+            if !extended.contains(r)
+                && subnet.is_none_or(|s| in_subnet_pools(s, r))
+                && auth.may_use(now, r, &key)
+            {
                 extended.push(*r);
             }
         }
         if extended.is_empty() {
             if let Some((i, s)) = subnet_at.filter(|_| ia.hints.is_empty() || current.is_empty()) {
-                if let Some(r) = self.leases.allocate(now, i, s, kind, &key, &[]) {
+                if let Some(r) = self.pick(now, i, s, kind, &key, &[], auth) {
                     extended.push(r);
                 }
             }
         }
         for r in &extended {
-            self.leases.bind(now, *r, &key, &grant);
-            resources.push((*r, grant.preferred, grant.valid));
+            let (preferred, valid) = self.commit_lease(now, *r, &key, &grant, auth);
+            resources.push((*r, preferred, valid));
         }
         let status = if !extended.is_empty() {
             None
@@ -640,11 +752,82 @@ impl Engine {
         }
     }
 
+    /// A new resource for `key`: from the lease table's allocator, or from the failover
+    /// relationship that governs the subnet (a hint first, if the relationship allows it).
+    #[expect(clippy::too_many_arguments, reason = "one call site per exchange kind")]
+    fn pick(
+        &mut self,
+        now: UnixTime,
+        index: usize,
+        subnet: &Subnet,
+        kind: ResourceKind,
+        key: &ClientKey,
+        hints: &[Resource],
+        auth: &mut dyn Authority,
+    ) -> Option<Resource> {
+        if !auth.governs(index) {
+            return self.leases.allocate(now, index, subnet, kind, key, hints);
+        }
+        if let Some(h) = hints.iter().find(|h| {
+            h.kind() == kind
+                && in_subnet_pools(subnet, h)
+                && self.leases.is_available_to(h, key, now)
+                && auth.may_use(now, h, key)
+        }) {
+            return Some(*h);
+        }
+        auth.allocate(now, index, kind, key)
+            .filter(|r| self.leases.is_available_to(r, key, now))
+    }
+
+    /// Binds `r` to `key` with the lifetimes the authority allows and reports the lease to it.
+    /// Returns the (preferred, valid) lifetimes to put in the answer.
+    fn commit_lease(
+        &mut self,
+        now: UnixTime,
+        r: Resource,
+        key: &ClientKey,
+        grant: &Grant,
+        auth: &mut dyn Authority,
+    ) -> (Duration, Duration) {
+        let valid = auth.valid_lifetime(now, &r, grant.valid);
+        let mut g = grant.clone();
+        g.valid = valid;
+        g.preferred = grant.preferred.min(valid);
+        if valid < grant.valid {
+            g.t1 = g.t1.min(valid / 2);
+            g.t2 = g.t2.min(valid * 4 / 5);
+        }
+        self.leases.bind(now, r, key, &g);
+        let mut lg = LeaseGrant::new(key.clone(), r, valid);
+        lg.preferred = g.preferred;
+        lg.t1 = g.t1;
+        lg.t2 = g.t2;
+        lg.desired_valid = grant.valid;
+        lg.fqdn = g.fqdn.clone();
+        auth.record(now, LeaseChange::Granted(lg));
+        (g.preferred, valid)
+    }
+
     fn push_ias(&self, out: &mut Options, answers: Vec<IaAnswer>) {
         let l = &self.config.lifetimes;
         for a in answers {
             let granted = a.resources.iter().any(|(_, _, v)| !v.is_zero());
-            let (t1, t2) = if granted {
+            // T1/T2 never beyond what the shortest granted lifetime allows (the failover MCLT
+            // bound can make it shorter than the configured T2).
+            let shortest = a
+                .resources
+                .iter()
+                .map(|(_, _, v)| *v)
+                .filter(|v| !v.is_zero())
+                .min()
+                .unwrap_or(l.valid);
+            let (t1, t2) = if granted && shortest < l.valid {
+                (
+                    secs(l.t1.min(shortest / 2)),
+                    secs(l.t2.min(shortest * 4 / 5)),
+                )
+            } else if granted {
                 (secs(l.t1), secs(l.t2))
             } else {
                 (0, 0)

@@ -175,6 +175,19 @@ impl LeaseTable {
         self.dirty.push(r);
     }
 
+    /// Puts a binding decided elsewhere (the failover partner, or the failover endpoint's own
+    /// record of a lease) into the table without marking it for the store.
+    pub fn absorb(&mut self, b: Binding) {
+        let r = b.resource;
+        if b.status == BindingStatus::Active {
+            self.offers.remove(&r);
+        }
+        self.insert(b);
+        if self.dirty.last() == Some(&r) {
+            self.dirty.pop();
+        }
+    }
+
     /// The binding of a resource.
     pub fn get(&self, r: &Resource) -> Option<&Binding> {
         self.bindings.get(r)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dhcpv6_failover_server::{config, service};
+use dhcpv6_failover_server::{config, service, tls};
 
 /// Reference DHCPv6 server with RFC 8156 failover.
 #[derive(Parser)]
@@ -25,6 +25,16 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Generate a key pair and a self-signed certificate for the partner link; prints the
+    /// fingerprint to pin in the partner's configuration.
+    GenCert {
+        /// Directory for NAME.crt and NAME.key.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Name of the files and of the certificate's subject.
+        #[arg(long, default_value = "dhcpv6-failover-server")]
+        name: String,
+    },
     /// Check a configuration file and exit (0 when valid).
     CheckConfig {
         /// The TOML configuration file.
@@ -35,6 +45,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::GenCert { dir, name } => match tls::write_generated(&dir, &name) {
+            Ok(fp) => {
+                println!("wrote {0}/{1}.crt and {0}/{1}.key", dir.display(), name);
+                println!("{fp}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gen-cert: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::CheckConfig { file } => match config::load(&file) {
             Ok(c) => {
                 println!("{}: valid ({} subnet(s))", file.display(), c.subnets.len());

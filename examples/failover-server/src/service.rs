@@ -179,7 +179,9 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                 }
                 release(&socket, &interfaces, &mut pending, committed, c.result.is_ok(), &metrics).await;
             }
-            r = socket.readable() => {
+            // Back-pressure: while `queue_depth` replies wait for the store, leave datagrams in
+            // the kernel's buffer (which drops on overflow) rather than queueing more work.
+            r = socket.readable(), if pending.len() < config.server.queue_depth => {
                 r.map_err(io_err("waiting for datagrams"))?;
                 let now = wall_now();
                 let mut waiting = Vec::new();

@@ -177,6 +177,8 @@ fn main() -> ExitCode {
     let state_seeds: Vec<AtomicU64> = (0..16).map(|_| AtomicU64::new(0)).collect();
     let msg_seeds: Vec<AtomicU64> = (0..16).map(|_| AtomicU64::new(0)).collect();
     let max_settle = AtomicU64::new(0);
+    let total_steps = AtomicU64::new(0);
+    let total_virtual_ms = AtomicU64::new(0);
     let failure: Mutex<Option<(u64, Violation)>> = Mutex::new(None);
     let active = AtomicUsize::new(args.threads);
     std::thread::scope(|s| {
@@ -204,6 +206,8 @@ fn main() -> ExitCode {
                             }
                         }
                         max_settle.fetch_max(st.settle_time, Ordering::Relaxed);
+                        total_steps.fetch_add(st.steps, Ordering::Relaxed);
+                        total_virtual_ms.fetch_add(st.end, Ordering::Relaxed);
                     }
                     if let Err(v) = r {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -284,6 +288,11 @@ fn main() -> ExitCode {
     println!(
         "longest settle after faults stopped: {} virtual s",
         max_settle.load(Ordering::Relaxed) / 1000
+    );
+    println!(
+        "passing seeds: {} steps, {:.1} virtual hours",
+        total_steps.load(Ordering::Relaxed),
+        total_virtual_ms.load(Ordering::Relaxed) as f64 / 3_600_000.0
     );
     let f = failure.into_inner().unwrap_or_else(|p| p.into_inner());
     match f {

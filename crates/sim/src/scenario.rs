@@ -78,6 +78,12 @@ pub enum Action {
     ClientParams(DatagramConfig),
     /// Change both stores' parameters.
     StorageParams(StorageConfig),
+    /// Arm a trap: the next time an endpoint enters POTENTIAL-CONFLICT (within 5 minutes),
+    /// partition the link for `for_ms`.
+    PartitionInPotentialConflict {
+        /// How long the partition lasts.
+        for_ms: Millis,
+    },
     /// Faults end: heal, restart, fix clocks, stop clients; liveness is judged from here on.
     EndFaults,
 }
@@ -246,7 +252,13 @@ impl SimConfig {
                         sched.push((at, Action::OperatorPartnerDown { side: 1 - side }));
                     }
                     sched.push((t + len, Action::Unisolate { side }));
-                    t += len;
+                    if r.chance(0.4) {
+                        // The link fails again while the partners resolve conflicts
+                        // (POTENTIAL-CONFLICT -> RESOLUTION-INTERRUPTED).
+                        let for_ms = r.range(5_000, 120_000);
+                        sched.push((t + len, Action::PartitionInPotentialConflict { for_ms }));
+                    }
+                    t += len + 130_000;
                 }
                 6 => {
                     // A clock excursion beyond the 5 s tolerance, then corrected.

@@ -182,6 +182,8 @@ pub struct World {
     /// Every message type each side sent (side, msg-type), in order of first use.
     pub sent_types: Vec<(Side, u8)>,
     clock_steps: Vec<(Millis, u64)>,
+    /// Armed POTENTIAL-CONFLICT trap: (expires at, partition length).
+    pc_trap: Option<(Millis, Millis)>,
 }
 
 fn wall_secs(now: Millis, skew_ms: i64) -> u64 {
@@ -256,6 +258,7 @@ impl World {
             history: Vec::new(),
             sent_types: Vec::new(),
             clock_steps: Vec::new(),
+            pc_trap: None,
         };
         for side in 0..2 {
             w.boot(side, None)?;
@@ -464,6 +467,7 @@ impl World {
                 self.client_outputs(outs);
             }
         }
+        self.spring_trap();
         self.update_fences();
         self.check_liveness();
     }
@@ -602,6 +606,9 @@ impl World {
                     self.input_counter += 1;
                     self.drain(side);
                 }
+            }
+            Action::PartitionInPotentialConflict { for_ms } => {
+                self.pc_trap = Some((now + 300_000, for_ms))
             }
             Action::LinkParams(l) => self.link.set_config(l),
             Action::ClientParams(d) => {
@@ -1184,6 +1191,33 @@ impl World {
         }
         self.input_counter += 1;
         self.drain(side);
+    }
+
+    fn spring_trap(&mut self) {
+        let Some((until, for_ms)) = self.pc_trap else {
+            return;
+        };
+        if self.now > until || self.faults_over_at.is_some() {
+            self.pc_trap = None;
+            return;
+        }
+        if self
+            .servers
+            .iter()
+            .any(|s| s.state == Some(State::PotentialConflict))
+        {
+            self.pc_trap = None;
+            self.log(|| "fault Partition (in POTENTIAL-CONFLICT)".into());
+            self.link.partition(self.now);
+            let heal = self.now + for_ms;
+            // The schedule is kept sorted latest first.
+            let pos = self
+                .schedule
+                .iter()
+                .position(|(t, _)| *t <= heal)
+                .unwrap_or(self.schedule.len());
+            self.schedule.insert(pos, (heal, Action::Heal));
+        }
     }
 
     /// A server whose partner is in PARTNER-DOWN must not serve clients until it has learned it

@@ -289,6 +289,13 @@ impl PartnerLink {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
+        if !conn.up[from] && conn.open[from] {
+            // `from` is closing a connection it still believes in that is already gone (its
+            // peer crashed and reconnected): a new connection it has not been told about yet
+            // is not the one it closes.
+            self.schedule(Some(now), from, 0, LinkDelivery::Down);
+            return;
+        }
         let id = conn.id;
         conn.open[from] = false;
         let was_up = conn.up[from];
@@ -678,6 +685,29 @@ mod tests {
             got.iter()
                 .all(|(_, _, d)| !matches!(d, LinkDelivery::Bytes(_)))
         );
+    }
+
+    #[test]
+    fn closing_a_stale_connection_spares_the_new_one() {
+        let mut link = PartnerLink::new(
+            LinkConfig {
+                latency_min: 10,
+                latency_max: 10,
+                ..LinkConfig::default()
+            },
+            SimRng::new(6),
+        );
+        link.connect(0, 0);
+        drain(&mut link, 1_000);
+        // The primary crashes; before the secondary notices, the restarted primary reconnects.
+        link.crash(1_000, 0, 20_000);
+        link.connect(1_001, 0);
+        // The secondary's keepalive expires for the old connection: it closes that one.
+        link.close(1_005, 1);
+        let got = drain(&mut link, 100_000);
+        assert!(got.contains(&(1_011, 1, LinkDelivery::Up)), "{got:?}");
+        assert!(got.contains(&(1_021, 0, LinkDelivery::Up)), "{got:?}");
+        assert!(link.is_up(0) && link.is_up(1), "{got:?}");
     }
 
     #[test]

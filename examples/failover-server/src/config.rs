@@ -52,6 +52,10 @@ pub struct Config {
     pub options: ClientOptions,
     /// The subnets served.
     pub subnets: Vec<Subnet>,
+    /// Failover relationships (none: a standalone server).
+    pub failover: Vec<crate::partner::RelationshipConfig>,
+    /// Path of the local control socket (`ctl`), if enabled.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// Server-wide settings.
@@ -174,6 +178,16 @@ struct RawConfig {
     options: RawOptions,
     #[serde(default)]
     subnet: Vec<RawSubnet>,
+    #[serde(default)]
+    failover: Vec<Spanned<crate::partner::RawRelationship>>,
+    #[serde(default)]
+    control: Option<RawControl>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    socket: String,
 }
 
 #[derive(Deserialize)]
@@ -645,12 +659,15 @@ impl Validator<'_> {
                 reason: "at least one [[subnet]] is required".into(),
             });
         }
+        let failover = crate::partner::validate_relationships(self.text, &raw.failover, &subnets)?;
         Ok(Config {
             server,
             store,
             lifetimes,
             options,
             subnets,
+            failover,
+            control_socket: raw.control.map(|c| PathBuf::from(c.socket)),
         })
     }
 }

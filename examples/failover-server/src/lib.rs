@@ -15,6 +15,7 @@ pub mod dhcp;
 pub mod leases;
 pub mod metrics;
 pub mod net;
+pub mod partner;
 pub mod record;
 pub mod service;
 pub mod store;

@@ -1,0 +1,935 @@
+//! The partner link: one [`dhcpv6_failover::Endpoint`] per failover relationship, driven by the
+//! server's event loop, with its TCP (optionally TLS) connection in a task of its own.
+//!
+//! ```text
+//!  link task ──LinkMsg (Up / Bytes / Down)──▶ Failover::on_link ─▶ Endpoint::handle_*
+//!  Endpoint::poll_transmit ──LinkCmd::Send──▶ link task ──▶ TCP 647
+//!  Endpoint::poll_storage ──Op──▶ GroupCommitter ──"committed up to N"──▶ handle_storage_done
+//!  DHCP engine ──Authority (may_serve, allocate, lease_bound, record_lease)──▶ Endpoint
+//! ```
+//!
+//! The endpoint is sans-IO: it never waits. The DHCP Reply is sent once the server's own store
+//! has the lease (as for a standalone server); the BNDUPD for it leaves later, after the
+//! endpoint's own record of the lease is durable. Nothing a client does waits for the partner.
+//!
+//! Connection set-up follows RFC 8156 §6.1 and the RFC 7653 procedure it refers to: the primary
+//! connects to the secondary's port (647 by default); the secondary accepts connections only from
+//! the configured partner addresses; when TLS is configured the primary sends STARTTLS (msg-type
+//! 23) as the first message and the secondary either answers STARTTLS and starts the TLS 1.3
+//! handshake or answers with status TLSConnectionRefused (15) and closes. Authentication is by
+//! pinned certificate fingerprints ([`crate::tls`]); see `docs/design/partner-link.md`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dhcpv6_failover::{
+    AddressRange, ClientKey, ClientRequestKind, Endpoint, Event, LeaseChange,
+    PersistedEndpointState, PersistedState, PoolSet, PrefixPool, Resource, ResourceKind, Role,
+    State, StatusSnapshot, StorageError, StorageRecord, UnixTime, WriteId,
+};
+use dhcpv6_wire::MessageType;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use toml::Spanned;
+
+use crate::config::{ConfigError, Subnet};
+use crate::dhcp::{Authority, Engine};
+use crate::leases::resource_key;
+use crate::store::{Op, Table};
+use crate::tls::Fingerprint;
+
+/// The default failover port (RFC 8156 §10: TCP port 647).
+pub const DEFAULT_PORT: u16 = 647;
+
+/// Meta-table key prefix of a relationship's persisted endpoint state.
+pub const META_ENDPOINT_PREFIX: &str = "failover-endpoint/";
+
+// ---- configuration -----------------------------------------------------------------------------
+
+/// A `[[failover]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelationship {
+    name: String,
+    role: String,
+    /// Primary: the secondary's address and port. Secondary: the primary's address (port ignored).
+    partner: String,
+    /// Secondary: the address to listen on (default `[::]:647`).
+    #[serde(default)]
+    listen: Option<String>,
+    subnets: Vec<String>,
+    #[serde(default)]
+    mclt_secs: Option<u64>,
+    #[serde(default)]
+    max_unacked_bndupd: Option<u32>,
+    #[serde(default)]
+    auto_partner_down_secs: Option<u64>,
+    #[serde(default)]
+    startup_wait_secs: Option<u64>,
+    #[serde(default)]
+    keepalive_secs: Option<u64>,
+    #[serde(default)]
+    connect_retry_secs: Option<u64>,
+    #[serde(default)]
+    plaintext: bool,
+    #[serde(default)]
+    tls: Option<RawTls>,
+}
+
+/// `[failover.tls]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    cert: String,
+    key: String,
+    partner_fingerprints: Vec<String>,
+}
+
+/// TLS settings of a relationship.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// Our certificate (PEM).
+    pub cert: PathBuf,
+    /// Our private key (PEM).
+    pub key: PathBuf,
+    /// The partner certificates we accept.
+    pub partner_fingerprints: Vec<Fingerprint>,
+}
+
+/// One validated failover relationship.
+#[derive(Debug, Clone)]
+pub struct RelationshipConfig {
+    /// Relationship name (sent in CONNECT).
+    pub name: String,
+    /// Our role.
+    pub role: Role,
+    /// The partner: where the primary connects; the address the secondary accepts.
+    pub partner: SocketAddr,
+    /// Where the secondary listens.
+    pub listen: SocketAddr,
+    /// Indices (into `Config::subnets`) of the subnets this relationship governs.
+    pub subnets: Vec<usize>,
+    /// Maximum client lead time.
+    pub mclt: Duration,
+    /// Maximum unacknowledged BNDUPDs.
+    pub max_unacked_bndupd: u32,
+    /// Automatic PARTNER-DOWN after this long in COMMUNICATIONS-INTERRUPTED (off by default).
+    pub auto_partner_down: Option<Duration>,
+    /// How long to stay in STARTUP.
+    pub startup_wait: Duration,
+    /// Keepalive interval.
+    pub keepalive: Duration,
+    /// Reconnect interval (primary); backs off up to three times this.
+    pub connect_retry: Duration,
+    /// TLS settings; `None` only when `plaintext = true` was written.
+    pub tls: Option<TlsSettings>,
+}
+
+fn line_of(text: &str, span: &core::ops::Range<usize>) -> usize {
+    text.get(..span.start)
+        .map_or(1, |s| s.matches('\n').count() + 1)
+}
+
+/// Validates the `[[failover]]` tables against the subnets.
+pub fn validate_relationships(
+    text: &str,
+    raw: &[Spanned<RawRelationship>],
+    subnets: &[Subnet],
+) -> Result<Vec<RelationshipConfig>, ConfigError> {
+    let mut out: Vec<RelationshipConfig> = Vec::new();
+    let mut owner: HashMap<usize, String> = HashMap::new();
+    for (i, r) in raw.iter().enumerate() {
+        let line = line_of(text, &r.span());
+        let err = |key: &str, reason: String| ConfigError::Invalid {
+            key: format!("failover[{i}].{key}"),
+            line,
+            reason,
+        };
+        let r = r.get_ref();
+        if r.name.is_empty() || out.iter().any(|o| o.name == r.name) {
+            return Err(err("name", "names must be non-empty and unique".into()));
+        }
+        let role = match r.role.as_str() {
+            "primary" => Role::Primary,
+            "secondary" => Role::Secondary,
+            other => return Err(err("role", format!("`{other}`: expected primary or secondary"))),
+        };
+        let parse_sock = |key: &str, v: &str| -> Result<SocketAddr, ConfigError> {
+            v.parse::<SocketAddr>()
+                .or_else(|_| v.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, DEFAULT_PORT)))
+                .map_err(|e| err(key, format!("`{v}`: {e} (expected [addr]:port or addr)")))
+        };
+        let partner = parse_sock("partner", &r.partner)?;
+        let listen = match &r.listen {
+            Some(l) => parse_sock("listen", l)?,
+            None => SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), DEFAULT_PORT),
+        };
+        let mut idx = Vec::new();
+        for name in &r.subnets {
+            let Some(j) = subnets.iter().position(|s| &s.name == name) else {
+                return Err(err("subnets", format!("no [[subnet]] named `{name}`")));
+            };
+            //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2
+            //# a particular pool can only be associated with a single failover relationship
+            if let Some(other) = owner.insert(j, r.name.clone()) {
+                return Err(err(
+                    "subnets",
+                    format!("subnet `{name}` is already in failover relationship `{other}`"),
+                ));
+            }
+            idx.push(j);
+        }
+        if idx.is_empty() {
+            return Err(err("subnets", "a relationship governs at least one subnet".into()));
+        }
+        let tls = match (&r.tls, r.plaintext) {
+            (Some(_), true) => {
+                return Err(err("plaintext", "set either tls or plaintext = true, not both".into()));
+            }
+            (None, false) => {
+                return Err(err(
+                    "tls",
+                    "the partner link needs [failover.tls] (cert, key, partner_fingerprints), or plaintext = true to run without TLS".into(),
+                ));
+            }
+            (None, true) => None,
+            (Some(t), false) => {
+                let mut fps = Vec::new();
+                for f in &t.partner_fingerprints {
+                    fps.push(Fingerprint::parse(f).map_err(|e| err("tls.partner_fingerprints", e))?);
+                }
+                if fps.is_empty() {
+                    return Err(err("tls.partner_fingerprints", "pin at least one fingerprint".into()));
+                }
+                Some(TlsSettings {
+                    cert: PathBuf::from(&t.cert),
+                    key: PathBuf::from(&t.key),
+                    partner_fingerprints: fps,
+                })
+            }
+        };
+        let mclt = Duration::from_secs(r.mclt_secs.unwrap_or(3600));
+        if mclt < Duration::from_secs(30) {
+            return Err(err("mclt_secs", "the MCLT must be at least 30 seconds".into()));
+        }
+        out.push(RelationshipConfig {
+            name: r.name.clone(),
+            role,
+            partner,
+            listen,
+            subnets: idx,
+            mclt,
+            max_unacked_bndupd: r.max_unacked_bndupd.unwrap_or(100).max(1),
+            auto_partner_down: r.auto_partner_down_secs.map(Duration::from_secs),
+            startup_wait: Duration::from_secs(r.startup_wait_secs.unwrap_or(30)),
+            keepalive: Duration::from_secs(r.keepalive_secs.unwrap_or(60).max(1)),
+            connect_retry: Duration::from_secs(r.connect_retry_secs.unwrap_or(5).max(1)),
+            tls,
+        });
+    }
+    Ok(out)
+}
+
+/// The endpoint configuration of a relationship.
+fn endpoint_config(rc: &RelationshipConfig, subnets: &[Subnet], seed: u64) -> dhcpv6_failover::Config {
+    let mut c = dhcpv6_failover::Config::new(rc.role);
+    c.relationship_name = rc.name.clone();
+    c.mclt = rc.mclt;
+    c.max_unacked_bndupd = rc.max_unacked_bndupd;
+    c.auto_partner_down = rc.auto_partner_down;
+    c.startup_wait = rc.startup_wait;
+    c.keepalive = rc.keepalive;
+    c.connect_retry = rc.connect_retry;
+    c.connect_retry_max = rc.connect_retry * 3;
+    c.rng_seed = seed;
+    let mut pools = PoolSet::default();
+    for &i in &rc.subnets {
+        if let Some(s) = subnets.get(i) {
+            for r in &s.addresses {
+                pools.addresses.push(AddressRange::new(r.first, r.last));
+            }
+            for p in &s.prefixes {
+                pools
+                    .prefixes
+                    .push(PrefixPool::new(p.prefix, p.prefix_len, p.delegated_len));
+            }
+        }
+    }
+    c.pools = pools;
+    c
+}
+
+// ---- the link tasks ----------------------------------------------------------------------------
+
+/// From a link task to the event loop.
+#[derive(Debug)]
+pub enum LinkMsg {
+    /// A connection is established (and authenticated, with TLS).
+    Up {
+        /// Relationship index.
+        rel: usize,
+        /// Connection number (messages of older connections are ignored).
+        conn: u64,
+        /// Where to send commands for this connection.
+        tx: mpsc::UnboundedSender<LinkCmd>,
+        /// The partner's address.
+        peer: SocketAddr,
+    },
+    /// Bytes from the partner.
+    Bytes {
+        /// Relationship index.
+        rel: usize,
+        /// Connection number.
+        conn: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The connection is gone.
+    Down {
+        /// Relationship index.
+        rel: usize,
+        /// Connection number.
+        conn: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// From the event loop to a connection.
+#[derive(Debug)]
+pub enum LinkCmd {
+    /// Write these bytes.
+    Send(Vec<u8>),
+    /// Close the connection (after writing what was queued).
+    Close,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// RFC 7653 §5.1 message type STARTTLS.
+const STARTTLS: u8 = 23;
+/// RFC 7653 status TLSConnectionRefused.
+const TLS_CONNECTION_REFUSED: u16 = 15;
+
+/// A STARTTLS message in the TCP framing of RFC 5460 §5.1 (2-byte length first), optionally
+/// carrying a status code.
+fn starttls_frame(xid: [u8; 3], status: Option<(u16, &str)>) -> Vec<u8> {
+    let mut msg = vec![STARTTLS, xid[0], xid[1], xid[2]];
+    if let Some((code, text)) = status {
+        let len = u16::try_from(2 + text.len()).unwrap_or(u16::MAX);
+        msg.extend_from_slice(&13u16.to_be_bytes());
+        msg.extend_from_slice(&len.to_be_bytes());
+        msg.extend_from_slice(&code.to_be_bytes());
+        msg.extend_from_slice(text.as_bytes().get(..usize::from(len - 2)).unwrap_or(&[]));
+    }
+    let mut out = u16::try_from(msg.len()).unwrap_or(u16::MAX).to_be_bytes().to_vec();
+    out.extend(msg);
+    out
+}
+
+/// Reads one length-prefixed frame (at most 1 KiB: only STARTTLS is read this way).
+async fn read_small_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await?;
+    let n = usize::from(u16::from_be_bytes(len));
+    if n > 1024 {
+        return Err(std::io::Error::other(format!("frame of {n} bytes during STARTTLS")));
+    }
+    let mut b = vec![0u8; n];
+    s.read_exact(&mut b).await?;
+    Ok(b)
+}
+
+/// The status code carried in a STARTTLS answer, if any.
+fn frame_status(msg: &[u8]) -> Option<u16> {
+    let opts = msg.get(4..)?;
+    let mut i = 0;
+    while let (Some(code), Some(len)) = (opts.get(i..i + 2), opts.get(i + 2..i + 4)) {
+        let code = u16::from_be_bytes([code[0], code[1]]);
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if code == 13 {
+            let v = opts.get(i + 4..i + 6)?;
+            return Some(u16::from_be_bytes([v[0], v[1]]));
+        }
+        i += 4 + len;
+    }
+    None
+}
+
+/// What a link task needs.
+#[derive(Clone)]
+struct LinkCtx {
+    rel: usize,
+    name: String,
+    tx: mpsc::UnboundedSender<LinkMsg>,
+    tls_client: Option<Arc<rustls::ClientConfig>>,
+    tls_server: Option<Arc<rustls::ServerConfig>>,
+}
+
+fn tls_configs(
+    t: &TlsSettings,
+) -> Result<(Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>), String> {
+    let (certs, key) = crate::tls::load_identity(&t.cert, &t.key)
+        .map_err(|e| format!("loading {} / {}: {e}", t.cert.display(), t.key.display()))?;
+    let client = crate::tls::client_config(certs.clone(), key.clone_key(), t.partner_fingerprints.clone())
+        .map_err(|e| format!("TLS client configuration: {e}"))?;
+    let server = crate::tls::server_config(certs, key, t.partner_fingerprints.clone())
+        .map_err(|e| format!("TLS server configuration: {e}"))?;
+    Ok((client, server))
+}
+
+static CONN_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Runs one established connection until it closes.
+async fn run_conn(ctx: &LinkCtx, stream: Box<dyn Stream>, peer: SocketAddr) -> String {
+    let conn = CONN_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    if ctx
+        .tx
+        .send(LinkMsg::Up { rel: ctx.rel, conn, tx: cmd_tx, peer })
+        .is_err()
+    {
+        return "server stopping".into();
+    }
+    let mut buf = vec![0u8; 65_536];
+    let reason = loop {
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) => break "closed by the partner".to_string(),
+                Ok(n) => {
+                    let bytes = buf.get(..n).unwrap_or(&[]).to_vec();
+                    if ctx.tx.send(LinkMsg::Bytes { rel: ctx.rel, conn, bytes }).is_err() {
+                        break "server stopping".into();
+                    }
+                }
+                Err(e) => break format!("read: {e}"),
+            },
+            c = cmd_rx.recv() => match c {
+                Some(LinkCmd::Send(b)) => {
+                    if let Err(e) = wr.write_all(&b).await {
+                        break format!("write: {e}");
+                    }
+                }
+                Some(LinkCmd::Close) | None => {
+                    let _ = wr.flush().await;
+                    let _ = wr.shutdown().await;
+                    break "closed by us".into();
+                }
+            },
+        }
+    };
+    let _ = ctx.tx.send(LinkMsg::Down { rel: ctx.rel, conn, reason: reason.clone() });
+    reason
+}
+
+/// Primary: connect, STARTTLS + TLS if configured, run; reconnect with back-off.
+async fn primary_task(ctx: LinkCtx, partner: SocketAddr, retry: Duration) {
+    let mut backoff = retry;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(partner)).await {
+            Ok(Ok(mut s)) => {
+                let _ = s.set_nodelay(true);
+                let stream: Option<Box<dyn Stream>> = match &ctx.tls_client {
+                    None => Some(Box::new(s)),
+                    Some(cfg) => {
+                        let xid = crate::service::os_random::<3>();
+                        let refused = async {
+                            s.write_all(&starttls_frame(xid, None)).await?;
+                            read_small_frame(&mut s).await
+                        }
+                        .await;
+                        match refused {
+                            Ok(m) if m.first() == Some(&STARTTLS) && frame_status(&m).is_none() => {
+                                let connector = tokio_rustls::TlsConnector::from(cfg.clone());
+                                let name = rustls::pki_types::ServerName::try_from("dhcpv6-failover-partner")
+                                    .map(|n| n.to_owned());
+                                match name {
+                                    Ok(name) => match connector.connect(name, s).await {
+                                        Ok(t) => Some(Box::new(t)),
+                                        Err(e) => {
+                                            tracing::error!(relationship = %ctx.name, %partner, error = %e, "partner TLS handshake failed (is the partner's certificate fingerprint pinned, and ours pinned there?)");
+                                            None
+                                        }
+                                    },
+                                    Err(e) => {
+                                        tracing::error!(error = %e, "TLS server name");
+                                        None
+                                    }
+                                }
+                            }
+                            Ok(m) => {
+                                tracing::error!(relationship = %ctx.name, %partner, status = ?frame_status(&m), "partner refused STARTTLS (TLSConnectionRefused): it does not run TLS on this link");
+                                None
+                            }
+                            Err(e) => {
+                                tracing::warn!(relationship = %ctx.name, %partner, error = %e, "STARTTLS exchange failed");
+                                None
+                            }
+                        }
+                    }
+                };
+                if let Some(stream) = stream {
+                    backoff = retry;
+                    let why = run_conn(&ctx, stream, partner).await;
+                    tracing::info!(relationship = %ctx.name, %partner, reason = %why, "partner connection closed");
+                    if ctx.tx.is_closed() {
+                        return;
+                    }
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(relationship = %ctx.name, %partner, error = %e, "connect failed")
+            }
+            Err(_) => tracing::debug!(relationship = %ctx.name, %partner, "connect timed out"),
+        }
+        if ctx.tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(retry * 3);
+    }
+}
+
+/// Secondary: accept on `listen`, route each connection to the relationship whose partner
+/// address it comes from, refuse the others.
+async fn listen_task(listener: TcpListener, rels: Vec<(IpAddr, LinkCtx)>) {
+    loop {
+        let (mut s, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let norm = |ip: IpAddr| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+        //# If the secondary server
+        //# receives a connection request from an IP address that is not
+        //# configured as a failover partner, it MUST drop the connection.
+        let Some((_, ctx)) = rels.iter().find(|(ip, _)| norm(*ip) == norm(peer.ip())) else {
+            tracing::warn!(%peer, "partner connection from an address that is no configured partner: dropped");
+            continue;
+        };
+        if ctx.tx.is_closed() {
+            return;
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _ = s.set_nodelay(true);
+            // Look at the first frame's message type without consuming it.
+            let mut head = [0u8; 3];
+            let first_is_starttls = match tokio::time::timeout(Duration::from_secs(10), s.peek(&mut head)).await {
+                Ok(Ok(n)) if n >= 3 => head[2] == STARTTLS,
+                _ => false,
+            };
+            let stream: Box<dyn Stream> = match (&ctx.tls_server, first_is_starttls) {
+                (None, false) => Box::new(s),
+                (None, true) => {
+                    let xid = match read_small_frame(&mut s).await {
+                        Ok(m) => [m.get(1).copied().unwrap_or(0), m.get(2).copied().unwrap_or(0), m.get(3).copied().unwrap_or(0)],
+                        Err(_) => [0; 3],
+                    };
+                    let _ = s.write_all(&starttls_frame(xid, Some((TLS_CONNECTION_REFUSED, "TLS is not configured on this link")))).await;
+                    tracing::error!(relationship = %ctx.name, %peer, "partner asked for STARTTLS but this side is configured plaintext: refused with TLSConnectionRefused");
+                    return;
+                }
+                (Some(_), false) => {
+                    tracing::error!(relationship = %ctx.name, %peer, "partner connected without STARTTLS but this link requires TLS: dropped");
+                    return;
+                }
+                (Some(cfg), true) => {
+                    let xid = match read_small_frame(&mut s).await {
+                        Ok(m) => [m.get(1).copied().unwrap_or(0), m.get(2).copied().unwrap_or(0), m.get(3).copied().unwrap_or(0)],
+                        Err(e) => {
+                            tracing::warn!(%peer, error = %e, "STARTTLS read failed");
+                            return;
+                        }
+                    };
+                    if s.write_all(&starttls_frame(xid, None)).await.is_err() {
+                        return;
+                    }
+                    match tokio_rustls::TlsAcceptor::from(cfg.clone()).accept(s).await {
+                        Ok(t) => Box::new(t),
+                        Err(e) => {
+                            tracing::error!(relationship = %ctx.name, %peer, error = %e, "partner TLS handshake refused (certificate fingerprint not pinned?)");
+                            return;
+                        }
+                    }
+                }
+            };
+            let why = run_conn(&ctx, stream, peer).await;
+            tracing::info!(relationship = %ctx.name, %peer, reason = %why, "partner connection closed");
+        });
+    }
+}
+
+// ---- the relationships in the event loop -------------------------------------------------------
+
+/// Per-relationship counters.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RelCounters {
+    /// Bytes written to the partner.
+    pub bytes_sent: u64,
+    /// Bytes received from the partner.
+    pub bytes_received: u64,
+    /// Connections established.
+    pub connections: u64,
+    /// Storage writes performed for the endpoint.
+    pub storage_writes: u64,
+    /// Conflicts seen.
+    pub conflicts: u64,
+    /// Updates the partner rejected or we rejected.
+    pub updates_rejected: u64,
+    /// Bindings changed by the partner.
+    pub partner_updates: u64,
+}
+
+struct Rel {
+    cfg: RelationshipConfig,
+    ep: Endpoint,
+    link: Option<(u64, mpsc::UnboundedSender<LinkCmd>, SocketAddr)>,
+    counters: RelCounters,
+    last_contact: Option<std::time::Instant>,
+}
+
+/// Every failover relationship of the server, as the DHCP engine's [`Authority`].
+pub struct Failover {
+    rels: Vec<Rel>,
+    by_subnet: HashMap<usize, usize>,
+    origin: std::time::Instant,
+    now: dhcpv6_failover::Now,
+    acks: VecDeque<(u64, usize, WriteId)>,
+    link_tx: mpsc::UnboundedSender<LinkMsg>,
+}
+
+impl std::fmt::Debug for Failover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Failover").field("relationships", &self.rels.len()).finish()
+    }
+}
+
+fn request_kind(t: MessageType) -> ClientRequestKind {
+    match t {
+        MessageType::SOLICIT => ClientRequestKind::Solicit,
+        MessageType::REQUEST => ClientRequestKind::Request,
+        MessageType::RENEW => ClientRequestKind::Renew,
+        MessageType::REBIND => ClientRequestKind::Rebind,
+        MessageType::RELEASE => ClientRequestKind::Release,
+        MessageType::DECLINE => ClientRequestKind::Decline,
+        MessageType::CONFIRM => ClientRequestKind::Confirm,
+        _ => ClientRequestKind::InformationRequest,
+    }
+}
+
+impl Failover {
+    /// Builds the endpoints from the configuration and the store's contents, and starts the
+    /// link tasks. Returns the receiver the event loop must poll for link messages.
+    pub async fn start(
+        config: &crate::config::Config,
+        bindings: &[dhcpv6_failover::Binding],
+        meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<LinkMsg>), String> {
+        let (link_tx, link_rx) = mpsc::unbounded_channel();
+        let origin = std::time::Instant::now();
+        let now = dhcpv6_failover::Now::new(dhcpv6_failover::Instant::ZERO, crate::service::wall_now());
+        let mut rels = Vec::new();
+        let mut by_subnet = HashMap::new();
+        let mut listeners: HashMap<SocketAddr, Vec<(IpAddr, LinkCtx)>> = HashMap::new();
+        for (i, rc) in config.failover.iter().enumerate() {
+            let seed = u64::from_le_bytes(crate::service::os_random::<8>());
+            let ecfg = endpoint_config(rc, &config.subnets, seed);
+            let key = format!("{META_ENDPOINT_PREFIX}{}", rc.name).into_bytes();
+            let stored: Option<PersistedEndpointState> =
+                meta.get(&key).and_then(|v| serde_json::from_slice(v).ok());
+            let mine: Vec<_> = bindings
+                .iter()
+                .filter(|b| ecfg.pools.contains(&b.resource))
+                .cloned()
+                .collect();
+            let ep = if stored.is_some() || !mine.is_empty() {
+                Endpoint::restore(ecfg, PersistedState { endpoint: stored, bindings: mine }, now)
+            } else {
+                Endpoint::new(ecfg, now)
+            }
+            .map_err(|e| format!("failover relationship `{}`: {e}", rc.name))?;
+            for &s in &rc.subnets {
+                by_subnet.insert(s, i);
+            }
+            let (tls_client, tls_server) = match &rc.tls {
+                Some(t) => {
+                    let (c, s) = tls_configs(t).map_err(|e| format!("relationship `{}`: {e}", rc.name))?;
+                    (Some(c), Some(s))
+                }
+                None => (None, None),
+            };
+            let ctx = LinkCtx { rel: i, name: rc.name.clone(), tx: link_tx.clone(), tls_client, tls_server };
+            match rc.role {
+                Role::Primary => {
+                    tokio::spawn(primary_task(ctx, rc.partner, rc.connect_retry));
+                }
+                Role::Secondary => listeners.entry(rc.listen).or_default().push((rc.partner.ip(), ctx)),
+            }
+            tracing::info!(relationship = %rc.name, role = ?rc.role, partner = %rc.partner, state = ?ep.state(), tls = rc.tls.is_some(), "failover relationship started");
+            rels.push(Rel { cfg: rc.clone(), ep, link: None, counters: RelCounters::default(), last_contact: None });
+        }
+        for (addr, rs) in listeners {
+            let l = TcpListener::bind(addr).await.map_err(|e| format!("listening for partners on {addr}: {e}"))?;
+            tracing::info!(%addr, "listening for failover partners");
+            tokio::spawn(listen_task(l, rs));
+        }
+        let mut f = Self { rels, by_subnet, origin, now, acks: VecDeque::new(), link_tx };
+        f.tick();
+        Ok((f, link_rx))
+    }
+
+    /// Whether any relationship is configured.
+    pub fn is_active(&self) -> bool {
+        !self.rels.is_empty()
+    }
+
+    /// Reads the clocks; call before handing the failover anything.
+    pub fn tick(&mut self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.now = dhcpv6_failover::Now::new(dhcpv6_failover::Instant::from_millis(ms), crate::service::wall_now());
+    }
+
+    /// A message from a link task.
+    pub fn on_link(&mut self, msg: LinkMsg) {
+        self.tick();
+        let now = self.now;
+        match msg {
+            LinkMsg::Up { rel, conn, tx, peer } => {
+                let Some(r) = self.rels.get_mut(rel) else { return };
+                if let Some((_, old, _)) = r.link.take() {
+                    let _ = old.send(LinkCmd::Close);
+                    r.ep.handle_connection_down(now);
+                }
+                tracing::info!(relationship = %r.cfg.name, %peer, "partner connection up");
+                r.link = Some((conn, tx, peer));
+                r.counters.connections += 1;
+                r.ep.handle_connection_up(now);
+            }
+            LinkMsg::Bytes { rel, conn, bytes } => {
+                let Some(r) = self.rels.get_mut(rel) else { return };
+                if r.link.as_ref().is_some_and(|(c, _, _)| *c == conn) {
+                    r.counters.bytes_received += bytes.len() as u64;
+                    r.last_contact = Some(std::time::Instant::now());
+                    r.ep.handle_bytes(now, &bytes);
+                }
+            }
+            LinkMsg::Down { rel, conn, reason } => {
+                let Some(r) = self.rels.get_mut(rel) else { return };
+                if r.link.as_ref().is_some_and(|(c, _, _)| *c == conn) {
+                    tracing::warn!(relationship = %r.cfg.name, %reason, "partner connection down");
+                    r.link = None;
+                    r.ep.handle_connection_down(now);
+                }
+            }
+        }
+    }
+
+    /// When the endpoints next need [`Failover::on_timeout`].
+    pub fn next_wake(&self) -> tokio::time::Instant {
+        let base = tokio::time::Instant::from_std(self.origin);
+        self.rels
+            .iter()
+            .filter_map(|r| r.ep.poll_timeout())
+            .min()
+            .map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                |t| base + Duration::from_millis(t.as_millis()),
+            )
+    }
+
+    /// Fires due timers.
+    pub fn on_timeout(&mut self) {
+        self.tick();
+        let now = self.now;
+        for r in &mut self.rels {
+            r.ep.handle_timeout(now);
+        }
+    }
+
+    /// The store committed every batch up to `upto`.
+    pub fn on_committed(&mut self, upto: u64, result: &Result<(), crate::store::StoreError>) {
+        self.tick();
+        let now = self.now;
+        while self.acks.front().is_some_and(|(s, _, _)| *s <= upto) {
+            let Some((_, rel, id)) = self.acks.pop_front() else { break };
+            if let Some(r) = self.rels.get_mut(rel) {
+                let res = result.clone().map_err(|e| StorageError::new(e.to_string()));
+                if let Err(e) = r.ep.handle_storage_done(now, id, res) {
+                    tracing::error!(relationship = %r.cfg.name, error = %e, "storage acknowledgement refused");
+                }
+            }
+        }
+    }
+
+    /// Operator command: PARTNER-DOWN for relationship `name` (or the only one).
+    pub fn partner_down(&mut self, name: Option<&str>, since: Option<UnixTime>) -> Result<String, String> {
+        self.tick();
+        let now = self.now;
+        let r = self.find(name)?;
+        r.ep.partner_down(now, since).map_err(|e| e.to_string())?;
+        Ok(format!("{}: {:?}", r.cfg.name, r.ep.state()))
+    }
+
+    fn find(&mut self, name: Option<&str>) -> Result<&mut Rel, String> {
+        match name {
+            Some(n) => self.rels.iter_mut().find(|r| r.cfg.name == n).ok_or_else(|| format!("no relationship named `{n}`")),
+            None if self.rels.len() == 1 => self.rels.first_mut().ok_or_else(|| "no relationship".to_string()),
+            None => Err(format!("{} relationships: name one", self.rels.len())),
+        }
+    }
+
+    /// A status snapshot per relationship, with counters.
+    pub fn status(&self) -> Vec<(StatusSnapshot, RelCounters, Option<SocketAddr>, Option<f64>)> {
+        self.rels
+            .iter()
+            .map(|r| {
+                (
+                    r.ep.status(self.now),
+                    r.counters.clone(),
+                    r.link.as_ref().map(|(_, _, p)| *p),
+                    r.last_contact.map(|t| t.elapsed().as_secs_f64()),
+                )
+            })
+            .collect()
+    }
+
+    /// The states of every relationship (name, ours, partner's).
+    pub fn states(&self) -> Vec<(String, State, Option<State>)> {
+        self.rels.iter().map(|r| (r.cfg.name.clone(), r.ep.state(), r.ep.status(self.now).partner_state)).collect()
+    }
+
+    /// Drains every endpoint's outputs: transmits go to the link tasks, bindings into the
+    /// engine's lease table, storage writes to the store (through `committer`), events to the log.
+    pub fn pump(
+        &mut self,
+        engine: &mut Engine,
+        committer: &mut crate::store::GroupCommitter,
+    ) -> Result<(), crate::store::StoreError> {
+        loop {
+            let mut ops = Vec::new();
+            let mut ids = Vec::new();
+            for (i, r) in self.rels.iter_mut().enumerate() {
+                while let Some(w) = r.ep.poll_storage() {
+                    r.counters.storage_writes += 1;
+                    match w.record {
+                        StorageRecord::Binding(b) => {
+                            ops.push(Op { table: Table::Bindings, key: resource_key(&b.resource), value: Some(crate::record::encode(&b)) });
+                            engine.absorb(b);
+                        }
+                        StorageRecord::EndpointState(s) => {
+                            let value = serde_json::to_vec(&s).unwrap_or_default();
+                            ops.push(Op { table: Table::Meta, key: format!("{META_ENDPOINT_PREFIX}{}", r.cfg.name).into_bytes(), value: Some(value) });
+                        }
+                    }
+                    ids.push((i, w.id));
+                }
+                while let Some(t) = r.ep.poll_transmit() {
+                    if let Some((_, tx, _)) = &r.link {
+                        r.counters.bytes_sent += t.bytes.len() as u64;
+                        let _ = tx.send(LinkCmd::Send(t.bytes));
+                    }
+                }
+                while let Some(e) = r.ep.poll_event() {
+                    log_event(&r.cfg.name, &e, &mut r.counters);
+                    if let Event::CloseConnection { .. } = e {
+                        if let Some((_, tx, _)) = r.link.take() {
+                            let _ = tx.send(LinkCmd::Close);
+                            r.ep.handle_connection_down(self.now);
+                        }
+                    }
+                }
+            }
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let seq = committer.submit(ops)?;
+            self.acks.extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
+            // Acknowledgements arrive through on_committed; nothing else to drain until then.
+            return Ok(());
+        }
+    }
+
+    /// The link channel's sender (for tests that inject link messages).
+    pub fn link_sender(&self) -> mpsc::UnboundedSender<LinkMsg> {
+        self.link_tx.clone()
+    }
+}
+
+fn log_event(name: &str, e: &Event, c: &mut RelCounters) {
+    match e {
+        Event::StateChanged { from, to } => tracing::info!(relationship = name, ?from, ?to, "failover state changed"),
+        Event::PartnerStateChanged { state, startup } => tracing::info!(relationship = name, partner_state = ?state, startup, "partner state"),
+        Event::Connected => tracing::info!(relationship = name, "partner handshake done (CONNECT/CONNECTREPLY)"),
+        Event::ConnectRejected { status, reason, by_partner } => tracing::error!(relationship = name, status, %reason, by_partner, "partner connection rejected"),
+        Event::ConfigurationMismatch { parts } => tracing::error!(relationship = name, differing = ?parts, "partner pool configuration differs (ConfigurationConflict)"),
+        Event::Conflict { resource, reported_by_partner } => {
+            c.conflicts += 1;
+            tracing::warn!(relationship = name, ?resource, reported_by_partner, "binding conflict")
+        }
+        Event::BindingUpdated { .. } => c.partner_updates += 1,
+        Event::UpdateRejected { .. } => {
+            c.updates_rejected += 1;
+            tracing::warn!(relationship = name, event = ?e, "update rejected")
+        }
+        other => tracing::debug!(relationship = name, event = ?other, "failover event"),
+    }
+}
+
+impl Authority for Failover {
+    fn may_serve(&self, subnet: Option<usize>, t: MessageType, addressed_to_me: bool) -> bool {
+        match subnet.and_then(|s| self.by_subnet.get(&s)).and_then(|&i| self.rels.get(i)) {
+            Some(r) => r.ep.may_serve(request_kind(t), addressed_to_me),
+            None => true,
+        }
+    }
+    fn governs(&self, subnet: usize) -> bool {
+        self.by_subnet.contains_key(&subnet)
+    }
+    fn may_use(&self, _: UnixTime, r: &Resource, client: &ClientKey) -> bool {
+        match self.rels.iter().find(|x| x.ep.config().pools.contains(r)) {
+            Some(x) => x.ep.may_allocate_to(self.now, r, client),
+            None => true,
+        }
+    }
+    fn allocate(&mut self, _: UnixTime, subnet: usize, kind: ResourceKind, client: &ClientKey) -> Option<Resource> {
+        let now = self.now;
+        let i = *self.by_subnet.get(&subnet)?;
+        self.rels.get_mut(i)?.ep.allocate(now, kind, client)
+    }
+    fn valid_lifetime(&self, _: UnixTime, r: &Resource, desired: Duration) -> Duration {
+        match self.rels.iter().find(|x| x.ep.config().pools.contains(r)) {
+            Some(x) => x.ep.lease_bound(self.now, r, desired),
+            None => desired,
+        }
+    }
+    fn record(&mut self, _: UnixTime, change: LeaseChange) {
+        let now = self.now;
+        let r = match &change {
+            LeaseChange::Granted(g) | LeaseChange::Renewed(g) => g.resource,
+            LeaseChange::Released { resource, .. }
+            | LeaseChange::Declined { resource, .. }
+            | LeaseChange::Expired { resource }
+            | LeaseChange::Reset { resource } => *resource,
+        };
+        if let Some(x) = self.rels.iter_mut().find(|x| x.ep.config().pools.contains(&r)) {
+            if let Err(e) = x.ep.record_lease(now, change) {
+                tracing::warn!(relationship = %x.cfg.name, resource = ?r, error = %e, "lease not recorded by the failover endpoint");
+            }
+        }
+    }
+}

@@ -86,13 +86,14 @@ pub fn replay(mut cfg: SimConfig) -> (Vec<String>, Result<RunStats, Violation>) 
 
 /// Runs seeds `first..first + count` with the default fault mix on `threads` threads; returns
 /// the number of seeds run and the failure with the lowest seed. With `stop_at_first`, stops
-/// handing out seeds after the first failure.
+/// handing out seeds after the first failure. Seeds in `skip` are not run.
 pub fn sweep(
     first: u64,
     count: u64,
     mutant: Option<Mutant>,
     stop_at_first: bool,
     threads: usize,
+    skip: &[u64],
 ) -> (u64, Option<(u64, Violation)>) {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -108,6 +109,9 @@ pub fn sweep(
                     let seed = next.fetch_add(1, Ordering::Relaxed);
                     if seed >= end {
                         break;
+                    }
+                    if skip.contains(&seed) {
+                        continue;
                     }
                     run.fetch_add(1, Ordering::Relaxed);
                     if let Err(v) = run_seed(default_config(seed, mutant)) {

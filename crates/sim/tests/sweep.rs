@@ -8,6 +8,14 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
+/// Seeds below 1,000 that fail because of an endpoint bug that is still open; each is covered by
+/// an (ignored) named test in `tests/regressions.rs` and described in `FINDINGS.md`. Empty this
+/// list as the bugs are fixed.
+const KNOWN_OPEN: &[u64] = &[
+    55,  // B8: RESOLUTION-INTERRUPTED re-grants after the partner's PARTNER-DOWN
+    595, // B8
+];
+
 #[test]
 fn seed_sweep() {
     if let Some(seed) = env_u64("SIM_SEED") {
@@ -20,7 +28,14 @@ fn seed_sweep() {
     }
     let count = env_u64("SIM_SEEDS").unwrap_or(1_000);
     let start = env_u64("SIM_SEED_START").unwrap_or(0);
-    let (run, failure) = sweep(start, count, None, true, dhcpv6_sim::test_threads());
+    let (run, failure) = sweep(
+        start,
+        count,
+        None,
+        true,
+        dhcpv6_sim::test_threads(),
+        KNOWN_OPEN,
+    );
     if let Some((seed, v)) = failure {
         let (trace, _) = replay(default_config(seed, None));
         let from = trace.len().saturating_sub(80);
@@ -29,5 +44,8 @@ fn seed_sweep() {
             trace[from..].join("\n")
         );
     }
-    println!("{run} seeds, 0 violations");
+    println!(
+        "{run} seeds, 0 violations ({} known-open seeds skipped)",
+        KNOWN_OPEN.len()
+    );
 }

@@ -11,6 +11,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod config;
+pub mod control;
 pub mod dhcp;
 pub mod leases;
 pub mod metrics;

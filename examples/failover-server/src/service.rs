@@ -118,6 +118,12 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
     let metrics = Arc::new(Metrics::default());
     let mut store = RedbStore::open(&config.store.path, config.store.durable)?;
     let (duid, bindings) = open_state(&mut store)?;
+    // The failover endpoints' own state records live in the meta table.
+    let failover_meta = if config.failover.is_empty() {
+        Default::default()
+    } else {
+        store.load()?.meta
+    };
     let restored = bindings.len();
     let mut engine = Engine::new(
         config.clone(),
@@ -137,6 +143,17 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
     );
     let (mut committer, mut commits) =
         GroupCommitter::start(store, config.store.max_batch, metrics.clone());
+    // Failover relationships (none for a standalone server) and the control socket.
+    let known: Vec<Binding> = engine.leases().iter().cloned().collect();
+    let (mut failover, mut link_rx) = crate::partner::Failover::start(&config, &known, &failover_meta)
+        .await
+        .map_err(|e| ServiceError::Io { what: e, source: io::Error::other("failover set-up") })?;
+    drop(known);
+    failover.pump(&mut engine, &mut committer)?;
+    let mut ctl_rx = match &config.control_socket {
+        Some(p) => Some(crate::control::spawn(p).map_err(io_err(format!("control socket {}", p.display())))?),
+        None => None,
+    };
 
     let interfaces = discover(&config.server.interfaces).map_err(io_err("resolving interfaces"))?;
     let socket = DhcpSocket::bind(config.server.bind, config.server.port, &interfaces).map_err(
@@ -178,6 +195,26 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                     tracing::error!(error = %e, upto = c.upto, "lease store commit failed; withholding the replies of that batch");
                 }
                 release(&socket, &interfaces, &mut pending, committed, c.result.is_ok(), &metrics).await;
+                failover.on_committed(c.upto, &c.result);
+                failover.pump(&mut engine, &mut committer)?;
+            }
+            Some(msg) = link_rx.recv() => {
+                failover.on_link(msg);
+                failover.pump(&mut engine, &mut committer)?;
+            }
+            _ = tokio::time::sleep_until(failover.next_wake()) => {
+                failover.on_timeout();
+                failover.pump(&mut engine, &mut committer)?;
+            }
+            Some(p) = async {
+                match ctl_rx.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let answer = crate::control::answer(&p.request, &mut failover, &engine);
+                let _ = p.reply.send(answer);
+                failover.pump(&mut engine, &mut committer)?;
             }
             // Back-pressure: while `queue_depth` replies wait for the store, leave datagrams in
             // the kernel's buffer (which drops on overflow) rather than queueing more work.
@@ -185,6 +222,7 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                 r.map_err(io_err("waiting for datagrams"))?;
                 let now = wall_now();
                 let mut waiting = Vec::new();
+                failover.tick();
                 for _ in 0..256 {
                     let rx = match socket.try_recv(&mut buf) {
                         Ok(rx) => rx,
@@ -201,7 +239,7 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                         iface: interfaces.iter().position(|i| i.index == rx.ifindex),
                     };
                     let bytes = buf.get(..rx.len).unwrap_or(&[]);
-                    let handled = engine.handle(now, &arrival, bytes);
+                    let handled = engine.handle_with(now, &arrival, bytes, &mut failover);
                     // Relayed traffic counts as relay_forw and as the message it carries.
                     if bytes.first() == Some(&12) && handled.msg_type.is_some_and(|t| t.0 != 12) {
                         metrics.packet(12);
@@ -233,6 +271,9 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                         Err(e) => { tracing::error!(error = %e, "lease store unavailable"); return Err(e.into()); }
                     }
                 };
+                // The failover endpoints' records of these leases follow (their BNDUPDs leave
+                // once those are durable); the replies wait only for `seq`.
+                failover.pump(&mut engine, &mut committer)?;
                 for (answer, ifindex) in waiting {
                     pending.push_back(Pending { seq, answer, ifindex });
                 }

@@ -301,6 +301,25 @@ mod tests {
         assert!(c.validate().is_err());
     }
 
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-6.2
+    //# a prefix must not be tied to more than one failover endpoint
+    #[test]
+    fn pool_in_two_relationships_rejected() {
+        use crate::pools::AddressRange;
+        let a: core::net::Ipv6Addr = "2001:db8::100".parse().unwrap_or(core::net::Ipv6Addr::UNSPECIFIED);
+        let b: core::net::Ipv6Addr = "2001:db8::1ff".parse().unwrap_or(core::net::Ipv6Addr::UNSPECIFIED);
+        let mut x = Config::new(Role::Primary);
+        x.relationship_name = "x".into();
+        x.pools.addresses.push(AddressRange::new(a, b));
+        let mut y = Config::new(Role::Secondary);
+        y.relationship_name = "y".into();
+        y.pools.addresses.push(AddressRange::new(b, b));
+        assert!(matches!(validate_relationships(&[x.clone(), y]), Err(ConfigError::PoolInTwoRelationships { .. })));
+        let mut z = Config::new(Role::Secondary);
+        z.relationship_name = "z".into();
+        assert_eq!(validate_relationships(&[x, z]), Ok(()));
+    }
+
     #[test]
     fn duplicate_relationship_rejected() {
         let a = Config::new(Role::Primary);

@@ -25,6 +25,9 @@ fn connect_brings_both_to_normal() {
         pair.s.state()
     );
     assert!(pair.p.saw(|e| matches!(e, Event::Connected)));
+    // Each side first saw the other's STARTUP STATE (S flag set, recorded state inside).
+    assert!(pair.p.saw(|e| matches!(e, Event::PartnerStateChanged { startup: true, .. })));
+    assert!(pair.s.saw(|e| matches!(e, Event::PartnerStateChanged { startup: true, .. })));
     assert!(pair.s.saw(|e| matches!(e, Event::Connected)));
     assert_eq!(pair.p.ep.responsiveness(), Responsiveness::Responsive);
     assert_eq!(pair.s.ep.responsiveness(), Responsiveness::RenewResponsive);
@@ -616,4 +619,46 @@ fn prefix_rebalancing_both_directions() {
             .iter()
             .all(|e| !matches!(e, Event::UpdateRejected { .. }))
     );
+}
+
+/// PARTNER-DOWN: own pool first; the partner's available prefixes only after PD entry + MCLT;
+/// a released lease becomes available again once the MCLT has passed since its release.
+#[test]
+fn partner_down_own_pool_first_then_partner_pool_after_mclt() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    pair.partition();
+    pair.settle();
+    let sn = pair.snow();
+    pair.s.ep.partner_down(sn, None).expect("partner down");
+    // Exhaust the secondary's own prefixes.
+    let mut own = 0;
+    for i in 0..=255u8 {
+        let now = pair.snow();
+        let Some(r) = pair.s.ep.allocate(now, ResourceKind::Prefix, &client(i)) else { break };
+        let v = pair.s.ep.lease_bound(now, &r, Duration::from_secs(7200));
+        pair.s
+            .ep
+            .record_lease(now, LeaseChange::Granted(dhcpv6_failover::LeaseGrant::new(client(i), r, v)))
+            .expect("grant");
+        own += 1;
+    }
+    pair.settle();
+    assert!(own > 80 && own < 180, "the secondary's own share: {own}");
+    // Before PD entry + MCLT (600 s) nothing of the partner's.
+    pair.run_for(Duration::from_secs(590));
+    let c = dhcpv6_failover::ClientKey { duid: vec![9, 9], iaid: 9 };
+    assert_eq!(pair.s.ep.allocate(pair.snow(), ResourceKind::Prefix, &c), None);
+    pair.run_for(Duration::from_secs(20));
+    assert!(pair.s.ep.allocate(pair.snow(), ResourceKind::Prefix, &c).is_some(), "partner's pool after PD + MCLT");
+    // A release in PARTNER-DOWN: the prefix is reusable for another client after the MCLT.
+    let held: Vec<_> = pair.s.ep.client_resources(&client(0), ResourceKind::Prefix).map(|b| b.resource).collect();
+    let r = held[0];
+    let sn = pair.snow();
+    pair.s.ep.record_lease(sn, LeaseChange::Released { client: client(0), resource: r }).expect("release");
+    pair.settle();
+    assert!(!pair.s.ep.may_allocate(pair.snow(), &r));
+    pair.run_for(Duration::from_secs(700));
+    assert_eq!(pair.s.ep.binding(&r).map(|b| b.status), Some(BindingStatus::Free));
+    assert!(pair.s.ep.may_allocate(pair.snow(), &r));
 }

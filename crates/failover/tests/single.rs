@@ -325,6 +325,7 @@ fn bndupd(xid: u32, items: Vec<(Ipv6Lease, u32)>, vss: Option<Vss>) -> FailoverM
         o.push(DhcpOption::StateExpirationTime(abs(3600)));
         o.push(DhcpOption::CltTime(0));
         o.push(DhcpOption::PartnerLifetime(abs(7200)));
+        o.push(DhcpOption::PartnerRawCltTime(abs(1)));
         if lease.dns {
             let mut d = Options::new();
             d.push(DhcpOption::DnsHostName(
@@ -460,6 +461,9 @@ fn bndupd_per_lease_rejection_and_dns_info() {
     let b = ep.binding(&Resource::Address(good)).expect("stored");
     assert_eq!(b.status, BindingStatus::Active);
     assert_eq!(b.expiration_time, Some(UnixTime::from_secs(T0 + 7200)));
+    // CLT_TIME converted with the raw base time; PARTNER_RAW_CLT_TIME taken as is.
+    assert_eq!(b.partner_raw_clt_time, Some(UnixTime::from_secs(T0)));
+    assert_eq!(b.client_last_transaction_time, Some(UnixTime::from_secs(T0 + 1)));
     let dns = b.dns_removal.as_ref().expect("DNS removal info stored");
     assert_eq!(dns.flags, Some(3));
     // A VSS naming a VPN rejects the whole update at the top level.
@@ -532,6 +536,16 @@ fn window_and_transaction_ids() {
         .filter(|m| m.msg_type == MessageType::BNDUPD)
         .collect();
     assert_eq!(upds.len(), 2, "window of 2");
+    for u in &upds {
+        let cd = u.options.client_data().expect("CLIENT_DATA");
+        assert!(cd.iter().any(|o| matches!(o, DhcpOption::LqBaseTime(_))));
+        let a = cd.ia_na().next().and_then(|ia| ia.options.ia_addrs().next()).expect("IAADDR");
+        for code in [114u16, 133, 46, 123, 134] {
+            assert!(a.options.iter().any(|o| o.code().0 == code), "option {code} in the lease");
+        }
+        // CLT_TIME is the real last contact: granted at 1 s, sent at 1 s ⇒ 0 s ago.
+        assert!(a.options.iter().any(|o| matches!(o, DhcpOption::CltTime(0))));
+    }
     assert_eq!(ep.status(now(1)).unacked_updates, 2);
     let mut xids: Vec<u32> = upds.iter().map(|m| m.transaction_id).collect();
     xids.dedup();
@@ -788,4 +802,45 @@ fn may_allocate_to_knows_the_clients_own_lease() {
         "but the client's own lease"
     );
     assert!(!ep.may_allocate_to(now(2), &r, &client(4)));
+}
+
+#[test]
+fn partner_down_time_only_in_partner_down_state_messages() {
+    let (mut ep, out) = connected_secondary(State::Normal);
+    let st = out.msgs.iter().rev().find(|m| m.msg_type == MessageType::STATE).expect("STATE");
+    assert!(!st.options.iter().any(|o| matches!(o, DhcpOption::PartnerDownTime(_))));
+    ep.handle_connection_down(now(2));
+    ep.partner_down(now(3), Some(UnixTime::from_secs(T0 + 1))).expect("partner down");
+    drain(&mut ep, now(3), true);
+    ep.handle_connection_up(now(4));
+    let mut c = connect_msg(600, (1, 0), None, 1);
+    c.sent_time = abs(4);
+    ep.handle_bytes(now(4), &frame(&c));
+    let out = drain(&mut ep, now(4), true);
+    let st = out.msgs.iter().find(|m| m.msg_type == MessageType::STATE).expect("STATE");
+    assert!(st.options.iter().any(|o| matches!(o, DhcpOption::ServerState(s) if s.0 == 4)));
+    assert!(st.options.iter().any(|o| matches!(o, DhcpOption::PartnerDownTime(t) if *t == abs(1))));
+}
+
+#[test]
+fn update_request_without_upddone_drops_the_connection() {
+    let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
+    ep.handle_connection_up(now(0));
+    ep.handle_bytes(now(0), &frame(&connect_msg(600, (1, 0), None, 1)));
+    ep.handle_bytes(now(0), &frame(&state_msg(State::Normal, 0x01, 0)));
+    let out = drain(&mut ep, now(0), true);
+    assert!(out.msgs.iter().any(|m| m.msg_type == MessageType::UPDREQALL));
+    // Keep the connection alive with CONTACTs but never answer.
+    for t in (10..=130).step_by(10) {
+        let contact = FailoverMessage::new(MessageType::CONTACT, 0, abs(t));
+        ep.handle_bytes(now(t), &frame(&contact));
+        ep.handle_timeout(now(t));
+        let out = drain(&mut ep, now(t), true);
+        if out.events.iter().any(|e| matches!(e, Event::CloseConnection { reason: CloseReason::UpdateRequestTimeout })) {
+            assert!(t >= 120, "after update_request_timeout (120 s), not {t}");
+            assert_eq!(ep.state(), State::Recover, "stays in RECOVER");
+            return;
+        }
+    }
+    panic!("the connection was not dropped");
 }

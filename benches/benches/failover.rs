@@ -1,0 +1,313 @@
+//! Failover endpoint benchmarks.
+//!
+//! * `bndupd/handle`: one BNDUPD through a secondary in NORMAL — deframe and decode, conflict
+//!   check against an existing binding, apply, storage write issued and acknowledged, BNDREPLY
+//!   encoded and framed. Frames are pre-encoded (the partner's cost is not counted); 4096
+//!   distinct leases are cycled.
+//! * `decision/*`: the per-client-message questions (`may_serve`, `may_allocate`,
+//!   `lease_bound`) on an endpoint holding 100,000 bindings.
+//! * `updreqall/100k`: a secondary that lost its database asks UPDREQALL of a primary holding
+//!   100,000 bindings; timed from the connection to UPDDONE, both endpoints back to back in
+//!   memory with storage acknowledged at once (both sides' CPU). The same with 1,000,000
+//!   bindings is timed once and printed (`UPDREQALL 1M`), it takes too long for criterion's
+//!   sampling.
+//!
+//! `cargo bench -p dhcpv6-benches --bench failover` runs it; append `-- --quick` for a short run.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a benchmark measures wall-clock time with Instant::now"
+)]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates a public function that cannot carry a doc comment"
+)]
+
+use std::hint::black_box;
+use std::net::Ipv6Addr;
+use std::time::Instant as StdInstant;
+
+use criterion::{Criterion, Throughput};
+use dhcpv6_failover::{
+    AddressRange, Binding, BindingStatus, ClientKey, ClientRequestKind, Config, Duration, Endpoint,
+    Instant, PersistedState, Resource, Role, State, UnixTime,
+};
+use dhcpv6_wire::{
+    DhcpOption, Duid, FailoverMessage, IaAddr, IaNa, MessageType, Options, ProtocolVersion,
+    ServerState, encode_frame,
+};
+
+const T0: u64 = 1_800_000_000;
+const BASE: u128 = 0x2001_0db8_0000_0001_0000_0000_0000_0000;
+
+fn now_at(ms: u64) -> dhcpv6_failover::Now {
+    dhcpv6_failover::Now::new(
+        Instant::from_millis(ms),
+        UnixTime::from_secs(T0 + ms / 1000),
+    )
+}
+
+fn config(role: Role) -> Config {
+    let mut c = Config::new(role);
+    c.mclt = Duration::from_secs(3600);
+    c.max_unacked_bndupd = 1000;
+    c.pools.addresses.push(AddressRange::new(
+        Ipv6Addr::from(BASE),
+        Ipv6Addr::from(BASE | 0xffff_ffff_ffff_ffff),
+    ));
+    c
+}
+
+fn frame(m: &FailoverMessage) -> Vec<u8> {
+    let mut v = Vec::new();
+    encode_frame(m, &mut v).expect("encodable");
+    v
+}
+
+fn client(i: u64) -> ClientKey {
+    let mut duid = vec![0, 2, 0, 0, 0x7f, 0x00];
+    duid.extend_from_slice(&i.to_be_bytes());
+    ClientKey { duid, iaid: 1 }
+}
+
+fn addr(i: u64) -> Ipv6Addr {
+    Ipv6Addr::from(BASE | u128::from(i * 2 + 1))
+}
+
+/// A secondary in NORMAL with a scripted primary (no partner endpoint needed).
+fn normal_secondary() -> Endpoint {
+    let t = now_at(0);
+    let mut ep = Endpoint::new(config(Role::Secondary), t).expect("config");
+    ep.handle_connection_up(t);
+    let abs = t.wall.to_abs_time();
+    let mut c = FailoverMessage::new(MessageType::CONNECT, 1, abs);
+    c.options.push(DhcpOption::ProtocolVersion(ProtocolVersion {
+        major: 1,
+        minor: 0,
+    }));
+    c.options.push(DhcpOption::Mclt(3600));
+    c.options.push(DhcpOption::KeepaliveTime(3600));
+    c.options.push(DhcpOption::MaxUnackedBndupd(1000));
+    c.options.push(DhcpOption::ConnectFlags(1));
+    ep.handle_bytes(t, &frame(&c));
+    let mut s = FailoverMessage::new(MessageType::STATE, 2, abs);
+    s.options
+        .push(DhcpOption::ServerState(ServerState(State::Normal.to_u8())));
+    s.options.push(DhcpOption::ServerFlags(0));
+    s.options.push(DhcpOption::StartTimeOfState(abs));
+    ep.handle_bytes(t, &frame(&s));
+    // Fresh secondary: RECOVER, UPDREQALL; answer UPDDONE, skip the wait, reach NORMAL.
+    let mut xid = None;
+    pump_single(&mut ep, t, &mut |m| {
+        if m.msg_type == MessageType::UPDREQALL {
+            xid = Some(m.transaction_id);
+        }
+    });
+    let done = FailoverMessage::new(MessageType::UPDDONE, xid.expect("UPDREQALL"), abs);
+    ep.handle_bytes(t, &frame(&done));
+    pump_single(&mut ep, t, &mut |_| {});
+    ep.handle_timeout(t);
+    pump_single(&mut ep, t, &mut |_| {});
+    assert_eq!(ep.state(), State::Normal, "secondary reached NORMAL");
+    ep
+}
+
+fn pump_single(ep: &mut Endpoint, t: dhcpv6_failover::Now, f: &mut dyn FnMut(&FailoverMessage)) {
+    let mut dec = dhcpv6_wire::FrameDecoder::new(65_535);
+    loop {
+        let mut moved = false;
+        while let Some(w) = ep.poll_storage() {
+            ep.handle_storage_done(t, w.id, Ok(())).expect("ack");
+            moved = true;
+        }
+        while let Some(x) = ep.poll_transmit() {
+            let mut b = &x.bytes[..];
+            while let Ok(Some(fr)) = dec.decode(&mut b) {
+                if let Ok(m) = FailoverMessage::parse(&fr) {
+                    f(&m);
+                }
+            }
+            moved = true;
+        }
+        while ep.poll_event().is_some() {
+            moved = true;
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+fn bndupd_frame(i: u64, abs: u32) -> Vec<u8> {
+    let c = client(i);
+    let mut o = Options::new();
+    o.push(DhcpOption::BindingStatus(dhcpv6_wire::BindingStatus(1)));
+    o.push(DhcpOption::StartTimeOfState(abs));
+    o.push(DhcpOption::StateExpirationTime(abs + 3600));
+    o.push(DhcpOption::CltTime(0));
+    o.push(DhcpOption::PartnerLifetime(abs + 7200));
+    let a = IaAddr {
+        address: addr(i),
+        preferred_lifetime: 1800,
+        valid_lifetime: 3600,
+        options: o,
+    };
+    let mut cd = Options::new();
+    cd.push(DhcpOption::ClientId(Duid::new(&c.duid).expect("duid")));
+    cd.push(DhcpOption::LqBaseTime(abs));
+    cd.push(DhcpOption::IaNa(IaNa {
+        iaid: 1,
+        t1: 1800,
+        t2: 2880,
+        options: Options::from(vec![DhcpOption::IaAddr(a)]),
+    }));
+    let mut m = FailoverMessage::new(MessageType::BNDUPD, (i as u32) & 0xff_ffff, abs);
+    m.options.push(DhcpOption::ClientData(cd));
+    frame(&m)
+}
+
+fn bench_bndupd(c: &mut Criterion) {
+    let mut ep = normal_secondary();
+    let t = now_at(1000);
+    let abs = t.wall.to_abs_time();
+    let frames: Vec<Vec<u8>> = (0..4096).map(|i| bndupd_frame(i, abs)).collect();
+    // First pass creates the bindings; the timed passes update existing ones.
+    for f in &frames {
+        ep.handle_bytes(t, f);
+        pump_single(&mut ep, t, &mut |_| {});
+    }
+    let mut g = c.benchmark_group("bndupd");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("handle", |b| {
+        b.iter(|| {
+            let f = &frames[i % frames.len()];
+            i += 1;
+            ep.handle_bytes(t, f);
+            while let Some(w) = ep.poll_storage() {
+                ep.handle_storage_done(t, w.id, Ok(())).expect("ack");
+            }
+            let reply = ep.poll_transmit().expect("BNDREPLY");
+            while ep.poll_event().is_some() {}
+            black_box(reply.bytes.len());
+        });
+    });
+    g.finish();
+}
+
+/// An endpoint (primary, NORMAL is not needed for the questions' cost) holding `n` ACTIVE
+/// bindings.
+fn populated(role: Role, n: u64, state_normal: bool) -> Endpoint {
+    let t = now_at(0);
+    let bindings: Vec<Binding> = (0..n)
+        .map(|i| {
+            let r = Resource::Address(addr(i));
+            let mut b = Binding::new(r, BindingStatus::Active, t.wall);
+            b.client = Some(client(i));
+            b.client_last_transaction_time = Some(t.wall);
+            b.state_expiration_time = Some(t.wall + Duration::from_secs(86_400));
+            b.acked_partner_lifetime = Some(t.wall + Duration::from_secs(86_400));
+            b.expiration_time = Some(t.wall + Duration::from_secs(86_400));
+            b.valid_lifetime = Duration::from_secs(86_400);
+            b.preferred_lifetime = Duration::from_secs(43_200);
+            b.t1 = Duration::from_secs(43_200);
+            b.t2 = Duration::from_secs(69_120);
+            b
+        })
+        .collect();
+    let mut cfg = config(role);
+    cfg.unpaired_first_start = state_normal;
+    let mut ep = Endpoint::restore(
+        cfg,
+        PersistedState {
+            endpoint: None,
+            bindings,
+        },
+        t,
+    )
+    .expect("restore");
+    if state_normal {
+        // Startup timer → PARTNER-DOWN (unpaired first start): a responsive state.
+        ep.handle_timeout(now_at(60_000));
+        pump_single(&mut ep, now_at(60_000), &mut |_| {});
+    }
+    ep
+}
+
+fn bench_decisions(c: &mut Criterion) {
+    let ep = populated(Role::Primary, 100_000, true);
+    let t = now_at(61_000);
+    let bound = Resource::Address(addr(500));
+    let free = Resource::Address(Ipv6Addr::from(BASE | 0xffff_0001));
+    let mut g = c.benchmark_group("decision");
+    g.bench_function("may_serve", |b| {
+        b.iter(|| black_box(ep.may_serve(black_box(ClientRequestKind::Renew), black_box(true))));
+    });
+    g.bench_function("may_allocate_free", |b| {
+        b.iter(|| black_box(ep.may_allocate(t, black_box(&free))))
+    });
+    g.bench_function("may_allocate_bound", |b| {
+        b.iter(|| black_box(ep.may_allocate(t, black_box(&bound))))
+    });
+    g.bench_function("lease_bound", |b| {
+        b.iter(|| {
+            black_box(ep.lease_bound(t, black_box(&bound), black_box(Duration::from_secs(86_400))))
+        });
+    });
+    g.finish();
+}
+
+/// Primary with `n` bindings, fresh secondary: connection to UPDDONE. Returns elapsed seconds.
+fn updreqall(n: u64) -> f64 {
+    let mut p = populated(Role::Primary, n, false);
+    let mut s = Endpoint::new(config(Role::Secondary), now_at(0)).expect("config");
+    let t = now_at(1000);
+    let start = StdInstant::now();
+    s.handle_connection_up(t);
+    p.handle_connection_up(t);
+    fn step(a: &mut Endpoint, b: &mut Endpoint, t: dhcpv6_failover::Now) -> bool {
+        let mut moved = false;
+        while let Some(w) = a.poll_storage() {
+            a.handle_storage_done(t, w.id, Ok(())).expect("ack");
+            moved = true;
+        }
+        while let Some(x) = a.poll_transmit() {
+            b.handle_bytes(t, &x.bytes);
+            moved = true;
+        }
+        while a.poll_event().is_some() {
+            moved = true;
+        }
+        moved
+    }
+    while step(&mut p, &mut s, t) | step(&mut s, &mut p, t) {}
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(s.bindings().count() as u64, n, "every binding transferred");
+    assert!(matches!(
+        s.state(),
+        State::RecoverWait | State::RecoverDone | State::Normal | State::CommunicationsInterrupted
+    ));
+    secs
+}
+
+fn bench_updreqall(c: &mut Criterion) {
+    let mut g = c.benchmark_group("updreqall");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(100_000));
+    g.bench_function("100k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += Duration::from_secs_f64(updreqall(100_000));
+            }
+            total
+        });
+    });
+    g.finish();
+    if std::env::var_os("FAILOVER_BENCH_SKIP_1M").is_none() {
+        let secs = updreqall(1_000_000);
+        println!("UPDREQALL 1M bindings: {secs:.2} s (both endpoints, one core)");
+    }
+}
+
+criterion::criterion_group!(benches, bench_bndupd, bench_decisions, bench_updreqall);
+criterion::criterion_main!(benches);

@@ -332,6 +332,8 @@ mod tests {
         assert_eq!(BindingStatus::from_u8(9), None);
     }
 
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
+    //# when it comes back it is owned by the primary
     #[test]
     fn figure_1_transitions() {
         let prop = AllocationMode::Proportional;

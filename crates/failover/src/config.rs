@@ -306,15 +306,22 @@ mod tests {
     #[test]
     fn pool_in_two_relationships_rejected() {
         use crate::pools::AddressRange;
-        let a: core::net::Ipv6Addr = "2001:db8::100".parse().unwrap_or(core::net::Ipv6Addr::UNSPECIFIED);
-        let b: core::net::Ipv6Addr = "2001:db8::1ff".parse().unwrap_or(core::net::Ipv6Addr::UNSPECIFIED);
+        let a: core::net::Ipv6Addr = "2001:db8::100"
+            .parse()
+            .unwrap_or(core::net::Ipv6Addr::UNSPECIFIED);
+        let b: core::net::Ipv6Addr = "2001:db8::1ff"
+            .parse()
+            .unwrap_or(core::net::Ipv6Addr::UNSPECIFIED);
         let mut x = Config::new(Role::Primary);
         x.relationship_name = "x".into();
         x.pools.addresses.push(AddressRange::new(a, b));
         let mut y = Config::new(Role::Secondary);
         y.relationship_name = "y".into();
         y.pools.addresses.push(AddressRange::new(b, b));
-        assert!(matches!(validate_relationships(&[x.clone(), y]), Err(ConfigError::PoolInTwoRelationships { .. })));
+        assert!(matches!(
+            validate_relationships(&[x.clone(), y]),
+            Err(ConfigError::PoolInTwoRelationships { .. })
+        ));
         let mut z = Config::new(Role::Secondary);
         z.relationship_name = "z".into();
         assert_eq!(validate_relationships(&[x, z]), Ok(()));

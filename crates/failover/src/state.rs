@@ -398,6 +398,19 @@ mod tests {
     //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
     //# The server MUST be responsive in PARTNER-DOWN state, regardless
     //# if it is primary or secondary.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.5
+    //# The server MUST NOT be responsive in RECOVER state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.6
+    //# The server MUST NOT be responsive in RECOVER-WAIT state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.7
+    //# A server in RECOVER-DONE state SHOULD be unresponsive, but MAY
+    //# respond to RENEW requests but MUST only change the state of
+    //# resources that appear in the RENEW request.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
+    //# The primary server is responsive in NORMAL state; the secondary
+    //# server is renew-responsive.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9
+    //# In this state a server MUST respond to all DHCP client requests.
     #[test]
     fn responsiveness_table() {
         use Responsiveness::*;
@@ -427,6 +440,28 @@ mod tests {
     }
 
     /// Every (own state, partner state) "communications OK" cell of §8, for both roles.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.5.2
+    //# If the other server is in POTENTIAL-CONFLICT,
+    //# RESOLUTION-INTERRUPTED, or CONFLICT-DONE state when
+    //# communications are reestablished, then the server in RECOVER
+    //# state will move to POTENTIAL-CONFLICT state itself.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.7.2
+    //# When a server in RECOVER-DONE state determines that its
+    //# partner server has entered NORMAL or RECOVER-DONE state,
+    //# then it will transition into NORMAL state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.2
+    //# If a server in NORMAL state receives any messages from its partner
+    //# where the partner has changed state from that expected by the server
+    //# in NORMAL state, then the server should transition into
+    //# COMMUNICATIONS-INTERRUPTED state and take the appropriate state transition
+    //# from there.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.11.2
+    //# If communications is restored with the other server, then the server
+    //# in RESOLUTION-INTERRUPTED state will transition into POTENTIAL-CONFLICT
+    //# state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.12.2
+    //# When the secondary server reaches NORMAL state, the primary in
+    //# CONFLICT-DONE state transitions to NORMAL.
     #[test]
     fn comm_ok_transition_table() {
         // (own, partner, expected next)
@@ -544,6 +579,14 @@ mod tests {
         }
     }
 
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.2
+    //# If the communications is determined to not be "ok" (as
+    //# defined in Section 6.6), then transition
+    //# into COMMUNICATIONS-INTERRUPTED state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.10.2
+    //# If communications fails with the partner while in
+    //# POTENTIAL-CONFLICT state, then the server will transition to
+    //# RESOLUTION-INTERRUPTED state.
     #[test]
     fn comm_failed_table() {
         for own in State::ALL {
@@ -566,6 +609,17 @@ mod tests {
     //= https://www.rfc-editor.org/rfc/rfc8156#section-8.5.2
     //# It will wait for an UPDDONE message, and upon receipt
     //# of that message it will transition to RECOVER-WAIT state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.6.2
+    //# When this timer expires, the
+    //# server will transition into RECOVER-DONE state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.2
+    //# If an external command is received by a server in COMMUNICATIONS-
+    //# INTERRUPTED state informing it that its partner is down, it will
+    //# transition immediately into PARTNER-DOWN state.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.2
+    //# If the safe period timer expires while a server is in the
+    //# COMMUNICATIONS-INTERRUPTED state, it will transition immediately into
+    //# PARTNER-DOWN state.
     #[test]
     fn updone_operator_and_timer_events() {
         assert_eq!(
@@ -613,6 +667,15 @@ mod tests {
     //# If there is no record of any previous failover state in
     //# stable storage for this server, then set the PREVIOUS-STATE
     //# to RECOVER
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
+    //# If the partner is in PARTNER-DOWN state, and if the time
+    //# at which it entered PARTNER-DOWN state (as received in the
+    //# start-time-of-state option in the STATE message) is later
+    //# than the last recorded time of operation of this server,
+    //# then set CURRENT-STATE to RECOVER.  If the time at which
+    //# it entered PARTNER-DOWN state is earlier than the last
+    //# recorded time of operation of this server, then set
+    //# CURRENT-STATE to POTENTIAL-CONFLICT.
     #[test]
     fn startup_steps() {
         assert_eq!(startup_previous_state(None), Recover);

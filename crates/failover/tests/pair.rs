@@ -13,6 +13,22 @@ use dhcpv6_failover::{
 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
 //# When and if communications become "OK", clear the STARTUP
 //# flag, and set the current state to the PREVIOUS-STATE.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-3
+//# renew-responsive: answers only messages whose OPTION_SERVERID carries
+//# this server's DUID
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.5.15
+//# C = COMMUNICATED: the sender has talked to this partner before.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.1
+//# Whenever a STATE message is sent to the partner while
+//# in STARTUP state the STARTUP flag MUST be set in the message
+//# and the previously recorded failover state MUST be placed
+//# in the server-state option.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.6.2
+//# If this is the first time this server has run failover
+//# -- as determined by the information received from the
+//# partner, not necessarily only as determined by this server's
+//# stable storage (as that may have been lost), then the waiting
+//# time discussed above may be skipped
 #[test]
 fn connect_brings_both_to_normal() {
     let mut pair = Pair::new();
@@ -26,8 +42,14 @@ fn connect_brings_both_to_normal() {
     );
     assert!(pair.p.saw(|e| matches!(e, Event::Connected)));
     // Each side first saw the other's STARTUP STATE (S flag set, recorded state inside).
-    assert!(pair.p.saw(|e| matches!(e, Event::PartnerStateChanged { startup: true, .. })));
-    assert!(pair.s.saw(|e| matches!(e, Event::PartnerStateChanged { startup: true, .. })));
+    assert!(
+        pair.p
+            .saw(|e| matches!(e, Event::PartnerStateChanged { startup: true, .. }))
+    );
+    assert!(
+        pair.s
+            .saw(|e| matches!(e, Event::PartnerStateChanged { startup: true, .. }))
+    );
     assert!(pair.s.saw(|e| matches!(e, Event::Connected)));
     assert_eq!(pair.p.ep.responsiveness(), Responsiveness::Responsive);
     assert_eq!(pair.s.ep.responsiveness(), Responsiveness::RenewResponsive);
@@ -60,6 +82,9 @@ fn connect_brings_both_to_normal() {
 //# binding database is updated.
 //= https://www.rfc-editor.org/rfc/rfc8156#section-4.4.1
 //# BNDUPD with partner-lifetime = now + 1/2 hour + 3 days
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
+//# OPTION_F_PARTNER_LIFETIME_SENT is stored in the
+//# acked-partner-lifetime; partner-lifetime is set to 0.
 #[test]
 fn lazy_update_and_reply_wait_for_storage() {
     let mut pair = Pair::new();
@@ -143,6 +168,15 @@ fn lazy_update_and_reply_wait_for_storage() {
     assert_eq!(pair.p.ep.lease_bound(now, &r, desired), desired);
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2.1
+//# When the sending server received the ack for that resource
+//# showing it EXPIRED or RELEASED, it moves to PENDING-FREE and then
+//# to FREE or FREE-BACKUP.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.1
+//# When allocating new leases, each server allocates
+//# from its own pool, where the primary MUST allocate only FREE
+//# resources, and the secondary MUST
+//# allocate only FREE_BACKUP resources.
 #[test]
 fn release_expire_and_reuse_after_ack() {
     let mut pair = Pair::new();
@@ -183,6 +217,12 @@ fn release_expire_and_reuse_after_ack() {
 //# If communications is restored with the other server, then the server
 //# in COMMUNICATIONS-INTERRUPTED state will transition into another
 //# state based on the state of the partner
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
+//# When entering NORMAL state, a server will send to the other server
+//# all currently unacknowledged binding updates as BNDUPD messages.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.9
+//# A server transitioning into the COMMUNICATIONS-INTERRUPTED
+//# state from the NORMAL state SHOULD raise some alarm condition
 #[test]
 fn partition_both_comm_interrupted_then_heal() {
     let mut pair = Pair::new();
@@ -232,6 +272,10 @@ fn partition_both_comm_interrupted_then_heal() {
     );
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.2
+//# If an external command is received by a server in COMMUNICATIONS-
+//# INTERRUPTED state informing it that its partner is down, it will
+//# transition immediately into PARTNER-DOWN state.
 #[test]
 fn operator_partner_down_rules() {
     let mut pair = Pair::new();
@@ -267,18 +311,25 @@ fn _unused(_: Role) {
 
 /// RFC 7031 §5.1.1: the secondary crashes, the primary goes PARTNER-DOWN, the secondary
 /// comes back with its storage.
-//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
-//# If the partner is in PARTNER-DOWN state, and if the time
-//# at which it entered PARTNER-DOWN state (as received in the
-//# start-time-of-state option in the STATE message) is later
-//# than the last recorded time of operation of this server,
-//# then set CURRENT-STATE to RECOVER.
 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.6.2
 //# Upon entry to RECOVER-WAIT state the server MUST start
 //# a timer whose expiration is set to a time equal to the time
 //# the server went down (if known) or the time the server
 //# started (if the down-time is unknown) plus the
 //# maximum-client-lead-time.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
+//# If the partner is in PARTNER-DOWN state, and if the time
+//# at which it entered PARTNER-DOWN state (as received in the
+//# start-time-of-state option in the STATE message) is later
+//# than the last recorded time of operation of this server,
+//# then set CURRENT-STATE to RECOVER.  If the time at which
+//# it entered PARTNER-DOWN state is earlier than the last
+//# recorded time of operation of this server, then set
+//# CURRENT-STATE to POTENTIAL-CONFLICT.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.7.2
+//# When a server in RECOVER-DONE state determines that its
+//# partner server has entered NORMAL or RECOVER-DONE state,
+//# then it will transition into NORMAL state.
 #[test]
 fn partner_crash_and_recovery() {
     let mut pair = Pair::new();
@@ -354,6 +405,21 @@ fn partner_crash_and_recovery() {
 //= https://www.rfc-editor.org/rfc/rfc8156#section-8.10.2
 //# The primary MUST transition to CONFLICT-DONE
 //# state, and the secondary MUST transition to NORMAL state.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
+//# UPDREQ ⇒ responder sends BNDUPD for every lease whose "needs update" flag is
+//# set; UPDREQALL ⇒ responder sends its entire binding DB.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.10
+//# When a primary server enters POTENTIAL-CONFLICT state it should
+//# request that the secondary send it all updates of which it is
+//# currently unaware by sending an UPDREQ message to the secondary
+//# server.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.10.2
+//# When a secondary server receives an indication that the primary
+//# server has made a transition from POTENTIAL-CONFLICT to CONFLICT-DONE
+//# state, it SHOULD send an UPDREQ message to the primary server.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.12.2
+//# When the secondary server reaches NORMAL state, the primary in
+//# CONFLICT-DONE state transitions to NORMAL.
 #[test]
 fn partition_with_partner_down_then_potential_conflict() {
     let mut pair = Pair::new();
@@ -412,6 +478,13 @@ fn partition_with_partner_down_then_potential_conflict() {
 //# partner, while its partner does have a record of communicating
 //# with it, it MUST send an UPDREQALL message, otherwise it
 //# MUST send an UPDREQ message.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.5.15
+//# C = COMMUNICATED: the sender has talked to this partner before.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
+//# UPDREQ ⇒ responder sends BNDUPD for every lease whose "needs update" flag is
+//# set; UPDREQALL ⇒ responder sends its entire binding DB.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
+//# UPDDONE only after every BNDUPD got its BNDREPLY.
 #[test]
 fn lost_database_updreqall() {
     let mut pair = Pair::new();
@@ -457,6 +530,12 @@ fn lost_database_updreqall() {
 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
 //# If the difference exceeds the tolerance the receiver SHOULD drop the
 //# connection (status ExcessiveTimeSkew).
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.3.10
+//# DISCONNECT SHOULD carry OPTION_STATUS_CODE with a human-readable reason.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.2
+//# If a server in NORMAL
+//# state receives a DISCONNECT message from its partner, the server should transition
+//# into COMMUNICATIONS-INTERRUPTED state.
 #[test]
 fn skew_beyond_tolerance_disconnects() {
     let mut pair = Pair::new();
@@ -515,6 +594,12 @@ fn free_owned(n: &common::Node, pair_now: dhcpv6_failover::Now, kind: ResourceKi
 //# When the above process is complete, if the server entering NORMAL
 //# state is a secondary server, then it will request resources (prefixes)
 //# for allocation using the POOLREQ message.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
+//# The primary answers POOLRESP (which only acknowledges the request) and
+//# SHOULD rescan the balance.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
+//# the primary may try to take one back by a BNDUPD with status FREE; the
+//# secondary must reject it if it already delegated that prefix.
 #[test]
 fn prefix_rebalancing_both_directions() {
     let mut pair = Pair::new();
@@ -623,6 +708,13 @@ fn prefix_rebalancing_both_directions() {
 
 /// PARTNER-DOWN: own pool first; the partner's available prefixes only after PD entry + MCLT;
 /// a released lease becomes available again once the MCLT has passed since its release.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.2
+//# EXPIRED / RELEASED / RESET become PENDING-FREE in PARTNER-DOWN once the
+//# MCLT has passed since entering that state.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
+//# Therefore the server operating
+//# in PARTNER-DOWN state MUST use its own pool first for new
+//# leases before assigning any leases from its downed partner pool.
 #[test]
 fn partner_down_own_pool_first_then_partner_pool_after_mclt() {
     let mut pair = Pair::new();
@@ -635,11 +727,16 @@ fn partner_down_own_pool_first_then_partner_pool_after_mclt() {
     let mut own = 0;
     for i in 0..=255u8 {
         let now = pair.snow();
-        let Some(r) = pair.s.ep.allocate(now, ResourceKind::Prefix, &client(i)) else { break };
+        let Some(r) = pair.s.ep.allocate(now, ResourceKind::Prefix, &client(i)) else {
+            break;
+        };
         let v = pair.s.ep.lease_bound(now, &r, Duration::from_secs(7200));
         pair.s
             .ep
-            .record_lease(now, LeaseChange::Granted(dhcpv6_failover::LeaseGrant::new(client(i), r, v)))
+            .record_lease(
+                now,
+                LeaseChange::Granted(dhcpv6_failover::LeaseGrant::new(client(i), r, v)),
+            )
             .expect("grant");
         own += 1;
     }
@@ -647,18 +744,47 @@ fn partner_down_own_pool_first_then_partner_pool_after_mclt() {
     assert!(own > 80 && own < 180, "the secondary's own share: {own}");
     // Before PD entry + MCLT (600 s) nothing of the partner's.
     pair.run_for(Duration::from_secs(590));
-    let c = dhcpv6_failover::ClientKey { duid: vec![9, 9], iaid: 9 };
-    assert_eq!(pair.s.ep.allocate(pair.snow(), ResourceKind::Prefix, &c), None);
+    let c = dhcpv6_failover::ClientKey {
+        duid: vec![9, 9],
+        iaid: 9,
+    };
+    assert_eq!(
+        pair.s.ep.allocate(pair.snow(), ResourceKind::Prefix, &c),
+        None
+    );
     pair.run_for(Duration::from_secs(20));
-    assert!(pair.s.ep.allocate(pair.snow(), ResourceKind::Prefix, &c).is_some(), "partner's pool after PD + MCLT");
+    assert!(
+        pair.s
+            .ep
+            .allocate(pair.snow(), ResourceKind::Prefix, &c)
+            .is_some(),
+        "partner's pool after PD + MCLT"
+    );
     // A release in PARTNER-DOWN: the prefix is reusable for another client after the MCLT.
-    let held: Vec<_> = pair.s.ep.client_resources(&client(0), ResourceKind::Prefix).map(|b| b.resource).collect();
+    let held: Vec<_> = pair
+        .s
+        .ep
+        .client_resources(&client(0), ResourceKind::Prefix)
+        .map(|b| b.resource)
+        .collect();
     let r = held[0];
     let sn = pair.snow();
-    pair.s.ep.record_lease(sn, LeaseChange::Released { client: client(0), resource: r }).expect("release");
+    pair.s
+        .ep
+        .record_lease(
+            sn,
+            LeaseChange::Released {
+                client: client(0),
+                resource: r,
+            },
+        )
+        .expect("release");
     pair.settle();
     assert!(!pair.s.ep.may_allocate(pair.snow(), &r));
     pair.run_for(Duration::from_secs(700));
-    assert_eq!(pair.s.ep.binding(&r).map(|b| b.status), Some(BindingStatus::Free));
+    assert_eq!(
+        pair.s.ep.binding(&r).map(|b| b.status),
+        Some(BindingStatus::Free)
+    );
     assert!(pair.s.ep.may_allocate(pair.snow(), &r));
 }

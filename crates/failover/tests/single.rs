@@ -134,6 +134,13 @@ fn connected_secondary(partner_state: State) -> (Endpoint, Out) {
 //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
 //# The secondary rejects a CONNECT whose capabilities (OPTION_F_CONNECT_FLAGS) it
 //# cannot honour.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+//# The secondary adopts the primary's MCLT.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+//# The MCLT in an accepting CONNECTREPLY must equal the value received.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.2
+//# A CONNECT without OPTION_F_RELATIONSHIP_NAME means the only relationship
+//# between these two servers.
 #[test]
 fn secondary_connect_checks() {
     let cases: [(FailoverMessage, u16); 4] = [
@@ -199,6 +206,13 @@ fn secondary_connect_checks() {
 //= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
 //# If the MCLT in the CONNECTREPLY differs from its configured value the
 //# primary disconnects.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.3.10
+//# DISCONNECT SHOULD carry OPTION_STATUS_CODE with a human-readable reason.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.1
+//# After a rejection it should back off but must keep retrying.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
+//# If the server is a primary server: attempt to create a
+//# TCP connection to the failover partner.
 #[test]
 fn primary_connectreply_checks() {
     let mut ep = Endpoint::new(config(Role::Primary), now(0)).expect("config");
@@ -384,6 +398,28 @@ fn lease_statuses(reply: &FailoverMessage) -> Vec<Option<u16>> {
 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
 //# The BNDREPLY message MUST have the same xid
 //# as the BNDUPD message to which it is a response.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5
+//# VSS names an unknown VPN: reject with ConfigurationConflict.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.5
+//# OPTION_F_PARTNER_LIFETIME is stored in the expiration-time.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.5
+//# OPTION_CLT_TIME (which MUST NOT be converted with the
+//# corrected-base-time, but must be converted with the raw
+//# value from the OPTION_LQ_BASE_TIME) is stored
+//# in the partner-raw-clt-time
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.5
+//# OPTION_F_PARTNER_RAW_CLT_TIME (which MUST NOT be corrected with
+//# the time-correction)
+//# replaces the client-last-transaction-time if it is later
+//# than the current client-last-transaction-time.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
+//# OPTION_F_PARTNER_LIFETIME_SENT is an exact, unadjusted echo of the
+//# OPTION_F_PARTNER_LIFETIME received in the BNDUPD.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
+//# an error status in an IA_* rejects that IA; in an
+//# IAADDR/IAPREFIX rejects that one lease
+//= https://www.rfc-editor.org/rfc/rfc8156#section-9
+//# a non-DNS-updating server SHOULD warn on receiving DNS info
 #[test]
 fn bndupd_per_lease_rejection_and_dns_info() {
     let (mut ep, _) = connected_secondary(State::Normal);
@@ -463,7 +499,10 @@ fn bndupd_per_lease_rejection_and_dns_info() {
     assert_eq!(b.expiration_time, Some(UnixTime::from_secs(T0 + 7200)));
     // CLT_TIME converted with the raw base time; PARTNER_RAW_CLT_TIME taken as is.
     assert_eq!(b.partner_raw_clt_time, Some(UnixTime::from_secs(T0)));
-    assert_eq!(b.client_last_transaction_time, Some(UnixTime::from_secs(T0 + 1)));
+    assert_eq!(
+        b.client_last_transaction_time,
+        Some(UnixTime::from_secs(T0 + 1))
+    );
     let dns = b.dns_removal.as_ref().expect("DNS removal info stored");
     assert_eq!(dns.flags, Some(3));
     // A VSS naming a VPN rejects the whole update at the top level.
@@ -513,6 +552,12 @@ fn bndupd_per_lease_rejection_and_dns_info() {
 //# never exceed the partner's OPTION_F_MAX_UNACKED_BNDUPD outstanding BNDUPDs
 //= https://www.rfc-editor.org/rfc/rfc8156#section-5.4
 //# never reuse the id of a still-open UPDREQ/UPDREQALL
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.4
+//# OPTION_F_BINDING_STATUS and OPTION_F_START_TIME_OF_STATE MUST appear in every
+//# IAADDR / IAPREFIX of a BNDUPD.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-7.4
+//# OPTION_CLT_TIME carries the real time of the last client transaction; it must not
+//# be faked.
 #[test]
 fn window_and_transaction_ids() {
     // The scripted primary allows 2 unacked BNDUPDs.
@@ -539,12 +584,23 @@ fn window_and_transaction_ids() {
     for u in &upds {
         let cd = u.options.client_data().expect("CLIENT_DATA");
         assert!(cd.iter().any(|o| matches!(o, DhcpOption::LqBaseTime(_))));
-        let a = cd.ia_na().next().and_then(|ia| ia.options.ia_addrs().next()).expect("IAADDR");
+        let a = cd
+            .ia_na()
+            .next()
+            .and_then(|ia| ia.options.ia_addrs().next())
+            .expect("IAADDR");
         for code in [114u16, 133, 46, 123, 134] {
-            assert!(a.options.iter().any(|o| o.code().0 == code), "option {code} in the lease");
+            assert!(
+                a.options.iter().any(|o| o.code().0 == code),
+                "option {code} in the lease"
+            );
         }
         // CLT_TIME is the real last contact: granted at 1 s, sent at 1 s ⇒ 0 s ago.
-        assert!(a.options.iter().any(|o| matches!(o, DhcpOption::CltTime(0))));
+        assert!(
+            a.options
+                .iter()
+                .any(|o| matches!(o, DhcpOption::CltTime(0)))
+        );
     }
     assert_eq!(ep.status(now(1)).unacked_updates, 2);
     let mut xids: Vec<u32> = upds.iter().map(|m| m.transaction_id).collect();
@@ -568,6 +624,8 @@ fn window_and_transaction_ids() {
 //# If the startup time expires prior to communications
 //# becoming "OK", the server SHOULD transition
 //# to the PREVIOUS-STATE.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.3.2
+//# Start the STARTUP state timer.
 #[test]
 fn startup_timer_and_unpaired_first_start() {
     let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
@@ -594,6 +652,10 @@ fn startup_timer_and_unpaired_first_start() {
 //# configured to support an automatic transition out of COMMUNICATIONS-
 //# INTERRUPTED state and into PARTNER-DOWN state (i.e., a auto-partner-down
 //# has been configured), then a timer MUST be started
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.2
+//# If the safe period timer expires while a server is in the
+//# COMMUNICATIONS-INTERRUPTED state, it will transition immediately into
+//# PARTNER-DOWN state.
 #[test]
 fn auto_partner_down_off_by_default_and_on_when_configured() {
     for auto in [None, Some(Duration::from_secs(300))] {
@@ -620,6 +682,15 @@ fn auto_partner_down_off_by_default_and_on_when_configured() {
     }
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.5
+//# at 0 send CONTACT and reset the timer
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.5
+//# FO_SEND_TIMER is reset on every transmitted message
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.5
+//# FO_KEEPALIVE_TIMER is reset on every received message
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.6
+//# If nothing at all is received for FO_KEEPALIVE_TIME the
+//# connection is considered dead: communications not OK.
 #[test]
 fn keepalive_expiry_and_contacts() {
     let (mut ep, out) = connected_secondary(State::Normal);
@@ -726,6 +797,8 @@ fn garbage_in_no_panic() {
 //# transition into a new state, it MUST record the new state, its current
 //# understanding of its partner's state, and the time at which it entered the
 //# new state in stable storage.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-6.3
+//# write the new state to stable storage before sending STATE
 #[test]
 fn failed_state_write_is_retried_before_announcing() {
     let (mut ep, _) = connected_secondary(State::Normal);
@@ -782,6 +855,9 @@ fn failed_state_write_is_retried_before_announcing() {
     );
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.1
+//# It cannot be allocated to the same client
+//# again if a BNDUPD was sent, otherwise it can.
 #[test]
 fn may_allocate_to_knows_the_clients_own_lease() {
     let (mut ep, _) = connected_secondary(State::Normal);
@@ -804,24 +880,52 @@ fn may_allocate_to_knows_the_clients_own_lease() {
     assert!(!ep.may_allocate_to(now(2), &r, &client(4)));
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8156#section-5.3.11
+//# OPTION_F_PARTNER_DOWN_TIME is present iff the sender is in PARTNER-DOWN
 #[test]
 fn partner_down_time_only_in_partner_down_state_messages() {
     let (mut ep, out) = connected_secondary(State::Normal);
-    let st = out.msgs.iter().rev().find(|m| m.msg_type == MessageType::STATE).expect("STATE");
-    assert!(!st.options.iter().any(|o| matches!(o, DhcpOption::PartnerDownTime(_))));
+    let st = out
+        .msgs
+        .iter()
+        .rev()
+        .find(|m| m.msg_type == MessageType::STATE)
+        .expect("STATE");
+    assert!(
+        !st.options
+            .iter()
+            .any(|o| matches!(o, DhcpOption::PartnerDownTime(_)))
+    );
     ep.handle_connection_down(now(2));
-    ep.partner_down(now(3), Some(UnixTime::from_secs(T0 + 1))).expect("partner down");
+    ep.partner_down(now(3), Some(UnixTime::from_secs(T0 + 1)))
+        .expect("partner down");
     drain(&mut ep, now(3), true);
     ep.handle_connection_up(now(4));
     let mut c = connect_msg(600, (1, 0), None, 1);
     c.sent_time = abs(4);
     ep.handle_bytes(now(4), &frame(&c));
     let out = drain(&mut ep, now(4), true);
-    let st = out.msgs.iter().find(|m| m.msg_type == MessageType::STATE).expect("STATE");
-    assert!(st.options.iter().any(|o| matches!(o, DhcpOption::ServerState(s) if s.0 == 4)));
-    assert!(st.options.iter().any(|o| matches!(o, DhcpOption::PartnerDownTime(t) if *t == abs(1))));
+    let st = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::STATE)
+        .expect("STATE");
+    assert!(
+        st.options
+            .iter()
+            .any(|o| matches!(o, DhcpOption::ServerState(s) if s.0 == 4))
+    );
+    assert!(
+        st.options
+            .iter()
+            .any(|o| matches!(o, DhcpOption::PartnerDownTime(t) if *t == abs(1)))
+    );
 }
 
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.5.2
+//# If an UPDDONE message isn't received within an implementation
+//# dependent amount of time, and no BNDUPD messages are being
+//# received, the connection SHOULD be dropped.
 #[test]
 fn update_request_without_upddone_drops_the_connection() {
     let mut ep = Endpoint::new(config(Role::Secondary), now(0)).expect("config");
@@ -829,14 +933,25 @@ fn update_request_without_upddone_drops_the_connection() {
     ep.handle_bytes(now(0), &frame(&connect_msg(600, (1, 0), None, 1)));
     ep.handle_bytes(now(0), &frame(&state_msg(State::Normal, 0x01, 0)));
     let out = drain(&mut ep, now(0), true);
-    assert!(out.msgs.iter().any(|m| m.msg_type == MessageType::UPDREQALL));
+    assert!(
+        out.msgs
+            .iter()
+            .any(|m| m.msg_type == MessageType::UPDREQALL)
+    );
     // Keep the connection alive with CONTACTs but never answer.
     for t in (10..=130).step_by(10) {
         let contact = FailoverMessage::new(MessageType::CONTACT, 0, abs(t));
         ep.handle_bytes(now(t), &frame(&contact));
         ep.handle_timeout(now(t));
         let out = drain(&mut ep, now(t), true);
-        if out.events.iter().any(|e| matches!(e, Event::CloseConnection { reason: CloseReason::UpdateRequestTimeout })) {
+        if out.events.iter().any(|e| {
+            matches!(
+                e,
+                Event::CloseConnection {
+                    reason: CloseReason::UpdateRequestTimeout
+                }
+            )
+        }) {
             assert!(t >= 120, "after update_request_timeout (120 s), not {t}");
             assert_eq!(ep.state(), State::Recover, "stays in RECOVER");
             return;

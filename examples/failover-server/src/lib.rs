@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod dhcp;
 pub mod leases;
 pub mod metrics;

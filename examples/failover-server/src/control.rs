@@ -45,7 +45,9 @@ pub fn spawn(path: &Path) -> std::io::Result<mpsc::Receiver<Pending>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = listener.accept().await else { continue };
+            let Ok((s, _)) = listener.accept().await else {
+                continue;
+            };
             let tx = tx.clone();
             tokio::spawn(async move {
                 let (rd, mut wr) = s.into_split();
@@ -57,10 +59,18 @@ pub fn spawn(path: &Path) -> std::io::Result<mpsc::Receiver<Pending>> {
                 let answer = match serde_json::from_str::<Request>(&line) {
                     Ok(request) => {
                         let (otx, orx) = oneshot::channel();
-                        if tx.send(Pending { request, reply: otx }).await.is_err() {
+                        if tx
+                            .send(Pending {
+                                request,
+                                reply: otx,
+                            })
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
-                        orx.await.unwrap_or_else(|_| "error: server stopping\n".into())
+                        orx.await
+                            .unwrap_or_else(|_| "error: server stopping\n".into())
                     }
                     Err(e) => format!("error: bad request: {e}\n"),
                 };
@@ -134,7 +144,10 @@ pub fn answer(req: &Request, failover: &mut Failover, engine: &Engine) -> String
                 .collect();
             let active = engine.leases().active();
             if req.json {
-                format!("{}\n", serde_json::json!({ "active_leases": active, "relationships": rels }))
+                format!(
+                    "{}\n",
+                    serde_json::json!({ "active_leases": active, "relationships": rels })
+                )
             } else {
                 let mut out = format!("active leases: {active}\n");
                 for r in rels {
@@ -158,10 +171,15 @@ pub fn answer(req: &Request, failover: &mut Failover, engine: &Engine) -> String
             }
         }
         "partner-down" => {
-            match failover.partner_down(req.relationship.as_deref(), req.since.map(UnixTime::from_secs)) {
+            match failover.partner_down(
+                req.relationship.as_deref(),
+                req.since.map(UnixTime::from_secs),
+            ) {
                 Ok(s) if req.json => format!("{}\n", serde_json::json!({ "ok": true, "state": s })),
                 Ok(s) => format!("ok: {s}\n"),
-                Err(e) if req.json => format!("{}\n", serde_json::json!({ "ok": false, "error": e })),
+                Err(e) if req.json => {
+                    format!("{}\n", serde_json::json!({ "ok": false, "error": e }))
+                }
                 Err(e) => format!("error: {e}\n"),
             }
         }
@@ -179,7 +197,14 @@ pub fn answer(req: &Request, failover: &mut Failover, engine: &Engine) -> String
                 let mut out = String::new();
                 for l in &v {
                     let (duid, iaid) = l.client.clone().unwrap_or_default();
-                    out.push_str(&format!("{} {} duid {} iaid {} expires {}\n", l.resource, l.status, duid, iaid, l.expires.unwrap_or(0)));
+                    out.push_str(&format!(
+                        "{} {} duid {} iaid {} expires {}\n",
+                        l.resource,
+                        l.status,
+                        duid,
+                        iaid,
+                        l.expires.unwrap_or(0)
+                    ));
                 }
                 out.push_str(&format!("{} active\n", v.len()));
                 out

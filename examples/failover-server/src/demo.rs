@@ -103,20 +103,36 @@ partner_fingerprints = ["{pin}"]
 }
 
 async fn ctl(side: &Side, cmd: &str) -> Option<serde_json::Value> {
-    let req = Request { cmd: cmd.into(), relationship: None, since: None, json: true };
-    let out = tokio::time::timeout(Duration::from_secs(2), crate::control::request(&side.socket, &req))
-        .await
-        .ok()?
-        .ok()?;
+    let req = Request {
+        cmd: cmd.into(),
+        relationship: None,
+        since: None,
+        json: true,
+    };
+    let out = tokio::time::timeout(
+        Duration::from_secs(2),
+        crate::control::request(&side.socket, &req),
+    )
+    .await
+    .ok()?
+    .ok()?;
     serde_json::from_str(&out).ok()
 }
 
 async fn leases(side: &Side) -> Option<Vec<LeaseView>> {
-    let req = Request { cmd: "leases".into(), relationship: None, since: None, json: true };
-    let out = tokio::time::timeout(Duration::from_secs(2), crate::control::request(&side.socket, &req))
-        .await
-        .ok()?
-        .ok()?;
+    let req = Request {
+        cmd: "leases".into(),
+        relationship: None,
+        since: None,
+        json: true,
+    };
+    let out = tokio::time::timeout(
+        Duration::from_secs(2),
+        crate::control::request(&side.socket, &req),
+    )
+    .await
+    .ok()?
+    .ok()?;
     serde_json::from_str(&out).ok()
 }
 
@@ -129,7 +145,8 @@ async fn summary(side: &Side) -> (String, String, u64, u64) {
                 r["state"].as_str().unwrap_or("?").to_string(),
                 r["partner_state"].as_str().unwrap_or("-").to_string(),
                 v["active_leases"].as_u64().unwrap_or(0),
-                r["unacked_updates"].as_u64().unwrap_or(0) + r["pending_updates"].as_u64().unwrap_or(0),
+                r["unacked_updates"].as_u64().unwrap_or(0)
+                    + r["pending_updates"].as_u64().unwrap_or(0),
             )
         }
         None => ("down".into(), "-".into(), 0, 0),
@@ -152,7 +169,8 @@ async fn progress(t0: Instant, p: &Side, s: &Side, note: &str) -> ((String, u64)
 }
 
 fn start(side: &mut Side) -> Result<(), String> {
-    let cfg = crate::config::load(&side.config).map_err(|e| format!("{}: {e}", side.config.display()))?;
+    let cfg =
+        crate::config::load(&side.config).map_err(|e| format!("{}: {e}", side.config.display()))?;
     let name = side.name;
     side.task = Some(tokio::spawn(async move {
         if let Err(e) = crate::service::run(cfg).await {
@@ -164,7 +182,8 @@ fn start(side: &mut Side) -> Result<(), String> {
 
 fn client_duid(i: usize) -> Duid {
     let b = u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes();
-    Duid::new(&[0, 3, 0, 1, 0x02, 0xde, b[0], b[1], b[2], b[3]]).unwrap_or_else(|_| Duid::uuid([0; 16]))
+    Duid::new(&[0, 3, 0, 1, 0x02, 0xde, b[0], b[1], b[2], b[3]])
+        .unwrap_or_else(|_| Duid::uuid([0; 16]))
 }
 
 fn client_message(i: usize, t: MessageType, held: &Held) -> Vec<u8> {
@@ -176,21 +195,45 @@ fn client_message(i: usize, t: MessageType, held: &Held) -> Vec<u8> {
     }
     let mut na = Options::new();
     if let Some(a) = held.addr {
-        na.push(DhcpOption::IaAddr(IaAddr { address: a, preferred_lifetime: 0, valid_lifetime: 0, options: Options::new() }));
+        na.push(DhcpOption::IaAddr(IaAddr {
+            address: a,
+            preferred_lifetime: 0,
+            valid_lifetime: 0,
+            options: Options::new(),
+        }));
     }
-    m.options.push(DhcpOption::IaNa(IaNa { iaid: 1, t1: 0, t2: 0, options: na }));
+    m.options.push(DhcpOption::IaNa(IaNa {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options: na,
+    }));
     let mut pd = Options::new();
     if let Some((p, l)) = held.prefix {
         if let Ok(x) = IaPrefix::new(0, 0, l, p, Options::new()) {
             pd.push(DhcpOption::IaPrefix(x));
         }
     }
-    m.options.push(DhcpOption::IaPd(IaPd { iaid: 2, t1: 0, t2: 0, options: pd }));
+    m.options.push(DhcpOption::IaPd(IaPd {
+        iaid: 2,
+        t1: 0,
+        t2: 0,
+        options: pd,
+    }));
     let relay = RelayMessage {
         msg_type: MessageType::RELAY_FORW,
         hop_count: 0,
         link_address: "2001:db8:10::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED),
-        peer_address: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, u16::try_from(i % 65_536).unwrap_or(0)),
+        peer_address: Ipv6Addr::new(
+            0xfe80,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u16::try_from(i % 65_536).unwrap_or(0),
+        ),
         options: Options::from(vec![
             DhcpOption::InterfaceId(format!("port{i}").into_bytes()),
             DhcpOption::RelayMsg(Box::new(m.into())),
@@ -202,13 +245,23 @@ fn client_message(i: usize, t: MessageType, held: &Held) -> Vec<u8> {
 /// Reads a Relay-repl: (client index, held leases with nonzero lifetimes, answering port).
 fn read_reply(bytes: &[u8], from: u16) -> Option<(usize, Held)> {
     let msg = Message::parse(bytes).ok()?;
-    let Message::Client(c) = msg.innermost() else { return None };
+    let Message::Client(c) = msg.innermost() else {
+        return None;
+    };
     if c.msg_type != MessageType::REPLY {
         return None;
     }
     let i = usize::try_from(c.transaction_id >> 4).ok()?;
-    let mut h = Held { from_port: from, ..Held::default() };
-    h.addr = c.options.ia_na().flat_map(|ia| ia.options.ia_addrs()).find(|a| a.valid_lifetime > 0).map(|a| a.address);
+    let mut h = Held {
+        from_port: from,
+        ..Held::default()
+    };
+    h.addr = c
+        .options
+        .ia_na()
+        .flat_map(|ia| ia.options.ia_addrs())
+        .find(|a| a.valid_lifetime > 0)
+        .map(|a| a.address);
     h.prefix = c
         .options
         .ia_pd()
@@ -239,7 +292,9 @@ async fn exchange(
             }
         }
         let round = Instant::now() + Duration::from_millis(500);
-        while let Ok(Ok((n, from))) = tokio::time::timeout_at(round.into(), relay.recv_from(&mut buf)).await {
+        while let Ok(Ok((n, from))) =
+            tokio::time::timeout_at(round.into(), relay.recv_from(&mut buf)).await
+        {
             if let Some((i, h)) = buf.get(..n).and_then(|b| read_reply(b, from.port())) {
                 if todo.contains(&i) && (h.addr.is_some() || h.prefix.is_some()) {
                     got.insert(i, h);
@@ -264,15 +319,60 @@ pub async fn run(clients: usize) -> Result<bool, String> {
 async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String> {
     let pfp = crate::tls::write_generated(dir, "primary")?;
     let sfp = crate::tls::write_generated(dir, "secondary")?;
-    let (pport, sport, link) = (free_port().map_err(|e| e.to_string())?, free_port().map_err(|e| e.to_string())?, free_port().map_err(|e| e.to_string())?);
+    let (pport, sport, link) = (
+        free_port().map_err(|e| e.to_string())?,
+        free_port().map_err(|e| e.to_string())?,
+        free_port().map_err(|e| e.to_string())?,
+    );
     let pcfg = dir.join("primary.toml");
     let scfg = dir.join("secondary.toml");
     let w = |p: &Path, t: String| std::fs::write(p, t).map_err(|e| format!("{}: {e}", p.display()));
-    w(&pcfg, config_text(dir, "primary", "primary", pport, &format!("[::1]:{link}"), None, "primary", &sfp.to_string()))?;
-    w(&scfg, config_text(dir, "secondary", "secondary", sport, "::1", Some(&format!("[::1]:{link}")), "secondary", &pfp.to_string()))?;
-    println!("dhcpv6-failover-server demo: a primary and a secondary on loopback (UDP {pport} / {sport}, partner link TCP {link} with TLS 1.3, pinned keys {} / {}), stores in {}", short(&pfp.to_string()), short(&sfp.to_string()), dir.display());
-    let mut p = Side { name: "primary", config: pcfg, socket: dir.join("primary.sock"), port: pport, task: None };
-    let mut s = Side { name: "secondary", config: scfg, socket: dir.join("secondary.sock"), port: sport, task: None };
+    w(
+        &pcfg,
+        config_text(
+            dir,
+            "primary",
+            "primary",
+            pport,
+            &format!("[::1]:{link}"),
+            None,
+            "primary",
+            &sfp.to_string(),
+        ),
+    )?;
+    w(
+        &scfg,
+        config_text(
+            dir,
+            "secondary",
+            "secondary",
+            sport,
+            "::1",
+            Some(&format!("[::1]:{link}")),
+            "secondary",
+            &pfp.to_string(),
+        ),
+    )?;
+    println!(
+        "dhcpv6-failover-server demo: a primary and a secondary on loopback (UDP {pport} / {sport}, partner link TCP {link} with TLS 1.3, pinned keys {} / {}), stores in {}",
+        short(&pfp.to_string()),
+        short(&sfp.to_string()),
+        dir.display()
+    );
+    let mut p = Side {
+        name: "primary",
+        config: pcfg,
+        socket: dir.join("primary.sock"),
+        port: pport,
+        task: None,
+    };
+    let mut s = Side {
+        name: "secondary",
+        config: scfg,
+        socket: dir.join("secondary.sock"),
+        port: sport,
+        task: None,
+    };
     start(&mut s)?;
     start(&mut p)?;
     let servers: Vec<SocketAddr> = vec![
@@ -283,23 +383,45 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
     println!("== 1. the pair starts and reaches NORMAL");
     wait_states(t0, &p, &s, "Normal", "Normal", Duration::from_secs(20)).await?;
 
-    println!("== 2. {clients} clients (IA_NA + IA_PD each) through a relay; the primary answers, BNDUPDs keep the secondary informed");
-    let relay = UdpSocket::bind("[::1]:0").await.map_err(|e| e.to_string())?;
+    println!(
+        "== 2. {clients} clients (IA_NA + IA_PD each) through a relay; the primary answers, BNDUPDs keep the secondary informed"
+    );
+    let relay = UdpSocket::bind("[::1]:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let all: Vec<usize> = (1..=clients).collect();
     let mut held: HashMap<usize, Held> = HashMap::new();
     for chunk in all.chunks(10) {
-        let got = exchange(&relay, &servers, MessageType::SOLICIT, chunk, &held, Duration::from_secs(5)).await;
+        let got = exchange(
+            &relay,
+            &servers,
+            MessageType::SOLICIT,
+            chunk,
+            &held,
+            Duration::from_secs(5),
+        )
+        .await;
         held.extend(got);
-        progress(t0, &p, &s, &format!("clients bound {}/{clients}", held.len())).await;
+        progress(
+            t0,
+            &p,
+            &s,
+            &format!("clients bound {}/{clients}", held.len()),
+        )
+        .await;
     }
     let bound = held.len();
     let answered_by_primary = held.values().filter(|h| h.from_port == p.port).count();
     println!("          {bound} clients bound, {answered_by_primary} answered by the primary");
     // The secondary learns every lease from the primary's BNDUPDs.
-    let want = (held.values().map(|h| usize::from(h.addr.is_some()) + usize::from(h.prefix.is_some())).sum::<usize>()) as u64;
+    let want = (held
+        .values()
+        .map(|h| usize::from(h.addr.is_some()) + usize::from(h.prefix.is_some()))
+        .sum::<usize>()) as u64;
     let until = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, (_, sl)) = progress(t0, &p, &s, "waiting for the secondary to hold every lease").await;
+        let (_, (_, sl)) =
+            progress(t0, &p, &s, "waiting for the secondary to hold every lease").await;
         if sl >= want || Instant::now() > until {
             break;
         }
@@ -311,24 +433,51 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
         t.abort();
         let _ = t.await;
     }
-    wait_state(t0, &p, &s, "CommunicationsInterrupted", Duration::from_secs(10)).await?;
+    wait_state(
+        t0,
+        &p,
+        &s,
+        "CommunicationsInterrupted",
+        Duration::from_secs(10),
+    )
+    .await?;
 
     println!("== 4. the clients reach T2 and Rebind; only the secondary is there to answer");
     let before = held.clone();
-    let rebound = exchange(&relay, &servers, MessageType::REBIND, &all, &held, Duration::from_secs(8)).await;
+    let rebound = exchange(
+        &relay,
+        &servers,
+        MessageType::REBIND,
+        &all,
+        &held,
+        Duration::from_secs(8),
+    )
+    .await;
     let kept = all
         .iter()
         .filter(|i| {
-            let (Some(b), Some(r)) = (before.get(i), rebound.get(i)) else { return false };
-            r.from_port == s.port && b.addr == r.addr && b.prefix == r.prefix && b.addr.is_some() && b.prefix.is_some()
+            let (Some(b), Some(r)) = (before.get(i), rebound.get(i)) else {
+                return false;
+            };
+            r.from_port == s.port
+                && b.addr == r.addr
+                && b.prefix == r.prefix
+                && b.addr.is_some()
+                && b.prefix.is_some()
         })
         .count();
-    println!("          {} Rebinds answered by the secondary, {kept} with the same address and prefix", rebound.values().filter(|h| h.from_port == s.port).count());
+    println!(
+        "          {} Rebinds answered by the secondary, {kept} with the same address and prefix",
+        rebound.values().filter(|h| h.from_port == s.port).count()
+    );
     progress(t0, &p, &s, "after the Rebinds").await;
 
     println!("== 5. the operator moves the secondary to PARTNER-DOWN (ctl partner-down)");
     let out = ctl(&s, "partner-down").await;
-    println!("          ctl partner-down: {}", out.map_or("no answer".into(), |v| v.to_string()));
+    println!(
+        "          ctl partner-down: {}",
+        out.map_or("no answer".into(), |v| v.to_string())
+    );
     wait_state(t0, &p, &s, "PartnerDown", Duration::from_secs(5)).await?;
 
     println!("== 6. the primary restarts from its store: RECOVER, then NORMAL on both sides");
@@ -346,7 +495,11 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
         };
-        let key = |v: &[LeaseView]| -> BTreeSet<(String, Option<(String, u32)>)> { v.iter().map(|l| (l.resource.clone(), l.client.clone())).collect() };
+        let key = |v: &[LeaseView]| -> BTreeSet<(String, Option<(String, u32)>)> {
+            v.iter()
+                .map(|l| (l.resource.clone(), l.client.clone()))
+                .collect()
+        };
         let (a, b) = (key(&pl), key(&sl));
         // A resource bound to two different clients anywhere (either table) is a duplicate.
         let mut owner: BTreeMap<String, BTreeSet<Option<(String, u32)>>> = BTreeMap::new();
@@ -355,7 +508,18 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
         }
         dups = owner.values().filter(|c| c.len() > 1).count();
         table_len = a.len();
-        progress(t0, &p, &s, &format!("tables: primary {} / secondary {} entries, {} differ", a.len(), b.len(), a.symmetric_difference(&b).count())).await;
+        progress(
+            t0,
+            &p,
+            &s,
+            &format!(
+                "tables: primary {} / secondary {} entries, {} differ",
+                a.len(),
+                b.len(),
+                a.symmetric_difference(&b).count()
+            ),
+        )
+        .await;
         if a == b {
             agree = true;
             break;
@@ -365,7 +529,12 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
     // Duplicates as the clients see them: one address or prefix held by two clients.
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, h) in held.iter().chain(rebound.iter()) {
-        for r in h.addr.map(|a| a.to_string()).into_iter().chain(h.prefix.map(|(p, l)| format!("{p}/{l}"))) {
+        for r in h
+            .addr
+            .map(|a| a.to_string())
+            .into_iter()
+            .chain(h.prefix.map(|(p, l)| format!("{p}/{l}")))
+        {
             if let Some(other) = seen.insert(r, *i) {
                 if other != *i {
                     dups += 1;
@@ -378,8 +547,12 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
             t.abort();
         }
     }
-    let leases_total = held.values().map(|h| usize::from(h.addr.is_some()) + usize::from(h.prefix.is_some())).sum::<usize>();
-    let pass = bound == clients && kept == clients && dups == 0 && agree && table_len == leases_total;
+    let leases_total = held
+        .values()
+        .map(|h| usize::from(h.addr.is_some()) + usize::from(h.prefix.is_some()))
+        .sum::<usize>();
+    let pass =
+        bound == clients && kept == clients && dups == 0 && agree && table_len == leases_total;
     println!(
         "verdict: clients {clients}, leases {leases_total}, duplicates {dups}, kept their leases {kept}/{clients}, tables agree {} ({} entries), {:.1} s: {}",
         if agree { "yes" } else { "no" },
@@ -394,7 +567,13 @@ fn short(fp: &str) -> String {
     fp.get(..19).unwrap_or(fp).to_string() + "…"
 }
 
-async fn wait_state(t0: Instant, p: &Side, s: &Side, want: &str, limit: Duration) -> Result<(), String> {
+async fn wait_state(
+    t0: Instant,
+    p: &Side,
+    s: &Side,
+    want: &str,
+    limit: Duration,
+) -> Result<(), String> {
     let until = Instant::now() + limit;
     let mut last = String::new();
     loop {
@@ -407,13 +586,23 @@ async fn wait_state(t0: Instant, p: &Side, s: &Side, want: &str, limit: Duration
             return Ok(());
         }
         if Instant::now() > until {
-            return Err(format!("the secondary did not reach {want} within {} s (it is {ss})", limit.as_secs()));
+            return Err(format!(
+                "the secondary did not reach {want} within {} s (it is {ss})",
+                limit.as_secs()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn wait_states(t0: Instant, p: &Side, s: &Side, pw: &str, sw: &str, limit: Duration) -> Result<(), String> {
+async fn wait_states(
+    t0: Instant,
+    p: &Side,
+    s: &Side,
+    pw: &str,
+    sw: &str,
+    limit: Duration,
+) -> Result<(), String> {
     let until = Instant::now() + limit;
     let mut last = (String::new(), String::new());
     loop {
@@ -427,7 +616,10 @@ async fn wait_states(t0: Instant, p: &Side, s: &Side, pw: &str, sw: &str, limit:
             return Ok(());
         }
         if Instant::now() > until {
-            return Err(format!("states did not reach {pw}/{sw} within {} s (primary {ps}, secondary {ss})", limit.as_secs()));
+            return Err(format!(
+                "states did not reach {pw}/{sw} within {} s (primary {ps}, secondary {ss})",
+                limit.as_secs()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

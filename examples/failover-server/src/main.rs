@@ -88,9 +88,17 @@ fn parse_since(text: &str) -> Result<u64, String> {
     let bad = || format!("`{text}`: expected Unix seconds or YYYY-MM-DDTHH:MM:SSZ");
     let t = text.strip_suffix('Z').ok_or_else(bad)?;
     let (date, time) = t.split_once('T').ok_or_else(bad)?;
-    let d: Vec<i64> = date.split('-').map(|x| x.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let h: Vec<i64> = time.split(':').map(|x| x.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let ([y, m, dd], [hh, mm, ss]) = (d.as_slice(), h.as_slice()) else { return Err(bad()) };
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let h: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let ([y, m, dd], [hh, mm, ss]) = (d.as_slice(), h.as_slice()) else {
+        return Err(bad());
+    };
     // Days from civil (Howard Hinnant's algorithm).
     let y = if *m <= 2 { y - 1 } else { *y };
     let era = y.div_euclid(400);
@@ -108,8 +116,15 @@ fn main() -> ExitCode {
         Command::Demo { clients } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");
@@ -128,7 +143,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Ctl { socket, config, relationship, json, what } => {
+        Command::Ctl {
+            socket,
+            config,
+            relationship,
+            json,
+            what,
+        } => {
             let socket = match (socket, config) {
                 (Some(s), _) => s,
                 (None, Some(c)) => match config::load(&c) {
@@ -152,16 +173,26 @@ fn main() -> ExitCode {
             let (cmd, since) = match what {
                 CtlCommand::Status => ("status", None),
                 CtlCommand::Leases => ("leases", None),
-                CtlCommand::PartnerDown { since } => match since.as_deref().map(parse_since).transpose() {
-                    Ok(s) => ("partner-down", s),
-                    Err(e) => {
-                        eprintln!("--since {e}");
-                        return ExitCode::from(2);
+                CtlCommand::PartnerDown { since } => {
+                    match since.as_deref().map(parse_since).transpose() {
+                        Ok(s) => ("partner-down", s),
+                        Err(e) => {
+                            eprintln!("--since {e}");
+                            return ExitCode::from(2);
+                        }
                     }
-                },
+                }
             };
-            let req = dhcpv6_failover_server::control::Request { cmd: cmd.into(), relationship, since, json };
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let req = dhcpv6_failover_server::control::Request {
+                cmd: cmd.into(),
+                relationship,
+                since,
+                json,
+            };
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");

@@ -157,11 +157,19 @@ pub fn validate_relationships(
         let role = match r.role.as_str() {
             "primary" => Role::Primary,
             "secondary" => Role::Secondary,
-            other => return Err(err("role", format!("`{other}`: expected primary or secondary"))),
+            other => {
+                return Err(err(
+                    "role",
+                    format!("`{other}`: expected primary or secondary"),
+                ));
+            }
         };
         let parse_sock = |key: &str, v: &str| -> Result<SocketAddr, ConfigError> {
             v.parse::<SocketAddr>()
-                .or_else(|_| v.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, DEFAULT_PORT)))
+                .or_else(|_| {
+                    v.parse::<IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
+                })
                 .map_err(|e| err(key, format!("`{v}`: {e} (expected [addr]:port or addr)")))
         };
         let partner = parse_sock("partner", &r.partner)?;
@@ -185,11 +193,17 @@ pub fn validate_relationships(
             idx.push(j);
         }
         if idx.is_empty() {
-            return Err(err("subnets", "a relationship governs at least one subnet".into()));
+            return Err(err(
+                "subnets",
+                "a relationship governs at least one subnet".into(),
+            ));
         }
         let tls = match (&r.tls, r.plaintext) {
             (Some(_), true) => {
-                return Err(err("plaintext", "set either tls or plaintext = true, not both".into()));
+                return Err(err(
+                    "plaintext",
+                    "set either tls or plaintext = true, not both".into(),
+                ));
             }
             (None, false) => {
                 return Err(err(
@@ -201,10 +215,15 @@ pub fn validate_relationships(
             (Some(t), false) => {
                 let mut fps = Vec::new();
                 for f in &t.partner_fingerprints {
-                    fps.push(Fingerprint::parse(f).map_err(|e| err("tls.partner_fingerprints", e))?);
+                    fps.push(
+                        Fingerprint::parse(f).map_err(|e| err("tls.partner_fingerprints", e))?,
+                    );
                 }
                 if fps.is_empty() {
-                    return Err(err("tls.partner_fingerprints", "pin at least one fingerprint".into()));
+                    return Err(err(
+                        "tls.partner_fingerprints",
+                        "pin at least one fingerprint".into(),
+                    ));
                 }
                 Some(TlsSettings {
                     cert: PathBuf::from(&t.cert),
@@ -215,7 +234,10 @@ pub fn validate_relationships(
         };
         let mclt = Duration::from_secs(r.mclt_secs.unwrap_or(3600));
         if mclt < Duration::from_secs(30) {
-            return Err(err("mclt_secs", "the MCLT must be at least 30 seconds".into()));
+            return Err(err(
+                "mclt_secs",
+                "the MCLT must be at least 30 seconds".into(),
+            ));
         }
         out.push(RelationshipConfig {
             name: r.name.clone(),
@@ -236,7 +258,11 @@ pub fn validate_relationships(
 }
 
 /// The endpoint configuration of a relationship.
-fn endpoint_config(rc: &RelationshipConfig, subnets: &[Subnet], seed: u64) -> dhcpv6_failover::Config {
+fn endpoint_config(
+    rc: &RelationshipConfig,
+    subnets: &[Subnet],
+    seed: u64,
+) -> dhcpv6_failover::Config {
     let mut c = dhcpv6_failover::Config::new(rc.role);
     c.relationship_name = rc.name.clone();
     c.mclt = rc.mclt;
@@ -328,7 +354,10 @@ fn starttls_frame(xid: [u8; 3], status: Option<(u16, &str)>) -> Vec<u8> {
         msg.extend_from_slice(&code.to_be_bytes());
         msg.extend_from_slice(text.as_bytes().get(..usize::from(len - 2)).unwrap_or(&[]));
     }
-    let mut out = u16::try_from(msg.len()).unwrap_or(u16::MAX).to_be_bytes().to_vec();
+    let mut out = u16::try_from(msg.len())
+        .unwrap_or(u16::MAX)
+        .to_be_bytes()
+        .to_vec();
     out.extend(msg);
     out
 }
@@ -339,7 +368,9 @@ async fn read_small_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     s.read_exact(&mut len).await?;
     let n = usize::from(u16::from_be_bytes(len));
     if n > 1024 {
-        return Err(std::io::Error::other(format!("frame of {n} bytes during STARTTLS")));
+        return Err(std::io::Error::other(format!(
+            "frame of {n} bytes during STARTTLS"
+        )));
     }
     let mut b = vec![0u8; n];
     s.read_exact(&mut b).await?;
@@ -377,8 +408,12 @@ fn tls_configs(
 ) -> Result<(Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>), String> {
     let (certs, key) = crate::tls::load_identity(&t.cert, &t.key)
         .map_err(|e| format!("loading {} / {}: {e}", t.cert.display(), t.key.display()))?;
-    let client = crate::tls::client_config(certs.clone(), key.clone_key(), t.partner_fingerprints.clone())
-        .map_err(|e| format!("TLS client configuration: {e}"))?;
+    let client = crate::tls::client_config(
+        certs.clone(),
+        key.clone_key(),
+        t.partner_fingerprints.clone(),
+    )
+    .map_err(|e| format!("TLS client configuration: {e}"))?;
     let server = crate::tls::server_config(certs, key, t.partner_fingerprints.clone())
         .map_err(|e| format!("TLS server configuration: {e}"))?;
     Ok((client, server))
@@ -393,7 +428,12 @@ async fn run_conn(ctx: &LinkCtx, stream: Box<dyn Stream>, peer: SocketAddr) -> S
     let (mut rd, mut wr) = tokio::io::split(stream);
     if ctx
         .tx
-        .send(LinkMsg::Up { rel: ctx.rel, conn, tx: cmd_tx, peer })
+        .send(LinkMsg::Up {
+            rel: ctx.rel,
+            conn,
+            tx: cmd_tx,
+            peer,
+        })
         .is_err()
     {
         return "server stopping".into();
@@ -425,7 +465,11 @@ async fn run_conn(ctx: &LinkCtx, stream: Box<dyn Stream>, peer: SocketAddr) -> S
             },
         }
     };
-    let _ = ctx.tx.send(LinkMsg::Down { rel: ctx.rel, conn, reason: reason.clone() });
+    let _ = ctx.tx.send(LinkMsg::Down {
+        rel: ctx.rel,
+        conn,
+        reason: reason.clone(),
+    });
     reason
 }
 
@@ -448,8 +492,10 @@ async fn primary_task(ctx: LinkCtx, partner: SocketAddr, retry: Duration) {
                         match refused {
                             Ok(m) if m.first() == Some(&STARTTLS) && frame_status(&m).is_none() => {
                                 let connector = tokio_rustls::TlsConnector::from(cfg.clone());
-                                let name = rustls::pki_types::ServerName::try_from("dhcpv6-failover-partner")
-                                    .map(|n| n.to_owned());
+                                let name = rustls::pki_types::ServerName::try_from(
+                                    "dhcpv6-failover-partner",
+                                )
+                                .map(|n| n.to_owned());
                                 match name {
                                     Ok(name) => match connector.connect(name, s).await {
                                         Ok(t) => Some(Box::new(t)),
@@ -529,18 +575,28 @@ async fn listen_task(listener: TcpListener, rels: Vec<(IpAddr, LinkCtx)>) {
             let _ = s.set_nodelay(true);
             // Look at the first frame's message type without consuming it.
             let mut head = [0u8; 3];
-            let first_is_starttls = match tokio::time::timeout(Duration::from_secs(10), s.peek(&mut head)).await {
-                Ok(Ok(n)) if n >= 3 => head[2] == STARTTLS,
-                _ => false,
-            };
+            let first_is_starttls =
+                match tokio::time::timeout(Duration::from_secs(10), s.peek(&mut head)).await {
+                    Ok(Ok(n)) if n >= 3 => head[2] == STARTTLS,
+                    _ => false,
+                };
             let stream: Box<dyn Stream> = match (&ctx.tls_server, first_is_starttls) {
                 (None, false) => Box::new(s),
                 (None, true) => {
                     let xid = match read_small_frame(&mut s).await {
-                        Ok(m) => [m.get(1).copied().unwrap_or(0), m.get(2).copied().unwrap_or(0), m.get(3).copied().unwrap_or(0)],
+                        Ok(m) => [
+                            m.get(1).copied().unwrap_or(0),
+                            m.get(2).copied().unwrap_or(0),
+                            m.get(3).copied().unwrap_or(0),
+                        ],
                         Err(_) => [0; 3],
                     };
-                    let _ = s.write_all(&starttls_frame(xid, Some((TLS_CONNECTION_REFUSED, "TLS is not configured on this link")))).await;
+                    let _ = s
+                        .write_all(&starttls_frame(
+                            xid,
+                            Some((TLS_CONNECTION_REFUSED, "TLS is not configured on this link")),
+                        ))
+                        .await;
                     tracing::error!(relationship = %ctx.name, %peer, "partner asked for STARTTLS but this side is configured plaintext: refused with TLSConnectionRefused");
                     return;
                 }
@@ -550,7 +606,11 @@ async fn listen_task(listener: TcpListener, rels: Vec<(IpAddr, LinkCtx)>) {
                 }
                 (Some(cfg), true) => {
                     let xid = match read_small_frame(&mut s).await {
-                        Ok(m) => [m.get(1).copied().unwrap_or(0), m.get(2).copied().unwrap_or(0), m.get(3).copied().unwrap_or(0)],
+                        Ok(m) => [
+                            m.get(1).copied().unwrap_or(0),
+                            m.get(2).copied().unwrap_or(0),
+                            m.get(3).copied().unwrap_or(0),
+                        ],
                         Err(e) => {
                             tracing::warn!(%peer, error = %e, "STARTTLS read failed");
                             return;
@@ -615,7 +675,9 @@ pub struct Failover {
 
 impl std::fmt::Debug for Failover {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Failover").field("relationships", &self.rels.len()).finish()
+        f.debug_struct("Failover")
+            .field("relationships", &self.rels.len())
+            .finish()
     }
 }
 
@@ -642,7 +704,8 @@ impl Failover {
     ) -> Result<(Self, mpsc::UnboundedReceiver<LinkMsg>), String> {
         let (link_tx, link_rx) = mpsc::unbounded_channel();
         let origin = std::time::Instant::now();
-        let now = dhcpv6_failover::Now::new(dhcpv6_failover::Instant::ZERO, crate::service::wall_now());
+        let now =
+            dhcpv6_failover::Now::new(dhcpv6_failover::Instant::ZERO, crate::service::wall_now());
         let mut rels = Vec::new();
         let mut by_subnet = HashMap::new();
         let mut listeners: HashMap<SocketAddr, Vec<(IpAddr, LinkCtx)>> = HashMap::new();
@@ -658,7 +721,14 @@ impl Failover {
                 .cloned()
                 .collect();
             let ep = if stored.is_some() || !mine.is_empty() {
-                Endpoint::restore(ecfg, PersistedState { endpoint: stored, bindings: mine }, now)
+                Endpoint::restore(
+                    ecfg,
+                    PersistedState {
+                        endpoint: stored,
+                        bindings: mine,
+                    },
+                    now,
+                )
             } else {
                 Endpoint::new(ecfg, now)
             }
@@ -668,27 +738,52 @@ impl Failover {
             }
             let (tls_client, tls_server) = match &rc.tls {
                 Some(t) => {
-                    let (c, s) = tls_configs(t).map_err(|e| format!("relationship `{}`: {e}", rc.name))?;
+                    let (c, s) =
+                        tls_configs(t).map_err(|e| format!("relationship `{}`: {e}", rc.name))?;
                     (Some(c), Some(s))
                 }
                 None => (None, None),
             };
-            let ctx = LinkCtx { rel: i, name: rc.name.clone(), tx: link_tx.clone(), tls_client, tls_server };
+            let ctx = LinkCtx {
+                rel: i,
+                name: rc.name.clone(),
+                tx: link_tx.clone(),
+                tls_client,
+                tls_server,
+            };
             match rc.role {
                 Role::Primary => {
                     tokio::spawn(primary_task(ctx, rc.partner, rc.connect_retry));
                 }
-                Role::Secondary => listeners.entry(rc.listen).or_default().push((rc.partner.ip(), ctx)),
+                Role::Secondary => listeners
+                    .entry(rc.listen)
+                    .or_default()
+                    .push((rc.partner.ip(), ctx)),
             }
             tracing::info!(relationship = %rc.name, role = ?rc.role, partner = %rc.partner, state = ?ep.state(), tls = rc.tls.is_some(), "failover relationship started");
-            rels.push(Rel { cfg: rc.clone(), ep, link: None, counters: RelCounters::default(), last_contact: None });
+            rels.push(Rel {
+                cfg: rc.clone(),
+                ep,
+                link: None,
+                counters: RelCounters::default(),
+                last_contact: None,
+            });
         }
         for (addr, rs) in listeners {
-            let l = TcpListener::bind(addr).await.map_err(|e| format!("listening for partners on {addr}: {e}"))?;
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listening for partners on {addr}: {e}"))?;
             tracing::info!(%addr, "listening for failover partners");
             tokio::spawn(listen_task(l, rs));
         }
-        let mut f = Self { rels, by_subnet, origin, now, acks: VecDeque::new(), link_tx };
+        let mut f = Self {
+            rels,
+            by_subnet,
+            origin,
+            now,
+            acks: VecDeque::new(),
+            link_tx,
+        };
         f.tick();
         Ok((f, link_rx))
     }
@@ -701,7 +796,10 @@ impl Failover {
     /// Reads the clocks; call before handing the failover anything.
     pub fn tick(&mut self) {
         let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.now = dhcpv6_failover::Now::new(dhcpv6_failover::Instant::from_millis(ms), crate::service::wall_now());
+        self.now = dhcpv6_failover::Now::new(
+            dhcpv6_failover::Instant::from_millis(ms),
+            crate::service::wall_now(),
+        );
     }
 
     /// A message from a link task.
@@ -709,8 +807,15 @@ impl Failover {
         self.tick();
         let now = self.now;
         match msg {
-            LinkMsg::Up { rel, conn, tx, peer } => {
-                let Some(r) = self.rels.get_mut(rel) else { return };
+            LinkMsg::Up {
+                rel,
+                conn,
+                tx,
+                peer,
+            } => {
+                let Some(r) = self.rels.get_mut(rel) else {
+                    return;
+                };
                 if let Some((_, old, _)) = r.link.take() {
                     let _ = old.send(LinkCmd::Close);
                     r.ep.handle_connection_down(now);
@@ -721,7 +826,9 @@ impl Failover {
                 r.ep.handle_connection_up(now);
             }
             LinkMsg::Bytes { rel, conn, bytes } => {
-                let Some(r) = self.rels.get_mut(rel) else { return };
+                let Some(r) = self.rels.get_mut(rel) else {
+                    return;
+                };
                 if r.link.as_ref().is_some_and(|(c, _, _)| *c == conn) {
                     r.counters.bytes_received += bytes.len() as u64;
                     r.last_contact = Some(std::time::Instant::now());
@@ -729,7 +836,9 @@ impl Failover {
                 }
             }
             LinkMsg::Down { rel, conn, reason } => {
-                let Some(r) = self.rels.get_mut(rel) else { return };
+                let Some(r) = self.rels.get_mut(rel) else {
+                    return;
+                };
                 if r.link.as_ref().is_some_and(|(c, _, _)| *c == conn) {
                     tracing::warn!(relationship = %r.cfg.name, %reason, "partner connection down");
                     r.link = None;
@@ -766,7 +875,9 @@ impl Failover {
         self.tick();
         let now = self.now;
         while self.acks.front().is_some_and(|(s, _, _)| *s <= upto) {
-            let Some((_, rel, id)) = self.acks.pop_front() else { break };
+            let Some((_, rel, id)) = self.acks.pop_front() else {
+                break;
+            };
             if let Some(r) = self.rels.get_mut(rel) {
                 let res = result.clone().map_err(|e| StorageError::new(e.to_string()));
                 if let Err(e) = r.ep.handle_storage_done(now, id, res) {
@@ -777,7 +888,11 @@ impl Failover {
     }
 
     /// Operator command: PARTNER-DOWN for relationship `name` (or the only one).
-    pub fn partner_down(&mut self, name: Option<&str>, since: Option<UnixTime>) -> Result<String, String> {
+    pub fn partner_down(
+        &mut self,
+        name: Option<&str>,
+        since: Option<UnixTime>,
+    ) -> Result<String, String> {
         self.tick();
         let now = self.now;
         let r = self.find(name)?;
@@ -787,8 +902,15 @@ impl Failover {
 
     fn find(&mut self, name: Option<&str>) -> Result<&mut Rel, String> {
         match name {
-            Some(n) => self.rels.iter_mut().find(|r| r.cfg.name == n).ok_or_else(|| format!("no relationship named `{n}`")),
-            None if self.rels.len() == 1 => self.rels.first_mut().ok_or_else(|| "no relationship".to_string()),
+            Some(n) => self
+                .rels
+                .iter_mut()
+                .find(|r| r.cfg.name == n)
+                .ok_or_else(|| format!("no relationship named `{n}`")),
+            None if self.rels.len() == 1 => self
+                .rels
+                .first_mut()
+                .ok_or_else(|| "no relationship".to_string()),
             None => Err(format!("{} relationships: name one", self.rels.len())),
         }
     }
@@ -810,7 +932,16 @@ impl Failover {
 
     /// The states of every relationship (name, ours, partner's).
     pub fn states(&self) -> Vec<(String, State, Option<State>)> {
-        self.rels.iter().map(|r| (r.cfg.name.clone(), r.ep.state(), r.ep.status(self.now).partner_state)).collect()
+        self.rels
+            .iter()
+            .map(|r| {
+                (
+                    r.cfg.name.clone(),
+                    r.ep.state(),
+                    r.ep.status(self.now).partner_state,
+                )
+            })
+            .collect()
     }
 
     /// Drains every endpoint's outputs: transmits go to the link tasks, bindings into the
@@ -828,12 +959,20 @@ impl Failover {
                     r.counters.storage_writes += 1;
                     match w.record {
                         StorageRecord::Binding(b) => {
-                            ops.push(Op { table: Table::Bindings, key: resource_key(&b.resource), value: Some(crate::record::encode(&b)) });
+                            ops.push(Op {
+                                table: Table::Bindings,
+                                key: resource_key(&b.resource),
+                                value: Some(crate::record::encode(&b)),
+                            });
                             engine.absorb(b);
                         }
                         StorageRecord::EndpointState(s) => {
                             let value = serde_json::to_vec(&s).unwrap_or_default();
-                            ops.push(Op { table: Table::Meta, key: format!("{META_ENDPOINT_PREFIX}{}", r.cfg.name).into_bytes(), value: Some(value) });
+                            ops.push(Op {
+                                table: Table::Meta,
+                                key: format!("{META_ENDPOINT_PREFIX}{}", r.cfg.name).into_bytes(),
+                                value: Some(value),
+                            });
                         }
                     }
                     ids.push((i, w.id));
@@ -858,7 +997,8 @@ impl Failover {
                 return Ok(());
             }
             let seq = committer.submit(ops)?;
-            self.acks.extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
+            self.acks
+                .extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
             // Acknowledgements arrive through on_committed; nothing else to drain until then.
             return Ok(());
         }
@@ -872,14 +1012,37 @@ impl Failover {
 
 fn log_event(name: &str, e: &Event, c: &mut RelCounters) {
     match e {
-        Event::StateChanged { from, to } => tracing::info!(relationship = name, ?from, ?to, "failover state changed"),
-        Event::PartnerStateChanged { state, startup } => tracing::info!(relationship = name, partner_state = ?state, startup, "partner state"),
-        Event::Connected => tracing::info!(relationship = name, "partner handshake done (CONNECT/CONNECTREPLY)"),
-        Event::ConnectRejected { status, reason, by_partner } => tracing::error!(relationship = name, status, %reason, by_partner, "partner connection rejected"),
-        Event::ConfigurationMismatch { parts } => tracing::error!(relationship = name, differing = ?parts, "partner pool configuration differs (ConfigurationConflict)"),
-        Event::Conflict { resource, reported_by_partner } => {
+        Event::StateChanged { from, to } => {
+            tracing::info!(relationship = name, ?from, ?to, "failover state changed")
+        }
+        Event::PartnerStateChanged { state, startup } => {
+            tracing::info!(relationship = name, partner_state = ?state, startup, "partner state")
+        }
+        Event::Connected => tracing::info!(
+            relationship = name,
+            "partner handshake done (CONNECT/CONNECTREPLY)"
+        ),
+        Event::ConnectRejected {
+            status,
+            reason,
+            by_partner,
+        } => {
+            tracing::error!(relationship = name, status, %reason, by_partner, "partner connection rejected")
+        }
+        Event::ConfigurationMismatch { parts } => {
+            tracing::error!(relationship = name, differing = ?parts, "partner pool configuration differs (ConfigurationConflict)")
+        }
+        Event::Conflict {
+            resource,
+            reported_by_partner,
+        } => {
             c.conflicts += 1;
-            tracing::warn!(relationship = name, ?resource, reported_by_partner, "binding conflict")
+            tracing::warn!(
+                relationship = name,
+                ?resource,
+                reported_by_partner,
+                "binding conflict"
+            )
         }
         Event::BindingUpdated { .. } => c.partner_updates += 1,
         Event::UpdateRejected { .. } => {
@@ -892,7 +1055,10 @@ fn log_event(name: &str, e: &Event, c: &mut RelCounters) {
 
 impl Authority for Failover {
     fn may_serve(&self, subnet: Option<usize>, t: MessageType, addressed_to_me: bool) -> bool {
-        match subnet.and_then(|s| self.by_subnet.get(&s)).and_then(|&i| self.rels.get(i)) {
+        match subnet
+            .and_then(|s| self.by_subnet.get(&s))
+            .and_then(|&i| self.rels.get(i))
+        {
             Some(r) => r.ep.may_serve(request_kind(t), addressed_to_me),
             None => true,
         }
@@ -906,7 +1072,13 @@ impl Authority for Failover {
             None => true,
         }
     }
-    fn allocate(&mut self, _: UnixTime, subnet: usize, kind: ResourceKind, client: &ClientKey) -> Option<Resource> {
+    fn allocate(
+        &mut self,
+        _: UnixTime,
+        subnet: usize,
+        kind: ResourceKind,
+        client: &ClientKey,
+    ) -> Option<Resource> {
         let now = self.now;
         let i = *self.by_subnet.get(&subnet)?;
         self.rels.get_mut(i)?.ep.allocate(now, kind, client)
@@ -926,7 +1098,11 @@ impl Authority for Failover {
             | LeaseChange::Expired { resource }
             | LeaseChange::Reset { resource } => *resource,
         };
-        if let Some(x) = self.rels.iter_mut().find(|x| x.ep.config().pools.contains(&r)) {
+        if let Some(x) = self
+            .rels
+            .iter_mut()
+            .find(|x| x.ep.config().pools.contains(&r))
+        {
             if let Err(e) = x.ep.record_lease(now, change) {
                 tracing::warn!(relationship = %x.cfg.name, resource = ?r, error = %e, "lease not recorded by the failover endpoint");
             }

@@ -145,13 +145,19 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
         GroupCommitter::start(store, config.store.max_batch, metrics.clone());
     // Failover relationships (none for a standalone server) and the control socket.
     let known: Vec<Binding> = engine.leases().iter().cloned().collect();
-    let (mut failover, mut link_rx) = crate::partner::Failover::start(&config, &known, &failover_meta)
-        .await
-        .map_err(|e| ServiceError::Io { what: e, source: io::Error::other("failover set-up") })?;
+    let (mut failover, mut link_rx) =
+        crate::partner::Failover::start(&config, &known, &failover_meta)
+            .await
+            .map_err(|e| ServiceError::Io {
+                what: e,
+                source: io::Error::other("failover set-up"),
+            })?;
     drop(known);
     failover.pump(&mut engine, &mut committer)?;
     let mut ctl_rx = match &config.control_socket {
-        Some(p) => Some(crate::control::spawn(p).map_err(io_err(format!("control socket {}", p.display())))?),
+        Some(p) => Some(
+            crate::control::spawn(p).map_err(io_err(format!("control socket {}", p.display())))?,
+        ),
         None => None,
     };
 

@@ -164,7 +164,7 @@ pub fn answer(req: &Request, failover: &mut Failover, engine: &Engine) -> String
                         r["unacked_updates"],
                         r["conflicts"],
                         r["rejected_updates"],
-                        r["last_contact_secs_ago"].as_f64().map_or("never".to_string(), |s| format!("{s:.1} s ago")),
+                        r["last_contact_secs_ago"].as_f64().map_or_else(|| "never".to_string(), |s| format!("{s:.1} s ago")),
                     ));
                 }
                 out

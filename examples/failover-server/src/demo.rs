@@ -286,7 +286,7 @@ async fn exchange(
     let mut buf = vec![0u8; 4096];
     while Instant::now() < deadline && got.len() < todo.len() {
         for &i in todo.iter().filter(|i| !got.contains_key(i)) {
-            let bytes = client_message(i, t, held.get(&i).unwrap_or(&Held::default()));
+            let bytes = client_message(i, t, &held.get(&i).cloned().unwrap_or_default());
             for s in servers {
                 let _ = relay.send_to(&bytes, s).await;
             }
@@ -476,7 +476,7 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
     let out = ctl(&s, "partner-down").await;
     println!(
         "          ctl partner-down: {}",
-        out.map_or("no answer".into(), |v| v.to_string())
+        out.map_or_else(|| "no answer".into(), |v| v.to_string())
     );
     wait_state(t0, &p, &s, "PartnerDown", Duration::from_secs(5)).await?;
 

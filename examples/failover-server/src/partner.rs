@@ -951,57 +951,60 @@ impl Failover {
         engine: &mut Engine,
         committer: &mut crate::store::GroupCommitter,
     ) -> Result<(), crate::store::StoreError> {
-        loop {
-            let mut ops = Vec::new();
-            let mut ids = Vec::new();
-            for (i, r) in self.rels.iter_mut().enumerate() {
-                while let Some(w) = r.ep.poll_storage() {
-                    r.counters.storage_writes += 1;
-                    match w.record {
-                        StorageRecord::Binding(b) => {
-                            ops.push(Op {
-                                table: Table::Bindings,
-                                key: resource_key(&b.resource),
-                                value: Some(crate::record::encode(&b)),
-                            });
-                            engine.absorb(b);
-                        }
-                        StorageRecord::EndpointState(s) => {
-                            let value = serde_json::to_vec(&s).unwrap_or_default();
-                            ops.push(Op {
-                                table: Table::Meta,
-                                key: format!("{META_ENDPOINT_PREFIX}{}", r.cfg.name).into_bytes(),
-                                value: Some(value),
-                            });
-                        }
+        let mut closed = false;
+        let mut ops = Vec::new();
+        let mut ids = Vec::new();
+        for (i, r) in self.rels.iter_mut().enumerate() {
+            while let Some(w) = r.ep.poll_storage() {
+                r.counters.storage_writes += 1;
+                match w.record {
+                    StorageRecord::Binding(b) => {
+                        ops.push(Op {
+                            table: Table::Bindings,
+                            key: resource_key(&b.resource),
+                            value: Some(crate::record::encode(&b)),
+                        });
+                        engine.absorb(b);
                     }
-                    ids.push((i, w.id));
-                }
-                while let Some(t) = r.ep.poll_transmit() {
-                    if let Some((_, tx, _)) = &r.link {
-                        r.counters.bytes_sent += t.bytes.len() as u64;
-                        let _ = tx.send(LinkCmd::Send(t.bytes));
+                    StorageRecord::EndpointState(s) => {
+                        let value = serde_json::to_vec(&s).unwrap_or_default();
+                        ops.push(Op {
+                            table: Table::Meta,
+                            key: format!("{META_ENDPOINT_PREFIX}{}", r.cfg.name).into_bytes(),
+                            value: Some(value),
+                        });
                     }
                 }
-                while let Some(e) = r.ep.poll_event() {
-                    log_event(&r.cfg.name, &e, &mut r.counters);
-                    if let Event::CloseConnection { .. } = e {
-                        if let Some((_, tx, _)) = r.link.take() {
-                            let _ = tx.send(LinkCmd::Close);
-                            r.ep.handle_connection_down(self.now);
-                        }
+                ids.push((i, w.id));
+            }
+            while let Some(t) = r.ep.poll_transmit() {
+                if let Some((_, tx, _)) = &r.link {
+                    r.counters.bytes_sent += t.bytes.len() as u64;
+                    let _ = tx.send(LinkCmd::Send(t.bytes));
+                }
+            }
+            while let Some(e) = r.ep.poll_event() {
+                log_event(&r.cfg.name, &e, &mut r.counters);
+                if let Event::CloseConnection { .. } = e {
+                    if let Some((_, tx, _)) = r.link.take() {
+                        let _ = tx.send(LinkCmd::Close);
+                        r.ep.handle_connection_down(self.now);
+                        closed = true;
                     }
                 }
             }
-            if ops.is_empty() {
-                return Ok(());
-            }
+        }
+        if !ops.is_empty() {
             let seq = committer.submit(ops)?;
             self.acks
                 .extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
-            // Acknowledgements arrive through on_committed; nothing else to drain until then.
-            return Ok(());
         }
+        // Acknowledgements arrive through on_committed; what a closed connection produced
+        // is drained once more.
+        if closed {
+            return self.pump(engine, committer);
+        }
+        Ok(())
     }
 
     /// The link channel's sender (for tests that inject link messages).

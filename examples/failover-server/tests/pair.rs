@@ -2,6 +2,8 @@
 //! NORMAL with pinned TLS keys; a partner with the wrong key is refused and logged; a partner
 //! with a different pool configuration is refused with a log line that says what differs; a
 //! TLS side and a plaintext side refuse each other (TLSConnectionRefused). Plus the demo.
+// Tests own the clock like the server does.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -55,7 +57,6 @@ fn gen_cert(dir: &Path, name: &str) -> String {
         .to_string()
 }
 
-#[expect(clippy::too_many_arguments, reason = "test configuration template")]
 fn config(
     dir: &Path,
     name: &str,

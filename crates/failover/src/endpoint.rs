@@ -492,18 +492,28 @@ impl Endpoint {
         if let Some(b) = self.bindings.get(resource)
             && b.is_for(client)
         {
-            let own = match b.status {
-                BindingStatus::Active => true,
-                BindingStatus::Expired | BindingStatus::Released => {
-                    b.needs_partner_update && !self.outstanding_res.contains(resource)
-                }
-                _ => false,
-            };
-            if own {
+            if self.is_own_lease(now, b) {
                 return true;
             }
         }
         self.may_allocate(now, resource)
+    }
+
+    /// Whether `b` (bound to the asking client) may go back to that client now.
+    fn is_own_lease(&self, now: Now, b: &Binding) -> bool {
+        // After the partner ran in PARTNER-DOWN and before the conflict is resolved, a lease
+        // that has run out here may already be another client's there: only leases still
+        // running are renewed (regression: simulation seed 55).
+        let unresolved = self.state == State::ResolutionInterrupted && self.partner_was_down;
+        match b.status {
+            BindingStatus::Active => {
+                !unresolved || b.state_expiration_time.is_some_and(|e| e > now.wall)
+            }
+            BindingStatus::Expired | BindingStatus::Released => {
+                !unresolved && b.needs_partner_update && !self.outstanding_res.contains(&b.resource)
+            }
+            _ => false,
+        }
     }
 
     /// The valid lifetime the DHCP server may grant for `resource` now, given the lifetime it
@@ -566,13 +576,7 @@ impl Endpoint {
         //# again if a BNDUPD was sent, otherwise it can.
         let own = self
             .client_resources(client, kind)
-            .find(|b| match b.status {
-                BindingStatus::Active => true,
-                BindingStatus::Expired | BindingStatus::Released => {
-                    b.needs_partner_update && !self.outstanding_res.contains(&b.resource)
-                }
-                _ => false,
-            });
+            .find(|b| self.is_own_lease(now, b));
         if let Some(b) = own {
             return Some(b.resource);
         }
@@ -2281,13 +2285,16 @@ impl Endpoint {
                 b.needs_partner_update = false;
                 self.queue.remove(&resource);
                 self.takeback.remove(&resource);
+                let client_changed = old_client.as_ref() != client.as_ref();
                 if let Some(old) = old_client
-                    && Some(&old) != client.as_ref()
+                    && client_changed
                     && let Some(set) = self.by_client.get_mut(&(old, resource.kind()))
                 {
                     set.remove(&resource);
                 }
-                if let Some(c) = client {
+                if let Some(c) = client
+                    && client_changed
+                {
                     self.by_client
                         .entry((c, resource.kind()))
                         .or_default()

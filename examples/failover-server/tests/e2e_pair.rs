@@ -179,6 +179,16 @@ impl Pair {
                 "-qw",
                 &format!("net.ipv6.conf.{ifn}.accept_dad=0"),
             ]);
+            // Keep the address while the link is cut (IPv6 drops it on down by default).
+            ok(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{ifn}.keep_addr_on_down=1"),
+            ]);
             ok(&["ip", "-n", &ns, "addr", "add", a, "dev", ifn, "nodad"]);
             ok(&["ip", "-n", &ns, "link", "set", ifn, "up"]);
         }

@@ -564,3 +564,87 @@ fn partner_link_cut_while_clients_arrive_no_duplicates() {
     sigkill(&mut p);
     sigkill(&mut s);
 }
+
+/// Scenario 3: the partner link is cut, the secondary is put in PARTNER-DOWN, a client arrives,
+/// the link heals: the conflict is resolved, the lease tables agree and nothing is bound twice.
+#[test]
+fn link_cut_partner_down_then_heal_resolves_without_duplicates() {
+    if !can_run() {
+        return;
+    }
+    let t = Pair::new(2);
+    t.configs(None);
+    let mut s = t.start("secondary");
+    let mut p = t.start("primary");
+    t.wait_states("Normal", "Normal", 20);
+    t.dhclient(0);
+    ok(&[
+        "ip",
+        "-n",
+        &t.ns("p"),
+        "link",
+        "set",
+        &t.ifname("pk"),
+        "down",
+    ]);
+    t.wait_states("CommunicationsInterrupted", "CommunicationsInterrupted", 30);
+    let v = t.ctl("secondary", "partner-down").expect("ctl answers");
+    assert_eq!(v["ok"], serde_json::Value::Bool(true), "{v}");
+    t.dhclient(1);
+    ok(&["ip", "-n", &t.ns("p"), "link", "set", &t.ifname("pk"), "up"]);
+    t.wait_states("Normal", "Normal", 90);
+    t.wait("lease tables agree", 15, || {
+        t.leases("primary") == t.leases("secondary")
+    });
+    let logs = t.logs();
+    assert!(
+        logs.contains("PotentialConflict"),
+        "no POTENTIAL-CONFLICT on the way back:\n{logs}"
+    );
+    let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (r, c) in t.leases("primary").into_iter().chain(t.leases("secondary")) {
+        by_resource.entry(r).or_default().insert(c);
+    }
+    assert!(
+        by_resource.values().all(|c| c.len() == 1),
+        "bound twice: {by_resource:?}"
+    );
+    assert!(by_resource.len() >= 4, "leases: {by_resource:?}");
+    sigkill(&mut p);
+    sigkill(&mut s);
+}
+
+/// Scenario 4: the secondary's database is deleted before it restarts: it recovers every lease
+/// from the primary (UPDREQALL).
+#[test]
+fn secondary_with_a_deleted_database_recovers_everything() {
+    if !can_run() {
+        return;
+    }
+    let t = Pair::new(2);
+    t.configs(None);
+    let mut s = t.start("secondary");
+    let mut p = t.start("primary");
+    t.wait_states("Normal", "Normal", 20);
+    t.dhclient(0);
+    t.dhclient(1);
+    t.wait("secondary holds every lease", 10, || {
+        t.leases("secondary").len() == 4
+    });
+    sigkill(&mut s);
+    fs::remove_file(t.path("secondary.redb")).expect("delete the secondary's store");
+    let mut s = t.start("secondary");
+    t.wait_states("Normal", "Normal", 60);
+    t.wait("secondary recovered every lease", 10, || {
+        t.leases("secondary") == t.leases("primary")
+    });
+    assert_eq!(t.leases("secondary").len(), 4);
+    let log = fs::read_to_string(t.path("secondary.log")).unwrap_or_default();
+    // Once at the first start, once more after the database was lost.
+    assert!(
+        log.matches("RecoverWait").count() >= 4,
+        "the secondary did not go through RECOVER again:\n{log}"
+    );
+    sigkill(&mut p);
+    sigkill(&mut s);
+}

@@ -491,10 +491,9 @@ impl Endpoint {
         }
         if let Some(b) = self.bindings.get(resource)
             && b.is_for(client)
+            && self.is_own_lease(now, b)
         {
-            if self.is_own_lease(now, b) {
-                return true;
-            }
+            return true;
         }
         self.may_allocate(now, resource)
     }

@@ -167,8 +167,21 @@ fn table(
     // cross on the wire resolve the same way on both sides (regression: simulation seed 1219,
     // an ABANDONED and an ACTIVE crossed and each side took the other's). Identical times: the
     // primary's record wins, as in accept(3).
+    // A tie where the update is the next step of the lease's life (RELEASED → FREE-BACKUP in
+    // the same second) is a progression, not a competing record: accept it (regression:
+    // simulation seed 2856, where a rejected FREE-BACKUP left the primary holding a stale
+    // RELEASED).
+    let successor = matches!(
+        (local.status, update.status),
+        (
+            Expired | Released | Reset | PendingFree,
+            Free | FreeBackup | PendingFree
+        ) | (Free | FreeBackup, Active)
+            | (Active, Expired | Released | Abandoned)
+            | (Abandoned, Reset)
+    );
     let accept = || {
-        if t_upd > t_db || (t_upd == t_db && role == Role::Secondary) {
+        if t_upd > t_db || (t_upd == t_db && (successor || role == Role::Secondary)) {
             Decision::Accept
         } else {
             Decision::Reject(RejectReason::Outdated)
@@ -396,9 +409,16 @@ mod tests {
                         Role::Secondary,
                         five(),
                     );
+                    // ...unless the update is the next step of the lease's life.
+                    let next = matches!(
+                        (*row, *col),
+                        (Expired | Released | Reset, Free | FreeBackup)
+                            | (Free | FreeBackup, Active)
+                            | (Abandoned, Reset)
+                    );
                     assert_eq!(
                         (same_p, same_s),
-                        (r, a),
+                        (if next { a } else { r }, a),
                         "tie: receiver {row:?} update {col:?}"
                     );
                 }

@@ -498,6 +498,15 @@ impl Endpoint {
         self.may_allocate(now, resource)
     }
 
+    /// Whether an EXPIRED/RELEASED resource returns to this server's pool (the owner of its
+    /// PENDING-FREE destination).
+    fn returns_to_me(&self, r: &Resource) -> bool {
+        match pending_free_destination(self.mode_of(r)) {
+            BindingStatus::FreeBackup => self.cfg.role == Role::Secondary,
+            _ => self.cfg.role == Role::Primary,
+        }
+    }
+
     /// Whether `b` (bound to the asking client) may go back to that client now.
     fn is_own_lease(&self, now: Now, b: &Binding) -> bool {
         // After the partner ran in PARTNER-DOWN and before the conflict is resolved, a lease
@@ -508,8 +517,15 @@ impl Endpoint {
             BindingStatus::Active => {
                 !unresolved || b.state_expiration_time.is_some_and(|e| e > now.wall)
             }
+            // Only the server the resource returns to may hand it back to the same client
+            // before the partner acked (regression: simulation seed 2856, where the primary gave
+            // a released address of the secondary's half back to its client in COMM-INT while
+            // the secondary had made it FREE-BACKUP and gave it to another client).
             BindingStatus::Expired | BindingStatus::Released => {
-                !unresolved && b.needs_partner_update && !self.outstanding_res.contains(&b.resource)
+                !unresolved
+                    && b.needs_partner_update
+                    && !self.outstanding_res.contains(&b.resource)
+                    && self.returns_to_me(&b.resource)
             }
             _ => false,
         }

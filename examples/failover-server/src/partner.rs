@@ -1112,3 +1112,95 @@ impl Authority for Failover {
         }
     }
 }
+
+impl Failover {
+    /// Per-relationship metrics in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if self.rels.is_empty() {
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "# HELP dhcpv6_failover_state Current failover state (1 for the state the relationship is in).\n# TYPE dhcpv6_failover_state gauge"
+        );
+        for r in &self.rels {
+            let _ = writeln!(
+                out,
+                "dhcpv6_failover_state{{relationship=\"{}\",state=\"{:?}\"}} 1",
+                r.cfg.name,
+                r.ep.state()
+            );
+        }
+        let rows: [(&str, &str, &str); 9] = [
+            (
+                "dhcpv6_failover_updates_pending",
+                "gauge",
+                "Bindings the partner has not been told about yet.",
+            ),
+            (
+                "dhcpv6_failover_updates_unacked",
+                "gauge",
+                "BNDUPDs sent and not yet acknowledged (queue depth on the link).",
+            ),
+            (
+                "dhcpv6_failover_updates_rejected_total",
+                "counter",
+                "Updates rejected (by us or the partner).",
+            ),
+            (
+                "dhcpv6_failover_conflicts_total",
+                "counter",
+                "Binding conflicts seen.",
+            ),
+            (
+                "dhcpv6_failover_partner_updates_total",
+                "counter",
+                "Bindings changed by the partner's updates.",
+            ),
+            (
+                "dhcpv6_failover_bindings",
+                "gauge",
+                "Bindings the endpoint knows (resync progress after a loss).",
+            ),
+            (
+                "dhcpv6_failover_bytes_sent_total",
+                "counter",
+                "Bytes written to the partner.",
+            ),
+            (
+                "dhcpv6_failover_bytes_received_total",
+                "counter",
+                "Bytes received from the partner.",
+            ),
+            (
+                "dhcpv6_failover_communications_ok",
+                "gauge",
+                "1 while the partner link is up and the partner's state is known.",
+            ),
+        ];
+        for (name, kind, help) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for r in &self.rels {
+                let s = r.ep.status(self.now);
+                let c = &r.counters;
+                let v = match name {
+                    "dhcpv6_failover_updates_pending" => s.pending_updates as u64,
+                    "dhcpv6_failover_updates_unacked" => s.unacked_updates as u64,
+                    "dhcpv6_failover_updates_rejected_total" => {
+                        c.updates_rejected + s.rejected_updates
+                    }
+                    "dhcpv6_failover_conflicts_total" => c.conflicts,
+                    "dhcpv6_failover_partner_updates_total" => c.partner_updates,
+                    "dhcpv6_failover_bindings" => s.bindings as u64,
+                    "dhcpv6_failover_bytes_sent_total" => c.bytes_sent,
+                    "dhcpv6_failover_bytes_received_total" => c.bytes_received,
+                    _ => u64::from(s.communications_ok),
+                };
+                let _ = writeln!(out, "{name}{{relationship=\"{}\"}} {v}", r.cfg.name);
+            }
+        }
+        out
+    }
+}

@@ -170,10 +170,14 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
     )?;
     tracing::info!(port = config.server.port, interfaces = ?interfaces, "listening");
 
+    // Per-relationship failover metrics, refreshed every tick of the loop.
+    let failover_metrics = Arc::new(std::sync::Mutex::new(failover.prometheus()));
     let metrics_task = config.server.metrics.map(|addr| {
         let m = metrics.clone();
+        let fm = failover_metrics.clone();
+        let extra = Arc::new(move || fm.lock().map(|s| s.clone()).unwrap_or_default());
         tokio::spawn(async move {
-            if let Err(e) = metrics::serve(addr, m, Arc::new(String::new)).await {
+            if let Err(e) = metrics::serve(addr, m, extra).await {
                 tracing::error!(%addr, error = %e, "metrics endpoint failed");
             }
         })
@@ -294,6 +298,9 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                     committer.submit(ops)?;
                 }
                 update_gauges(&engine, &config, &metrics);
+                if let Ok(mut text) = failover_metrics.lock() {
+                    *text = failover.prometheus();
+                }
             }
         }
     }

@@ -67,10 +67,13 @@ fn config(
     security: &str,
 ) -> PathBuf {
     let port = free_port();
+    let mport = free_port();
+    std::fs::write(dir.join(format!("{name}.metrics")), mport.to_string()).expect("metrics port");
     let text = format!(
         r#"[server]
 bind = "::1"
 port = {port}
+metrics = "[::1]:{mport}"
 [store]
 path = "{d}/{name}.redb"
 durable = false
@@ -191,6 +194,27 @@ fn pinned_pair_reaches_normal_and_a_wrong_key_is_refused() {
             "pair did not reach NORMAL:\n{}\n{}",
             log_of(&p),
             log_of(&s)
+        );
+        // Per-relationship metrics on the Prometheus endpoint (refreshed every second).
+        let mport = std::fs::read_to_string(dir.join("primary.metrics")).expect("port");
+        let page = || {
+            use std::io::{Read, Write};
+            let mut c = std::net::TcpStream::connect(format!("[::1]:{mport}")).ok()?;
+            c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+            let mut t = String::new();
+            c.read_to_string(&mut t).ok()?;
+            Some(t)
+        };
+        let shown = wait_for(Duration::from_secs(5), || {
+            page().is_some_and(|t| {
+                t.contains("dhcpv6_failover_state{relationship=\"pair\",state=\"Normal\"} 1")
+                    && t.contains("dhcpv6_failover_communications_ok{relationship=\"pair\"} 1")
+            })
+        });
+        assert!(
+            shown,
+            "failover metrics missing:\n{}",
+            page().unwrap_or_default()
         );
     }
 

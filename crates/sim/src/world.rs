@@ -1252,7 +1252,11 @@ impl World {
                 // Only a server that has not yet been told: one that booted or was cut off.
                 *fenced = true;
             }
-            if *fenced && (learned || !partner_pd) {
+            // Released once this server has learned of the PARTNER-DOWN (its own state shows
+            // it), or the partner is back in NORMAL (which it reaches only through that).
+            let partner_normal = self.servers[peer(side)].state == Some(State::Normal);
+            let fenced = &mut self.servers[side].fenced;
+            if *fenced && (learned || partner_normal) {
                 *fenced = false;
             }
         }

@@ -605,12 +605,22 @@ async fn wait_states(
 ) -> Result<(), String> {
     let until = Instant::now() + limit;
     let mut last = (String::new(), String::new());
+    let mut shown = Instant::now();
     loop {
         let (ps, _, _, _) = summary(p).await;
         let (ss, _, _, _) = summary(s).await;
         if (ps.clone(), ss.clone()) != last {
             progress(t0, p, s, "state change").await;
             last = (ps.clone(), ss.clone());
+            shown = Instant::now();
+        } else if shown.elapsed() >= Duration::from_secs(5) {
+            let why = if ps == "RecoverWait" {
+                "RECOVER-WAIT lasts one MCLT (30 s here)"
+            } else {
+                "waiting"
+            };
+            progress(t0, p, s, why).await;
+            shown = Instant::now();
         }
         if ps == pw && ss == sw {
             return Ok(());

@@ -286,8 +286,7 @@ fn mismatched_pools_and_plaintext_against_tls_are_refused() {
         let p = start(dir, "primary", &pcfg);
         let logged = wait_for(Duration::from_secs(10), || {
             let all = log_of(&p) + &log_of(&s);
-            all.contains("pool configuration differs")
-                || all.contains("partner connection rejected")
+            all.contains("pool configuration differs: address ranges")
         });
         assert!(
             logged,

@@ -110,7 +110,6 @@ fn seed_521_rejected_update_is_not_applied_in_memory() {
 
 /// B6 (invariant 3).
 #[test]
-#[ignore = "B6: open endpoint bug (seed 56542; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_1219_crossing_updates_do_not_swap_records() {
     seed_passes(56542);
     seed_passes(1219);
@@ -119,7 +118,6 @@ fn seed_1219_crossing_updates_do_not_swap_records() {
 
 /// B7 (invariant 1).
 #[test]
-#[ignore = "B7: open endpoint bug (seed 57170; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_2667_partner_down_reuse_waits_for_acked_expiration() {
     for seed in [2667, 57170, 62031] {
         seed_passes(seed);
@@ -136,7 +134,6 @@ fn earlier_finding_seeds_pass() {
 
 /// B8 (invariant 1).
 #[test]
-#[ignore = "B8: open endpoint issue (seed 55; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_595_resolution_interrupted_does_not_reuse_taken_over_prefixes() {
     for seed in [55, 595, 1363] {
         seed_passes(seed);
@@ -217,7 +214,6 @@ fn shorter_renewal_does_not_shorten_the_recorded_expiry() {
 
 /// B11 (invariant 1).
 #[test]
-#[ignore = "B11: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_67012_no_same_client_regrant_after_partner_release() {
     seed_passes(67012);
 }

@@ -11,10 +11,7 @@ fn env_u64(name: &str) -> Option<u64> {
 /// Seeds below 1,000 that fail because of an endpoint bug that is still open; each is covered by
 /// an (ignored) named test in `tests/regressions.rs` and described in `FINDINGS.md`. Empty this
 /// list as the bugs are fixed.
-const KNOWN_OPEN: &[u64] = &[
-    55,  // B8: RESOLUTION-INTERRUPTED re-grants after the partner's PARTNER-DOWN
-    595, // B8
-];
+const KNOWN_OPEN: &[u64] = &[];
 
 #[test]
 fn seed_sweep() {

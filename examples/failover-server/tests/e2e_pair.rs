@@ -648,3 +648,113 @@ fn secondary_with_a_deleted_database_recovers_everything() {
     sigkill(&mut p);
     sigkill(&mut s);
 }
+
+/// Scenario 6: the primary is killed with SIGKILL during a perfdhcp run; after its restart every
+/// address that a client received in a Reply (from a capture of the Replies) is in the store of
+/// one of the two servers.
+#[test]
+fn primary_killed_during_perfdhcp_every_replied_lease_is_stored() {
+    if !can_run() {
+        return;
+    }
+    for tool in ["perfdhcp", "tcpdump", "tshark"] {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(found, "`{tool}` is not installed: run scripts/test");
+    }
+    let t = Pair::new(1);
+    t.configs(None);
+    let mut s = t.start("secondary");
+    let mut p = t.start("primary");
+    t.wait_states("Normal", "Normal", 20);
+    let ifc = t.ifname("c0x");
+    let cap = t.path("replies.pcap");
+    let mut dump = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.ns("c"),
+            "tcpdump",
+            "-i",
+            &ifc,
+            "-U",
+            "-w",
+        ])
+        .arg(&cap)
+        .args(["udp", "port", "546"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    sleep(Duration::from_secs(1));
+    let mut perf = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.ns("c"),
+            "timeout",
+            "30",
+            "perfdhcp",
+            "-6",
+            "-l",
+            &ifc,
+        ])
+        .args(["-r", "50", "-p", "8", "-R", "100000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("perfdhcp");
+    sleep(Duration::from_secs(3));
+    sigkill(&mut p);
+    let _ = perf.wait();
+    sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.id().to_string()])
+        .status();
+    let _ = dump.wait();
+
+    let mut p = t.start("primary");
+    t.wait_states("Normal", "Normal", 60);
+    let out = run(&[
+        "tshark",
+        "-r",
+        &cap.display().to_string(),
+        "-Y",
+        "dhcpv6.msgtype == 7",
+        "-T",
+        "fields",
+        "-e",
+        "dhcpv6.iaaddr.ip",
+    ]);
+    let replied: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    assert!(
+        replied.len() > 20,
+        "too few Replies captured: {}",
+        replied.len()
+    );
+    let stored: BTreeSet<String> = t
+        .leases("primary")
+        .into_iter()
+        .chain(t.leases("secondary"))
+        .map(|(r, _)| r)
+        .collect();
+    let missing: Vec<&String> = replied.iter().filter(|a| !stored.contains(*a)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} replied addresses are in neither store: {missing:?}\n{}",
+        missing.len(),
+        replied.len(),
+        t.logs()
+    );
+    println!("{} replied addresses, every one stored", replied.len());
+    sigkill(&mut p);
+    sigkill(&mut s);
+}

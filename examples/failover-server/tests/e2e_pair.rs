@@ -545,6 +545,19 @@ fn partner_link_cut_while_clients_arrive_no_duplicates() {
         }
     }
 
+    // New leases during the partition are bounded by the MCLT (30 s; 40 s configured).
+    for i in 1..clients {
+        let text = fs::read_to_string(t.path(&format!("c{i}.leases"))).unwrap_or_default();
+        let lives: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("max-life"))
+            .filter_map(|v| v.trim().trim_end_matches(';').parse().ok())
+            .collect();
+        assert!(
+            !lives.is_empty() && lives.iter().all(|v| *v <= 30),
+            "client {i} lifetimes {lives:?}"
+        );
+    }
     ok(&["ip", "-n", &t.ns("p"), "link", "set", &t.ifname("pk"), "up"]);
     t.wait_states("Normal", "Normal", 90);
     t.wait("lease tables agree", 15, || {

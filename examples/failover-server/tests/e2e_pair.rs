@@ -787,6 +787,17 @@ fn bench_pair_vs_standalone() {
         .unwrap_or(4000);
     let t = Pair::new(1);
     t.configs(None);
+    // Pools large enough for every perfdhcp client of a run.
+    for f in ["primary.toml", "secondary.toml"] {
+        let c = fs::read_to_string(t.path(f)).expect("config");
+        let c = c
+            .replace(
+                "2001:db8:1::1000-2001:db8:1::10ff",
+                "2001:db8:1::1:0-2001:db8:1::2:ffff",
+            )
+            .replace("2001:db8:100::/48", "2001:db8:100::/40");
+        fs::write(t.path(f), c).expect("config");
+    }
     let text = fs::read_to_string(t.path("primary.toml")).expect("config");
     let alone = text
         .split("[[failover]]")
@@ -818,7 +829,7 @@ fn bench_pair_vs_standalone() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let num = |key: &str| {
             text.lines()
-                .filter_map(|l| l.trim().strip_prefix(key))
+                .filter_map(|l| l.to_lowercase().split_once(key).map(|(_, v)| v.to_string()))
                 .filter_map(|v| {
                     v.split_whitespace()
                         .next()

@@ -319,6 +319,10 @@ impl Endpoint {
             //# If the server is a primary server: attempt to create a
             //# TCP connection to the failover partner.
             e.events.push_back(Event::OpenConnection);
+            // If that first attempt fails (the embedding server reports it with
+            // `handle_connection_down`, or never reports anything), the retry timer asks again
+            // (sim finding B12: a restarted primary whose first connect failed never retried).
+            e.set_timer(Timer::ConnectRetry, now.instant + e.retry_delay);
         }
         Ok(e)
     }
@@ -735,10 +739,15 @@ impl Endpoint {
         }
     }
 
-    /// The connection to the partner is gone.
+    /// The connection to the partner is gone, or (primary) the connection attempt asked for
+    /// by [`Event::OpenConnection`] failed.
     pub fn handle_connection_down(&mut self, now: Now) {
         self.observe_clock(now);
         if self.conn == Conn::Down {
+            // A failed connection attempt: make sure another one will be asked for.
+            if self.cfg.role == Role::Primary && self.timer(Timer::ConnectRetry).is_none() {
+                self.set_timer(Timer::ConnectRetry, now.instant + self.retry_delay);
+            }
             return;
         }
         self.drop_connection(now);
@@ -1069,13 +1078,24 @@ impl Endpoint {
             .bindings
             .entry(g.resource)
             .or_insert_with(|| Binding::new(g.resource, BindingStatus::Active, w));
-        if b.status != BindingStatus::Active || old_client.as_ref() != Some(&g.client) {
+        let same_running_lease =
+            b.status == BindingStatus::Active && old_client.as_ref() == Some(&g.client);
+        if !same_running_lease {
             b.start_time_of_state = w;
         }
+        // A second, shorter Reply to the same client (a retransmitted Request or Renew answered
+        // again, now under a tighter bound) cannot take back the longer lifetime the client may
+        // already hold from the first one: the recorded client expiry, and what the partner is
+        // told, never moves backwards while the lease stays ACTIVE for that client (sim finding
+        // B9, seed 12944).
+        let expiry = match b.state_expiration_time {
+            Some(old) if same_running_lease && old > w + g.valid => old,
+            _ => w + g.valid,
+        };
         b.status = BindingStatus::Active;
         b.client = Some(g.client.clone());
         b.client_last_transaction_time = Some(w);
-        b.state_expiration_time = Some(w + g.valid);
+        b.state_expiration_time = Some(expiry);
         b.preferred_lifetime = g.preferred;
         b.valid_lifetime = g.valid;
         b.t1 = g.t1;
@@ -1202,21 +1222,24 @@ impl Endpoint {
     fn send(&mut self, m: FailoverMessage, now: Now) {
         let mut bytes = Vec::with_capacity(64);
         match encode_frame(&m, &mut bytes) {
-            Ok(()) => {
-                self.transmits.push_back(Transmit { bytes });
-                //= https://www.rfc-editor.org/rfc/rfc8156#section-6.5
-                //# FO_SEND_TIMER is reset on every transmitted message
-                if self.conn != Conn::Down {
-                    let send_time = self.partner_keepalive / self.cfg.contacts_per_keepalive.max(1);
-                    self.set_timer(
-                        Timer::Send,
-                        now.instant + send_time.max(Duration::from_secs(1)),
-                    );
-                }
-            }
+            Ok(()) => self.send_frame(bytes, now),
             Err(e) => self.events.push_back(Event::ProtocolViolation {
                 what: format!("cannot encode {:?}: {e}", m.msg_type),
             }),
+        }
+    }
+
+    /// Queues an encoded frame (length prefix included).
+    fn send_frame(&mut self, bytes: Vec<u8>, now: Now) {
+        self.transmits.push_back(Transmit { bytes });
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-6.5
+        //# FO_SEND_TIMER is reset on every transmitted message
+        if self.conn != Conn::Down {
+            let send_time = self.partner_keepalive / self.cfg.contacts_per_keepalive.max(1);
+            self.set_timer(
+                Timer::Send,
+                now.instant + send_time.max(Duration::from_secs(1)),
+            );
         }
     }
 
@@ -1617,22 +1640,15 @@ impl Endpoint {
     // Internals: receiving
     // =====================================================================================
 
-    fn handle_frame(&mut self, now: Now, frame: &[u8]) {
-        let m = match FailoverMessage::parse(frame) {
-            Ok(m) => m,
-            Err(e) => {
-                self.events.push_back(Event::ProtocolViolation {
-                    what: format!("unparseable message: {e}"),
-                });
-                return;
-            }
-        };
+    /// What every received message does before its type is looked at: keepalive, last
+    /// contact, clock skew. `false` when the connection was dropped for excessive skew.
+    fn on_message_received(&mut self, now: Now, msg_type: MessageType, sent_time: u32) -> bool {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-6.5
         //# FO_KEEPALIVE_TIMER is reset on every received message
         self.set_timer(Timer::Keepalive, now.instant + self.cfg.keepalive);
         self.last_contact = Some(now.wall);
         // Clock skew, on every message.
-        let sent = UnixTime::from_abs_time(m.sent_time, now.wall);
+        let sent = UnixTime::from_abs_time(sent_time, now.wall);
         let skew = i64::try_from(sent.as_secs())
             .unwrap_or(i64::MAX)
             .saturating_sub(i64::try_from(now.wall.as_secs()).unwrap_or(i64::MAX));
@@ -1645,7 +1661,7 @@ impl Endpoint {
         //# have a cumulative effect on the time correction.
         self.time_correction = (self.time_correction * 3 + (-skew)) / 4;
         let tol = i64::try_from(self.cfg.skew_tolerance.as_secs()).unwrap_or(i64::MAX);
-        if skew.abs() > tol && m.msg_type != MessageType::DISCONNECT {
+        if skew.abs() > tol && msg_type != MessageType::DISCONNECT {
             //= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
             //# If the difference exceeds the tolerance the receiver SHOULD drop the
             //# connection (status ExcessiveTimeSkew).
@@ -1657,6 +1673,37 @@ impl Endpoint {
                 "clock skew beyond tolerance",
                 CloseReason::ExcessiveTimeSkew,
             );
+            return false;
+        }
+        true
+    }
+
+    fn handle_frame(&mut self, now: Now, frame: &[u8]) {
+        // BNDUPD / BNDREPLY of the common shapes skip the owned option tree (see the fast path
+        // in `codec`); they get exactly the treatment of the general path below.
+        if let Some(f) = codec::decode_update_frame(frame) {
+            if !self.on_message_received(now, f.msg_type, f.sent_time) {
+                return;
+            }
+            match (self.conn, f.msg_type) {
+                (Conn::Up, MessageType::BNDUPD) => self.on_bndupd(now, f.xid, f.body),
+                (Conn::Up, _) => self.on_bndreply(now, f.xid, f.top_status, f.body.ok()),
+                (c, t) => self.events.push_back(Event::ProtocolViolation {
+                    what: format!("unexpected {t:?} in connection phase {c:?}"),
+                }),
+            }
+            return;
+        }
+        let m = match FailoverMessage::parse(frame) {
+            Ok(m) => m,
+            Err(e) => {
+                self.events.push_back(Event::ProtocolViolation {
+                    what: format!("unparseable message: {e}"),
+                });
+                return;
+            }
+        };
+        if !self.on_message_received(now, m.msg_type, m.sent_time) {
             return;
         }
         match (self.conn, m.msg_type) {
@@ -1687,8 +1734,17 @@ impl Endpoint {
             }
             (Conn::Up, MessageType::STATE) => self.on_state(now, &m),
             (Conn::Up, MessageType::CONTACT) => {}
-            (Conn::Up, MessageType::BNDUPD) => self.on_bndupd(now, &m),
-            (Conn::Up, MessageType::BNDREPLY) => self.on_bndreply(now, &m),
+            (Conn::Up, MessageType::BNDUPD) => {
+                self.on_bndupd(now, m.transaction_id, codec::parse_update(&m.options));
+            }
+            (Conn::Up, MessageType::BNDREPLY) => self.on_bndreply(
+                now,
+                m.transaction_id,
+                m.options
+                    .status_code()
+                    .map(|s| (s.status.0, s.message.clone())),
+                codec::parse_update(&m.options).ok(),
+            ),
             (Conn::Up, MessageType::UPDREQ | MessageType::UPDREQALL) => self.on_updreq(now, &m),
             (Conn::Up, MessageType::UPDDONE) => self.on_upddone(now, &m),
             (Conn::Up, MessageType::POOLREQ) => self.on_poolreq(now, &m),
@@ -1998,7 +2054,7 @@ impl Endpoint {
         UnixTime::from_abs_time(abs, now.wall)
     }
 
-    fn on_bndupd(&mut self, now: Now, m: &FailoverMessage) {
+    fn on_bndupd(&mut self, now: Now, xid: u32, upd: Result<UpdateMsg, &'static str>) {
         if self.my_request.is_some() {
             // Progress on our UPDREQ: keep the connection.
             self.set_timer(
@@ -2006,13 +2062,13 @@ impl Endpoint {
                 now.instant + self.cfg.update_request_timeout,
             );
         }
-        let upd = match codec::parse_update(&m.options) {
+        let upd = match upd {
             Ok(u) => u,
             Err(what) => {
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5
                 //# if there is insufficient information in the OPTION_CLIENT_DATA to process
                 //# it, then reject the OPTION_CLIENT_DATA with "MissingBindingInformation".
-                let mut r = self.msg(MessageType::BNDREPLY, m.transaction_id, now);
+                let mut r = self.msg(MessageType::BNDREPLY, xid, now);
                 r.options.push(DhcpOption::StatusCode(StatusCode::new(
                     Status::MISSING_BINDING_INFORMATION,
                     what,
@@ -2554,6 +2610,7 @@ impl Endpoint {
             // stable storage: its acks of EXPIRED/RELEASED say nothing
             // about leases it extended before the loss.
             self.partner_db_lost_at = Some(now.wall);
+            self.keep_partner_grants_active(now);
         }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
         //# UPDREQ ⇒ responder sends BNDUPD for every lease whose "needs update" flag is
@@ -2585,6 +2642,51 @@ impl Endpoint {
         // Resources already in flight count as sent; their replies complete the request.
         self.maybe_upddone(now);
         self.pump_updates(now);
+    }
+
+    /// The partner lost its database and asks for ours (UPDREQALL). Before that loss it may
+    /// have renewed leases up to the MCLT beyond the lifetime we had acked to it (our
+    /// expiration-time), and neither side remembers those renewals now. A lease bound to a
+    /// client here (ACTIVE, or EXPIRED with the client still known) whose expiration-time plus
+    /// the MCLT is still ahead is therefore kept ACTIVE for that client until then, and sent so
+    /// in the UPDREQALL answer: the client's Renew finds its lease at either server, and
+    /// neither reuses it early. Sim finding B10 (seeds 11405, 50909); a protocol choice recorded
+    /// in docs/design/failover-choices.md.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.1
+    //# the
+    //# lease interval given to a DHCP client can never be more than the
+    //# MCLT greater than the most recently received
+    //# potential-expiration-time from the failover partner or the current time,
+    //# whichever is later.
+    fn keep_partner_grants_active(&mut self, now: Now) {
+        let w = now.wall;
+        let mclt = self.mclt;
+        let mut changed = Vec::new();
+        for b in self.bindings.values_mut() {
+            if b.client.is_none()
+                || !matches!(b.status, BindingStatus::Active | BindingStatus::Expired)
+            {
+                continue;
+            }
+            let Some(until) = b.expiration_time.map(|e| e + mclt) else {
+                continue;
+            };
+            if until <= w || b.client_expiry().is_some_and(|e| e >= until) {
+                continue;
+            }
+            if b.status != BindingStatus::Active {
+                b.status = BindingStatus::Active;
+                b.start_time_of_state = w;
+            }
+            b.state_expiration_time = Some(until);
+            b.needs_partner_update = true;
+            changed.push(b.resource);
+        }
+        for r in changed {
+            self.hold_free.remove(&r);
+            self.bump(r);
+            self.persist_binding(r);
+        }
     }
 
     fn maybe_upddone(&mut self, now: Now) {
@@ -2734,12 +2836,29 @@ impl Endpoint {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-5.2
         //# EXPIRED / RELEASED / RESET become PENDING-FREE in PARTNER-DOWN once the
         //# MCLT has passed since entering that state.
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
+        //# A server in PARTNER-DOWN state MUST NOT allocate a resource
+        //# to a DHCP client different from that to which it was
+        //# allocated at the entrance to PARTNER-DOWN state until the
+        //# MCLT beyond the maximum of the following
+        //# times: client expiration time, most recently transmitted
+        //# potential-expiration-time, most recently received ack of
+        //# potential-expiration-time from the partner, and most recently
+        //# acked potential-expiration-time to the partner.
+        // The move to FREE makes the resource available, so it waits for that time too, not
+        // only for the MCLT after the status began: the partner may have extended the lease up
+        // to the expiration-time we acked plus the MCLT (sim finding B7, seeds 2667, 20354).
         if self.state == State::PartnerDown {
             let mclt = self.mclt;
+            let pd_since = self.partner_down_since.unwrap_or(self.state_start);
             let ready: Vec<Resource> = self
                 .bindings
                 .values()
-                .filter(|b| b.status.awaits_ack_before_free() && b.start_time_of_state + mclt <= w)
+                .filter(|b| {
+                    b.status.awaits_ack_before_free()
+                        && b.start_time_of_state + mclt <= w
+                        && mclt::partner_down_reuse_time(b, pd_since, mclt) <= w
+                })
                 .map(|b| b.resource)
                 .collect();
             for r in ready {

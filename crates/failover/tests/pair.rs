@@ -527,6 +527,65 @@ fn lost_database_updreqall() {
     )));
 }
 
+/// Sim finding B10: the secondary renews a lease during a partition (bounded by the MCLT beyond
+/// the lifetime the primary acked to it), then loses its database before the primary heard of
+/// the renewal. After UPDREQALL both servers must still hold the lease ACTIVE for that client
+/// until at least the renewed expiry: the client's Renew finds it, and nobody reuses it early.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.1
+//# the
+//# lease interval given to a DHCP client can never be more than the
+//# MCLT greater than the most recently received
+//# potential-expiration-time from the failover partner or the current time,
+//# whichever is later.
+#[test]
+fn lost_database_keeps_renewals_the_partner_never_heard_of() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    let c = client(1);
+    let (r, v1) = pair
+        .grant(false, &c, ResourceKind::Address, Duration::from_secs(3600))
+        .expect("grant");
+    assert_eq!(v1, Duration::from_secs(600), "first grant: MCLT bound");
+    pair.run_for(Duration::from_secs(10));
+    pair.partition();
+    pair.settle();
+    pair.run_for(Duration::from_secs(90));
+    // The renewal during the partition: up to the MCLT beyond the acked partner-lifetime.
+    let sn = pair.snow();
+    let valid = pair.s.ep.lease_bound(sn, &r, Duration::from_secs(3600));
+    assert_eq!(
+        valid,
+        Duration::from_secs(3600),
+        "renewal under the acked lifetime"
+    );
+    let mut g = dhcpv6_failover::LeaseGrant::new(c.clone(), r, valid);
+    g.desired_valid = Duration::from_secs(3600);
+    pair.s
+        .ep
+        .record_lease(sn, LeaseChange::Renewed(g))
+        .expect("renew");
+    let renewed_until = sn.wall + valid;
+    pair.settle();
+    pair.run_for(Duration::from_secs(5));
+    pair.crash(false);
+    pair.heal();
+    pair.run_for(Duration::from_secs(30));
+    pair.restart(false, true);
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(3600)));
+    // Both servers are past the first grant's end (RECOVER-WAIT lasted an MCLT).
+    assert!(pair.snow().wall > sn.wall + Duration::from_secs(600));
+    for (who, ep) in [("primary", &pair.p.ep), ("secondary", &pair.s.ep)] {
+        let b = ep.binding(&r).expect("binding");
+        assert_eq!(b.status, BindingStatus::Active, "{who}");
+        assert_eq!(b.client.as_ref(), Some(&c), "{who}");
+        assert!(
+            b.state_expiration_time.is_some_and(|e| e >= renewed_until),
+            "{who}: expiry {:?} before the renewed {renewed_until:?}",
+            b.state_expiration_time
+        );
+    }
+}
+
 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
 //# If the difference exceeds the tolerance the receiver SHOULD drop the
 //# connection (status ExcessiveTimeSkew).

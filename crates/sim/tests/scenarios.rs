@@ -237,7 +237,6 @@ fn prefix_rebalancing_gives_the_secondary_its_share() {
 /// STARTUP. It must keep retrying, and both must reach NORMAL once the link heals.
 /// (B12 in FINDINGS.md: the endpoint never retries after that first failure.)
 #[test]
-#[ignore = "B12: open endpoint bug (crates/sim/FINDINGS.md); run with --ignored"]
 fn restart_during_partition_keeps_reconnecting() {
     let cfg = config(
         17,

@@ -4,10 +4,11 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::net::Ipv6Addr;
 
 use dhcpv6_wire::{
-    ClientFqdn, DhcpOption, DomainName, Duid, IaAddr, IaNa, IaPd, IaPrefix, OptionCode, Options,
-    Status, StatusCode, Vss,
+    ClientFqdn, DhcpOption, DomainName, Duid, FAILOVER_HEADER_LEN, IaAddr, IaNa, IaPd, IaPrefix,
+    MessageType, OptionCode, Options, OptionsIter, Status, StatusCode, Vss,
 };
 
 use crate::binding::{Binding, BindingStatus, DnsRemovalInfo, Resource};
@@ -466,4 +467,714 @@ pub(crate) fn find_u32(opts: &Options, code: OptionCode) -> Option<u32> {
         | DhcpOption::PartnerDownTime(v) => Some(*v),
         _ => None,
     })
+}
+
+// =============================================================================================
+// Fast path: BNDUPD / BNDREPLY straight from and to the frame bytes.
+//
+// The owned option tree of `dhcpv6-wire` costs a few dozen allocations per message. The lazy
+// update exchange is the endpoint's hot path (every lease a client takes crosses it, and
+// UPDREQALL sends the whole table through it), so the common shapes are decoded from borrowed
+// views and encoded by writing bytes directly. Both functions answer `None` for anything
+// outside the shapes they know (FQDN, DNS removal information, VSS, unknown options, anything
+// malformed); the caller then takes the general path through the owned tree, which decides
+// exactly as before. The unit tests check that the two paths agree byte for byte.
+// =============================================================================================
+
+/// A BNDUPD or BNDREPLY decoded from its frame without building the owned option tree.
+#[derive(Debug)]
+pub(crate) struct FastUpdate {
+    /// BNDUPD or BNDREPLY.
+    pub(crate) msg_type: MessageType,
+    /// The transaction id (24 bits).
+    pub(crate) xid: u32,
+    /// The sent-time of the failover header.
+    pub(crate) sent_time: u32,
+    /// The first top-level OPTION_STATUS_CODE.
+    pub(crate) top_status: Option<(u16, String)>,
+    /// What [`parse_update`] would answer for the message's options.
+    pub(crate) body: Result<UpdateMsg, &'static str>,
+}
+
+fn exact_u32(data: &[u8]) -> Option<u32> {
+    data.try_into().ok().map(u32::from_be_bytes)
+}
+
+fn fast_status(data: &[u8]) -> Option<(u16, String)> {
+    let (code, msg) = data.split_first_chunk::<2>()?;
+    let msg = core::str::from_utf8(msg).ok()?;
+    Some((u16::from_be_bytes(*code), String::from(msg)))
+}
+
+/// The per-lease options inside an IAADDR / IAPREFIX; returns the first OPTION_LQ_BASE_TIME
+/// seen (meaningful for a top-level IAPREFIX only, as in [`parse_update`]).
+fn fast_lease_options(data: &[u8], l: &mut LeaseMsg) -> Option<Option<u32>> {
+    let mut base = None;
+    for o in OptionsIter::new(data, 0) {
+        let o = o.ok()?;
+        match o.code {
+            OptionCode::F_BINDING_STATUS => l.status = Some(o.as_u8()?),
+            OptionCode::F_START_TIME_OF_STATE => l.start_time_of_state = Some(exact_u32(o.data)?),
+            OptionCode::F_STATE_EXPIRATION_TIME => {
+                l.state_expiration_time = Some(exact_u32(o.data)?);
+            }
+            OptionCode::CLT_TIME => l.clt = Some(exact_u32(o.data)?),
+            OptionCode::F_PARTNER_LIFETIME => l.partner_lifetime = Some(exact_u32(o.data)?),
+            OptionCode::F_PARTNER_RAW_CLT_TIME => l.partner_raw_clt = Some(exact_u32(o.data)?),
+            OptionCode::F_EXPIRATION_TIME => l.expiration_time = Some(exact_u32(o.data)?),
+            OptionCode::F_PARTNER_LIFETIME_SENT => {
+                l.partner_lifetime_sent = Some(exact_u32(o.data)?);
+            }
+            OptionCode::STATUS_CODE => l.status_code = Some(fast_status(o.data)?),
+            OptionCode::LQ_BASE_TIME => {
+                let t = exact_u32(o.data)?;
+                base = base.or(Some(t));
+            }
+            _ => return None,
+        }
+    }
+    Some(base)
+}
+
+fn fast_ia_addr(data: &[u8]) -> Option<LeaseMsg> {
+    let (a, rest) = data.split_first_chunk::<16>()?;
+    let (p, rest) = rest.split_first_chunk::<4>()?;
+    let (v, rest) = rest.split_first_chunk::<4>()?;
+    let mut l = LeaseMsg {
+        resource: Some(Resource::Address(Ipv6Addr::from(*a))),
+        preferred: u32::from_be_bytes(*p),
+        valid: u32::from_be_bytes(*v),
+        ..LeaseMsg::default()
+    };
+    fast_lease_options(rest, &mut l)?;
+    Some(l)
+}
+
+fn fast_ia_prefix(data: &[u8]) -> Option<(LeaseMsg, Option<u32>)> {
+    let (p, rest) = data.split_first_chunk::<4>()?;
+    let (v, rest) = rest.split_first_chunk::<4>()?;
+    let (&len, rest) = rest.split_first()?;
+    if len > 128 {
+        return None;
+    }
+    let (a, rest) = rest.split_first_chunk::<16>()?;
+    let mut l = LeaseMsg {
+        resource: Some(Resource::Prefix {
+            prefix: Ipv6Addr::from(*a),
+            len,
+        }),
+        preferred: u32::from_be_bytes(*p),
+        valid: u32::from_be_bytes(*v),
+        ..LeaseMsg::default()
+    };
+    let base = fast_lease_options(rest, &mut l)?;
+    Some((l, base))
+}
+
+fn fast_ia(data: &[u8], is_pd: bool) -> Option<IaMsg> {
+    let (iaid, rest) = data.split_first_chunk::<4>()?;
+    let (t1, rest) = rest.split_first_chunk::<4>()?;
+    let (t2, rest) = rest.split_first_chunk::<4>()?;
+    let mut ia = IaMsg {
+        is_pd,
+        iaid: u32::from_be_bytes(*iaid),
+        t1: u32::from_be_bytes(*t1),
+        t2: u32::from_be_bytes(*t2),
+        leases: Vec::new(),
+        status_code: None,
+    };
+    for o in OptionsIter::new(rest, 0) {
+        let o = o.ok()?;
+        match o.code {
+            OptionCode::IAADDR if !is_pd => ia.leases.push(fast_ia_addr(o.data)?),
+            OptionCode::IAPREFIX if is_pd => ia.leases.push(fast_ia_prefix(o.data)?.0),
+            OptionCode::STATUS_CODE => {
+                let s = fast_status(o.data)?;
+                ia.status_code = ia.status_code.or(Some(s));
+            }
+            _ => return None,
+        }
+    }
+    Some(ia)
+}
+
+fn fast_client_data(data: &[u8]) -> Option<UpdateMsg> {
+    let mut duid = None;
+    let mut base_time = None;
+    let mut ias = Vec::with_capacity(1);
+    let mut status_code = None;
+    for o in OptionsIter::new(data, 0) {
+        let o = o.ok()?;
+        match o.code {
+            OptionCode::CLIENTID => {
+                Duid::new(o.data).ok()?;
+                if duid.is_none() {
+                    duid = Some(o.data.to_vec());
+                }
+            }
+            OptionCode::LQ_BASE_TIME => base_time = Some(exact_u32(o.data)?),
+            OptionCode::IA_NA => ias.push(fast_ia(o.data, false)?),
+            OptionCode::IA_PD => ias.push(fast_ia(o.data, true)?),
+            OptionCode::STATUS_CODE => {
+                let s = fast_status(o.data)?;
+                status_code = status_code.or(Some(s));
+            }
+            _ => return None,
+        }
+    }
+    Some(UpdateMsg::Client {
+        duid,
+        base_time,
+        vss: None,
+        ias,
+        status_code,
+    })
+}
+
+/// Decodes a BNDUPD or BNDREPLY frame (without its length prefix) from borrowed views.
+/// `None` when the frame is another message type or has anything outside the fast path's
+/// shapes (then [`FailoverMessage::parse`](dhcpv6_wire::FailoverMessage::parse) and
+/// [`parse_update`] decide). When it answers, the owned parse would have succeeded and
+/// [`parse_update`] would have returned the same body.
+pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
+    let (&[t, x0, x1, x2], rest) = frame.split_first_chunk::<4>()?;
+    let msg_type = MessageType(t);
+    if msg_type != MessageType::BNDUPD && msg_type != MessageType::BNDREPLY {
+        return None;
+    }
+    let (sent, opts) = rest.split_first_chunk::<4>()?;
+    let mut top_status = None;
+    let mut body = None;
+    let mut several = false;
+    for o in OptionsIter::new(opts, FAILOVER_HEADER_LEN) {
+        let o = o.ok()?;
+        let found = match o.code {
+            OptionCode::CLIENT_DATA => fast_client_data(o.data)?,
+            OptionCode::IAPREFIX => {
+                let (lease, base_time) = fast_ia_prefix(o.data)?;
+                UpdateMsg::Prefix {
+                    base_time,
+                    vss: None,
+                    lease,
+                }
+            }
+            OptionCode::STATUS_CODE => {
+                let s = fast_status(o.data)?;
+                top_status = top_status.or(Some(s));
+                continue;
+            }
+            _ => return None,
+        };
+        if body.is_some() {
+            several = true;
+        } else {
+            body = Some(found);
+        }
+    }
+    let body = if several {
+        Err("more than one OPTION_CLIENT_DATA / top-level OPTION_IAPREFIX")
+    } else {
+        body.ok_or("no OPTION_CLIENT_DATA and no top-level OPTION_IAPREFIX")
+    };
+    Some(FastUpdate {
+        msg_type,
+        xid: u32::from_be_bytes([0, x0, x1, x2]),
+        sent_time: u32::from_be_bytes(*sent),
+        top_status,
+        body,
+    })
+}
+
+/// Direct writer of one framed failover message: options are opened, filled and closed
+/// (their length back-patched); the frame length is set by [`FrameOut::finish`].
+struct FrameOut(Vec<u8>);
+
+impl FrameOut {
+    fn new(msg_type: MessageType, xid: u32, sent_time: u32) -> Self {
+        let mut v = Vec::with_capacity(160);
+        let [_, a, b, c] = xid.to_be_bytes();
+        v.extend_from_slice(&[0, 0, msg_type.0, a, b, c]);
+        v.extend_from_slice(&sent_time.to_be_bytes());
+        Self(v)
+    }
+
+    fn open(&mut self, code: OptionCode) -> usize {
+        let at = self.0.len();
+        self.0.extend_from_slice(&code.0.to_be_bytes());
+        self.0.extend_from_slice(&[0, 0]);
+        at
+    }
+
+    /// Back-patches the length of the option opened at `at`; `None` if it is too long.
+    fn close(&mut self, at: usize) -> Option<()> {
+        let len = self.0.len().checked_sub(at)?.checked_sub(4)?;
+        let len = u16::try_from(len).ok()?;
+        self.0
+            .get_mut(at + 2..at + 4)?
+            .copy_from_slice(&len.to_be_bytes());
+        Some(())
+    }
+
+    fn u32_opt(&mut self, code: OptionCode, v: u32) {
+        self.0.extend_from_slice(&code.0.to_be_bytes());
+        self.0.extend_from_slice(&[0, 4]);
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn u8_opt(&mut self, code: OptionCode, v: u8) {
+        self.0.extend_from_slice(&code.0.to_be_bytes());
+        self.0.extend_from_slice(&[0, 1, v]);
+    }
+
+    fn bytes_opt(&mut self, code: OptionCode, v: &[u8]) -> Option<()> {
+        let at = self.open(code);
+        self.0.extend_from_slice(v);
+        self.close(at)
+    }
+
+    fn status_opt(&mut self, code: u16, message: &str) -> Option<()> {
+        let at = self.open(OptionCode::STATUS_CODE);
+        self.0.extend_from_slice(&code.to_be_bytes());
+        self.0.extend_from_slice(message.as_bytes());
+        self.close(at)
+    }
+
+    fn u32s(&mut self, vs: &[u32]) {
+        for v in vs {
+            self.0.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    fn finish(mut self) -> Option<Vec<u8>> {
+        let len = u16::try_from(self.0.len().checked_sub(2)?).ok()?;
+        self.0.get_mut(..2)?.copy_from_slice(&len.to_be_bytes());
+        Some(self.0)
+    }
+}
+
+/// Sets the transaction id of a frame written by the fast encoders (they run before the id is
+/// drawn, so that a binding that cannot be expressed draws no id).
+pub(crate) fn set_frame_xid(frame: &mut [u8], xid: u32) {
+    let [_, a, b, c] = xid.to_be_bytes();
+    if let Some(x) = frame.get_mut(3..6) {
+        x.copy_from_slice(&[a, b, c]);
+    }
+}
+
+/// The options of [`lease_options`], written directly; `None` for FQDN / DNS information.
+fn write_lease_options(
+    w: &mut FrameOut,
+    b: &Binding,
+    status: BindingStatus,
+    base: UnixTime,
+    top_level: bool,
+) -> Option<()> {
+    if b.fqdn.is_some() || b.dns_removal.is_some() {
+        return None;
+    }
+    if top_level {
+        w.u32_opt(OptionCode::LQ_BASE_TIME, base.to_abs_time());
+    }
+    w.u8_opt(OptionCode::F_BINDING_STATUS, status.to_u8());
+    w.u32_opt(
+        OptionCode::F_START_TIME_OF_STATE,
+        b.start_time_of_state.to_abs_time(),
+    );
+    if let Some(t) = b
+        .state_expiration_time
+        .filter(|_| status == BindingStatus::Active || top_level)
+    {
+        w.u32_opt(OptionCode::F_STATE_EXPIRATION_TIME, t.to_abs_time());
+        if let Some(p) = b.partner_lifetime {
+            w.u32_opt(OptionCode::F_PARTNER_LIFETIME, p.to_abs_time());
+        }
+        if let Some(e) = b.expiration_time {
+            w.u32_opt(OptionCode::F_EXPIRATION_TIME, e.to_abs_time());
+        }
+    }
+    if !top_level && let Some(clt) = b.client_last_transaction_time {
+        w.u32_opt(
+            OptionCode::CLT_TIME,
+            secs_u32(base.saturating_duration_since(clt)),
+        );
+    }
+    if !top_level && let Some(raw) = b.partner_raw_clt_time {
+        w.u32_opt(OptionCode::F_PARTNER_RAW_CLT_TIME, raw.to_abs_time());
+    }
+    Some(())
+}
+
+/// The framed BNDUPD of [`bndupd_body`] (transaction id 0, see [`set_frame_xid`]), written
+/// directly. `None` when the binding is outside the fast path or cannot be expressed: the
+/// caller then uses [`bndupd_body`].
+pub(crate) fn encode_bndupd_frame(
+    b: &Binding,
+    status: BindingStatus,
+    now: UnixTime,
+) -> Option<Vec<u8>> {
+    let mut w = FrameOut::new(MessageType::BNDUPD, 0, now.to_abs_time());
+    let (pref, valid) = (secs_u32(b.preferred_lifetime), secs_u32(b.valid_lifetime));
+    match (&b.client, b.resource) {
+        (Some(c), resource) => {
+            Duid::new(&c.duid).ok()?;
+            let cd = w.open(OptionCode::CLIENT_DATA);
+            w.bytes_opt(OptionCode::CLIENTID, &c.duid)?;
+            w.u32_opt(OptionCode::LQ_BASE_TIME, now.to_abs_time());
+            let (t1, t2) = (secs_u32(b.t1), secs_u32(b.t2));
+            match resource {
+                Resource::Address(a) => {
+                    let ia = w.open(OptionCode::IA_NA);
+                    w.u32s(&[c.iaid, t1, t2]);
+                    let at = w.open(OptionCode::IAADDR);
+                    w.0.extend_from_slice(&a.octets());
+                    w.u32s(&[pref, valid]);
+                    write_lease_options(&mut w, b, status, now, false)?;
+                    w.close(at)?;
+                    w.close(ia)?;
+                }
+                Resource::Prefix { prefix, len } => {
+                    if len > 128 {
+                        return None;
+                    }
+                    let ia = w.open(OptionCode::IA_PD);
+                    w.u32s(&[c.iaid, t1, t2]);
+                    let at = w.open(OptionCode::IAPREFIX);
+                    w.u32s(&[pref, valid]);
+                    w.0.push(len);
+                    w.0.extend_from_slice(&prefix.octets());
+                    write_lease_options(&mut w, b, status, now, false)?;
+                    w.close(at)?;
+                    w.close(ia)?;
+                }
+            }
+            w.close(cd)?;
+        }
+        (None, Resource::Prefix { prefix, len }) => {
+            if len > 128 {
+                return None;
+            }
+            let at = w.open(OptionCode::IAPREFIX);
+            w.u32s(&[pref, valid]);
+            w.0.push(len);
+            w.0.extend_from_slice(&prefix.octets());
+            write_lease_options(&mut w, b, status, now, true)?;
+            w.close(at)?;
+        }
+        (None, Resource::Address(_)) => return None,
+    }
+    w.finish()
+}
+
+fn fast_reply_lease_options(w: &mut FrameOut, l: &LeaseMsg, r: &LeaseReply) -> Option<()> {
+    if let Some((s, m)) = &r.status {
+        w.status_opt(s.0, m)?;
+    }
+    if let Some(s) = l.status {
+        w.u8_opt(OptionCode::F_BINDING_STATUS, s);
+    }
+    if let Some(t) = l.state_expiration_time {
+        w.u32_opt(OptionCode::F_STATE_EXPIRATION_TIME, t);
+    }
+    if let Some(t) = l.partner_lifetime {
+        w.u32_opt(OptionCode::F_PARTNER_LIFETIME_SENT, t);
+    }
+    Some(())
+}
+
+/// The framed BNDREPLY of [`bndreply_body`], written directly. `None` outside the fast path
+/// (VSS present, a body [`bndreply_body`] would leave out): the caller then uses
+/// [`bndreply_body`].
+pub(crate) fn encode_bndreply_frame(
+    xid: u32,
+    now: UnixTime,
+    upd: &UpdateMsg,
+    replies: &[LeaseReply],
+    whole: Option<&(Status, String)>,
+) -> Option<Vec<u8>> {
+    let mut w = FrameOut::new(MessageType::BNDREPLY, xid, now.to_abs_time());
+    let mut it = replies.iter();
+    let none = LeaseReply { status: None };
+    match upd {
+        UpdateMsg::Client { duid, vss, ias, .. } => {
+            if vss.is_some() {
+                return None;
+            }
+            let cd = w.open(OptionCode::CLIENT_DATA);
+            if let Some(d) = duid.as_deref().filter(|d| Duid::new(d).is_ok()) {
+                w.bytes_opt(OptionCode::CLIENTID, d)?;
+            }
+            if let Some((s, m)) = whole {
+                w.status_opt(s.0, m)?;
+            }
+            for ia in ias {
+                let at = w.open(if ia.is_pd {
+                    OptionCode::IA_PD
+                } else {
+                    OptionCode::IA_NA
+                });
+                w.u32s(&[ia.iaid, ia.t1, ia.t2]);
+                for l in &ia.leases {
+                    let r = it.next().unwrap_or(&none);
+                    match l.resource {
+                        Some(Resource::Address(a)) => {
+                            let o = w.open(OptionCode::IAADDR);
+                            w.0.extend_from_slice(&a.octets());
+                            w.u32s(&[l.preferred, l.valid]);
+                            fast_reply_lease_options(&mut w, l, r)?;
+                            w.close(o)?;
+                        }
+                        Some(Resource::Prefix { prefix, len }) if len <= 128 => {
+                            let o = w.open(OptionCode::IAPREFIX);
+                            w.u32s(&[l.preferred, l.valid]);
+                            w.0.push(len);
+                            w.0.extend_from_slice(&prefix.octets());
+                            fast_reply_lease_options(&mut w, l, r)?;
+                            w.close(o)?;
+                        }
+                        Some(Resource::Prefix { .. }) | None => {}
+                    }
+                }
+                w.close(at)?;
+            }
+            w.close(cd)?;
+        }
+        UpdateMsg::Prefix { vss, lease, .. } => {
+            if vss.is_some() {
+                return None;
+            }
+            let Some(Resource::Prefix { prefix, len }) = lease.resource else {
+                return None;
+            };
+            if len > 128 {
+                return None;
+            }
+            let r = it.next().unwrap_or(&none);
+            let at = w.open(OptionCode::IAPREFIX);
+            w.u32s(&[lease.preferred, lease.valid]);
+            w.0.push(len);
+            w.0.extend_from_slice(&prefix.octets());
+            if let Some((s, m)) = whole {
+                w.status_opt(s.0, m)?;
+            }
+            fast_reply_lease_options(&mut w, lease, r)?;
+            w.close(at)?;
+        }
+    }
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binding::ClientKey;
+    use crate::time::Duration;
+    use alloc::format;
+    use dhcpv6_wire::{FailoverMessage, encode_frame};
+
+    fn owned_frame(t: MessageType, xid: u32, sent: u32, body: Option<DhcpOption>) -> Vec<u8> {
+        let mut m = FailoverMessage::new(t, xid, sent);
+        if let Some(b) = body {
+            m.options.push(b);
+        }
+        let mut v = Vec::new();
+        encode_frame(&m, &mut v).expect("encodable");
+        v
+    }
+
+    /// A spread of bindings: both resource kinds, with and without a client, every status,
+    /// every optional time present or absent.
+    fn bindings() -> Vec<Binding> {
+        let now = UnixTime::from_secs(1_800_000_000);
+        let mut out = Vec::new();
+        let resources = [
+            Resource::Address(Ipv6Addr::from(0x2001_0db8_u128 << 96 | 7)),
+            Resource::Prefix {
+                prefix: Ipv6Addr::from(0x2001_0db8_0001_u128 << 80),
+                len: 56,
+            },
+        ];
+        for (i, r) in resources.into_iter().enumerate() {
+            for s in 1..=8u8 {
+                for mask in 0..64u32 {
+                    let status = BindingStatus::from_u8(s).expect("1..=8");
+                    let mut b = Binding::new(r, status, now - Duration::from_secs(50));
+                    let t = |k: u64| Some(now + Duration::from_secs(k));
+                    if mask & 1 != 0 {
+                        b.client = Some(ClientKey {
+                            duid: alloc::vec![0, 3, 0, 1, 2, 3, 4, 5, 6, i as u8],
+                            iaid: mask,
+                        });
+                    }
+                    if mask & 2 != 0 {
+                        b.state_expiration_time = t(3600);
+                    }
+                    if mask & 4 != 0 {
+                        b.partner_lifetime = t(7200);
+                        b.expiration_time = t(5400);
+                    }
+                    if mask & 8 != 0 {
+                        b.client_last_transaction_time = Some(now - Duration::from_secs(9));
+                    }
+                    if mask & 16 != 0 {
+                        b.partner_raw_clt_time = Some(now - Duration::from_secs(19));
+                    }
+                    if mask & 32 != 0 {
+                        b.preferred_lifetime = Duration::from_secs(1800);
+                        b.valid_lifetime = Duration::from_secs(3600);
+                        b.t1 = Duration::from_secs(900);
+                        b.t2 = Duration::from_secs(1440);
+                    }
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_bndupd_encoding_matches_the_owned_encoding() {
+        let now = UnixTime::from_secs(1_800_000_123);
+        let mut fast = 0;
+        for b in bindings() {
+            let owned = bndupd_body(&b, b.status, now);
+            let direct = encode_bndupd_frame(&b, b.status, now);
+            match (owned, direct) {
+                (Some(body), Some(bytes)) => {
+                    fast += 1;
+                    assert_eq!(
+                        bytes,
+                        owned_frame(MessageType::BNDUPD, 0, now.to_abs_time(), Some(body)),
+                        "{b:?}"
+                    );
+                }
+                (None, Some(_)) => panic!("fast path expressed an inexpressible binding {b:?}"),
+                (_, None) => assert!(
+                    b.client.is_none() && matches!(b.resource, Resource::Address(_)),
+                    "fast path declined {b:?}"
+                ),
+            }
+        }
+        assert!(
+            fast >= 768,
+            "the fast path covers the common shapes ({fast})"
+        );
+    }
+
+    #[test]
+    fn fast_bndupd_encoding_declines_fqdn_and_dns_information() {
+        let now = UnixTime::from_secs(1_800_000_123);
+        let mut b = bindings().swap_remove(1);
+        b.fqdn = Some(alloc::vec![0, 3, b'f', b'o', b'o', 0]);
+        assert!(encode_bndupd_frame(&b, b.status, now).is_none());
+        b.fqdn = None;
+        b.dns_removal = Some(DnsRemovalInfo::default());
+        assert!(encode_bndupd_frame(&b, b.status, now).is_none());
+    }
+
+    fn check_decode(frame: &[u8]) -> bool {
+        let Some(f) = decode_update_frame(frame) else {
+            return false;
+        };
+        let m = FailoverMessage::parse(frame).unwrap_or_else(|e| {
+            panic!("fast decode accepted what parse rejects ({e}): {frame:x?}")
+        });
+        assert_eq!(
+            (m.msg_type, m.transaction_id, m.sent_time),
+            (f.msg_type, f.xid, f.sent_time)
+        );
+        assert_eq!(status_of(&m.options), f.top_status, "{frame:x?}");
+        assert_eq!(
+            format!("{:?}", parse_update(&m.options)),
+            format!("{:?}", f.body),
+            "{frame:x?}"
+        );
+        true
+    }
+
+    fn replies_for(upd: &UpdateMsg, k: usize) -> Vec<LeaseReply> {
+        let n = match upd {
+            UpdateMsg::Client { ias, .. } => ias.iter().map(|i| i.leases.len()).sum(),
+            UpdateMsg::Prefix { .. } => 1,
+        };
+        (0..n + k % 2)
+            .map(|i| LeaseReply {
+                status: ((i + k) % 3 == 0).then(|| (Status::ADDRESS_IN_USE, "in use".into())),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fast_decoding_and_reply_encoding_match_the_owned_path() {
+        let now = UnixTime::from_secs(1_800_000_123);
+        let mut frames = Vec::new();
+        for b in bindings() {
+            if let Some(f) = encode_bndupd_frame(&b, b.status, now) {
+                frames.push(f);
+            }
+        }
+        let mut decoded = 0;
+        for (k, f) in frames.iter().enumerate() {
+            let body = f.get(2..).expect("framed");
+            assert!(check_decode(body), "the fast path decodes its own encoding");
+            decoded += 1;
+            // The BNDREPLY to it, with and without a whole-update status.
+            let upd = decode_update_frame(body)
+                .and_then(|u| u.body.ok())
+                .expect("a body");
+            let replies = replies_for(&upd, k);
+            let whole = (k % 4 == 0).then(|| (Status::UNSPEC_FAIL, String::from("whole")));
+            let direct = encode_bndreply_frame(0x12_3456, now, &upd, &replies, whole.as_ref())
+                .expect("fast path covers it");
+            let owned = owned_frame(
+                MessageType::BNDREPLY,
+                0x12_3456,
+                now.to_abs_time(),
+                bndreply_body(&upd, &replies, whole),
+            );
+            assert_eq!(direct, owned);
+            assert!(check_decode(direct.get(2..).expect("framed")));
+        }
+        assert!(decoded >= 768);
+    }
+
+    #[test]
+    fn fast_decoding_never_accepts_what_the_owned_path_rejects_or_reads_differently() {
+        let now = UnixTime::from_secs(1_800_000_123);
+        let bs = bindings();
+        let mut accepted = 0usize;
+        for b in bs.iter().step_by(7) {
+            let Some(f) = encode_bndupd_frame(b, b.status, now) else {
+                continue;
+            };
+            let body = f.get(2..).expect("framed").to_vec();
+            // Every truncation.
+            for cut in 0..body.len() {
+                check_decode(body.get(..cut).expect("in range"));
+            }
+            // Every single-byte change to a few values.
+            for i in 0..body.len() {
+                for v in [0u8, 1, 3, 4, 0x19, 0x2d, 0x80, 0xff] {
+                    let mut m = body.clone();
+                    if let Some(x) = m.get_mut(i) {
+                        *x = v;
+                    }
+                    accepted += usize::from(check_decode(&m));
+                }
+            }
+        }
+        assert!(
+            accepted > 1000,
+            "mutants still on the fast path: {accepted}"
+        );
+    }
+
+    #[test]
+    fn set_frame_xid_writes_the_24_bit_id() {
+        let b = bindings().swap_remove(1);
+        let now = UnixTime::from_secs(1_800_000_123);
+        let mut f = encode_bndupd_frame(&b, b.status, now).expect("fast");
+        set_frame_xid(&mut f, 0xab_cdef);
+        let m = FailoverMessage::parse(f.get(2..).expect("framed")).expect("parses");
+        assert_eq!(m.transaction_id, 0xab_cdef);
+    }
 }

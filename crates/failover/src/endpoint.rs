@@ -2148,13 +2148,13 @@ impl Endpoint {
             }
         }
         if writes == 0 {
-            self.send_bndreply(now, m.transaction_id, &upd, &replies, whole);
+            self.send_bndreply(now, xid, &upd, &replies, whole);
         } else {
             self.replies.insert(
                 reply_id,
                 PendingReply {
                     remaining: writes,
-                    xid: m.transaction_id,
+                    xid,
                     upd,
                     replies,
                     slots,
@@ -2436,6 +2436,12 @@ impl Endpoint {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
         //# The BNDREPLY message MUST have the same xid
         //# as the BNDUPD message to which it is a response.
+        if let Some(bytes) =
+            codec::encode_bndreply_frame(xid, now.wall, upd, replies, whole.as_ref())
+        {
+            self.send_frame(bytes, now);
+            return;
+        }
         let mut r = self.msg(MessageType::BNDREPLY, xid, now);
         if let Some(body) = codec::bndreply_body(upd, replies, whole) {
             r.options.push(body);
@@ -2443,22 +2449,27 @@ impl Endpoint {
         self.send(r, now);
     }
 
-    fn on_bndreply(&mut self, now: Now, m: &FailoverMessage) {
-        let Some(out) = self.outstanding.remove(&m.transaction_id) else {
+    /// A BNDREPLY: its transaction id, its first top-level OPTION_STATUS_CODE and its body (if
+    /// one could be read).
+    fn on_bndreply(
+        &mut self,
+        now: Now,
+        xid: u32,
+        top_status: Option<(u16, String)>,
+        body: Option<UpdateMsg>,
+    ) {
+        let Some(out) = self.outstanding.remove(&xid) else {
             self.events.push_back(Event::ProtocolViolation {
-                what: format!("BNDREPLY for unknown xid {:#08x}", m.transaction_id),
+                what: format!("BNDREPLY for unknown xid {xid:#08x}"),
             });
             return;
         };
         self.outstanding_res.remove(&out.resource);
         let resource = out.resource;
         // The lease-level answer about our resource (or the whole-update status).
-        let mut status: Option<(u16, String)> = m
-            .options
-            .status_code()
-            .map(|s| (s.status.0, s.message.clone()));
+        let mut status: Option<(u16, String)> = top_status;
         let mut lifetime_sent = None;
-        if let Ok(body) = codec::parse_update(&m.options) {
+        if let Some(body) = body {
             match body {
                 UpdateMsg::Client {
                     ias, status_code, ..
@@ -2777,7 +2788,13 @@ impl Endpoint {
             } else {
                 b.status
             };
-            let Some(body) = codec::bndupd_body(b, status, now.wall) else {
+            // The common shapes are written directly (the transaction id is set once drawn);
+            // the others go through the owned option tree.
+            let body = match codec::encode_bndupd_frame(b, status, now.wall) {
+                Some(frame) => Some(Ok(frame)),
+                None => codec::bndupd_body(b, status, now.wall).map(Err),
+            };
+            let Some(body) = body else {
                 if let Some(b) = self.bindings.get_mut(&r) {
                     b.needs_partner_update = false;
                 }
@@ -2785,9 +2802,17 @@ impl Endpoint {
                 continue;
             };
             let xid = self.fresh_xid();
-            let mut m = self.msg(MessageType::BNDUPD, xid, now);
-            m.options.push(body);
-            self.send(m, now);
+            match body {
+                Ok(mut frame) => {
+                    codec::set_frame_xid(&mut frame, xid);
+                    self.send_frame(frame, now);
+                }
+                Err(body) => {
+                    let mut m = self.msg(MessageType::BNDUPD, xid, now);
+                    m.options.push(body);
+                    self.send(m, now);
+                }
+            }
             let seq = self.seq.get(&r).copied().unwrap_or(0);
             self.outstanding.insert(
                 xid,

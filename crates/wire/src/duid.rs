@@ -72,15 +72,18 @@ impl Duid {
         Ok(Self(SmallBytes::new(bytes)))
     }
 
-    /// Validates and copies `bytes` found at absolute `offset`.
+    /// A placeholder for [`Duid::set_valid`] (not a valid DUID on its own).
+    pub(crate) const PLACEHOLDER: Self = Self(SmallBytes::EMPTY);
+
+    /// Sets the bytes, which [`Duid::check`] accepted, in place.
     #[inline]
-    pub(crate) fn from_slice_at(bytes: &[u8], offset: usize) -> Result<Self, ParseError> {
-        Self::check(bytes, offset)?;
-        Ok(Self(SmallBytes::new(bytes)))
+    pub(crate) fn set_valid(&mut self, bytes: &[u8]) {
+        self.0.set(bytes);
     }
 
+    /// Checks the length of `bytes` (found at absolute `offset`) against its DUID type.
     #[inline]
-    fn check(bytes: &[u8], offset: usize) -> Result<(), ParseError> {
+    pub(crate) fn check(bytes: &[u8], offset: usize) -> Result<(), ParseError> {
         let declared = bytes.len();
         let allowed = match bytes.first_chunk::<2>().map(|t| u16::from_be_bytes(*t)) {
             None => AllowedLength::Between(2, Self::MAX_LEN),

@@ -8,7 +8,7 @@ use bytes::BufMut;
 use crate::codes::{HeaderKind, MessageType};
 use crate::error::{ParseError, ParseErrorKind};
 use crate::option::Options;
-use crate::reader::Reader;
+use crate::reader::{Depth, Reader};
 use crate::{BufSink, Emit, Parse, Sink, TO_VEC_CAPACITY};
 
 /// Largest 24-bit transaction id.
@@ -93,10 +93,8 @@ impl Message {
     /// # Errors
     /// A [`ParseError`] naming the fault, its offset in `bytes` and the enclosing option.
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
-        let mut r = Reader::new(bytes);
-        let m = <Self as Parse>::parse(&mut r)?;
-        r.finish()?;
-        Ok(m)
+        // Every layout consumes `bytes` to its end (options run to the end of the message).
+        Self::parse_slice(bytes, 0, Depth::default(), |m| m)
     }
 
     /// The message type.
@@ -199,15 +197,34 @@ impl ClientMessage {
 impl<'a> Parse<'a> for Message {
     /// Reads a message to the end of the reader.
     fn parse(r: &mut Reader<'a>) -> Result<Self, ParseError> {
+        let base = r.offset();
+        let depth = r.depth();
+        Self::parse_slice(r.rest(), base, depth, |m| m)
+    }
+}
+
+impl Message {
+    /// Decodes a message spanning all of `bytes` (`base` = absolute offset of `bytes`, `depth`
+    /// the nesting counters) and hands it to `wrap` (`Box::new` for a relayed message), which
+    /// lets the compiler build the value where it is stored instead of copying it there.
+    #[inline(always)]
+    pub(crate) fn parse_slice<T>(
+        bytes: &[u8],
+        base: usize,
+        depth: Depth,
+        wrap: impl FnOnce(Self) -> T,
+    ) -> Result<T, ParseError> {
+        let mut r = Reader::scoped(bytes, base, depth);
         let msg_type = MessageType(r.u8()?);
         match msg_type.header_kind() {
             HeaderKind::Client => {
                 let transaction_id = r.u24()?;
-                Ok(Self::Client(ClientMessage {
+                let options = Options::parse(&mut r)?;
+                Ok(wrap(Self::Client(ClientMessage {
                     msg_type,
                     transaction_id,
-                    options: Options::parse(r)?,
-                }))
+                    options,
+                })))
             }
             HeaderKind::Relay => {
                 //= https://www.rfc-editor.org/rfc/rfc8415#section-19.1.1
@@ -215,24 +232,33 @@ impl<'a> Parse<'a> for Message {
                 //# hop-count against HOP_COUNT_LIMIT.
                 // The codec bounds the nesting itself so hostile input cannot recurse deeply.
                 r.enter_relay()?;
-                Ok(Self::Relay(RelayMessage {
+                let hop_count = r.u8()?;
+                let link_address = r.ipv6()?;
+                let peer_address = r.ipv6()?;
+                let options = Options::parse(&mut r)?;
+                Ok(wrap(Self::Relay(RelayMessage {
                     msg_type,
-                    hop_count: r.u8()?,
-                    link_address: r.ipv6()?,
-                    peer_address: r.ipv6()?,
-                    options: Options::parse(r)?,
-                }))
+                    hop_count,
+                    link_address,
+                    peer_address,
+                    options,
+                })))
             }
-            HeaderKind::Failover => Ok(Self::Failover(FailoverMessage {
-                msg_type,
-                transaction_id: r.u24()?,
-                sent_time: r.u32()?,
-                options: Options::parse(r)?,
-            })),
-            HeaderKind::Unknown => Ok(Self::Unknown {
+            HeaderKind::Failover => {
+                let transaction_id = r.u24()?;
+                let sent_time = r.u32()?;
+                let options = Options::parse(&mut r)?;
+                Ok(wrap(Self::Failover(FailoverMessage {
+                    msg_type,
+                    transaction_id,
+                    sent_time,
+                    options,
+                })))
+            }
+            HeaderKind::Unknown => Ok(wrap(Self::Unknown {
                 msg_type,
                 data: r.rest().to_vec(),
-            }),
+            })),
         }
     }
 }

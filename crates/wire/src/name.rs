@@ -79,6 +79,33 @@ impl DomainName {
     /// # Errors
     /// [`ParseErrorKind::BadDomainName`] with the offset of the bad label.
     pub fn parse_one(r: &mut Reader<'_>, allow_partial: bool) -> Result<Self, ParseError> {
+        Self::scan(r, allow_partial).map(Self::from_valid)
+    }
+
+    /// A name from wire bytes that [`DomainName::scan`] returned.
+    #[inline]
+    pub(crate) fn from_valid(bytes: &[u8]) -> Self {
+        Self(SmallBytes::new(bytes))
+    }
+
+    /// Sets the wire bytes, which [`DomainName::scan`] returned, in place.
+    #[inline]
+    pub(crate) fn set_valid(&mut self, bytes: &[u8]) {
+        self.0.set(bytes);
+    }
+
+    /// Reads a name that spans the rest of `r` (partial names allowed) and returns its bytes.
+    pub(crate) fn scan_rest<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], ParseError> {
+        let name = Self::scan(r, true)?;
+        r.finish()?;
+        Ok(name)
+    }
+
+    /// Validates one name as [`DomainName::parse_one`] does and returns its wire bytes.
+    pub(crate) fn scan<'a>(
+        r: &mut Reader<'a>,
+        allow_partial: bool,
+    ) -> Result<&'a [u8], ParseError> {
         let start = r.clone();
         let mut total = 0usize;
         loop {
@@ -123,7 +150,7 @@ impl DomainName {
         }
         let consumed = start.remaining().saturating_sub(r.remaining());
         let mut s = start;
-        Ok(Self(SmallBytes::new(s.take(consumed)?)))
+        s.take(consumed)
     }
 
     /// Whether the name ends with the root label.
@@ -191,9 +218,7 @@ impl fmt::Display for DomainName {
 impl<'a> Parse<'a> for DomainName {
     /// Consumes the whole reader as one name; partial names are allowed.
     fn parse(r: &mut Reader<'a>) -> Result<Self, ParseError> {
-        let n = Self::parse_one(r, true)?;
-        r.finish()?;
-        Ok(n)
+        Self::scan_rest(r).map(Self::from_valid)
     }
 }
 

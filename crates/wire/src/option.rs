@@ -390,6 +390,11 @@ impl IaPrefix {
     }
 }
 
+const NOT_STORED: ParseErrorKind = ParseErrorKind::BadValue {
+    field: "option",
+    reason: "internal: decoded option not stored",
+};
+
 const BAD_PREFIX_LEN: ParseErrorKind = ParseErrorKind::BadValue {
     field: "prefix-length",
     reason: "greater than 128",
@@ -625,10 +630,27 @@ impl<'a> Parse<'a> for Options {
 }
 
 impl Options {
-    /// The hot path: walks the TLVs over a slice (`base` = absolute offset of `bytes`, `ctx`
-    /// carries the nesting counters) and decodes each payload.
+    /// Decodes the option list spanning all of `bytes` (`base` = absolute offset of `bytes`,
+    /// `depth` the nesting counters).
     pub(crate) fn parse_slice(bytes: &[u8], base: usize, depth: Depth) -> Result<Self, ParseError> {
-        let mut v = Vec::with_capacity(count_options(bytes));
+        let mut v = Vec::new();
+        Self::parse_into(&mut v, bytes, base, depth)?;
+        Ok(Self(v))
+    }
+
+    /// The hot path: walks the TLVs over a slice and decodes each payload straight into `v`
+    /// (which the caller may already have placed inside its own option, see
+    /// [`DhcpOption::decode_into`]).
+    pub(crate) fn parse_into(
+        v: &mut Vec<DhcpOption>,
+        bytes: &[u8],
+        base: usize,
+        depth: Depth,
+    ) -> Result<(), ParseError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        v.reserve_exact(count_options(bytes));
         let mut rest = bytes;
         let mut offset = base;
         while !rest.is_empty() {
@@ -648,11 +670,15 @@ impl Options {
                     bad_len(offset, len, AllowedLength::Between(0, tail.len())).within(code)
                 );
             };
-            v.push(DhcpOption::from_raw(code, data, offset, depth)?);
+            if let Err(e) =
+                DhcpOption::decode_into(v, code, data, offset, offset.saturating_add(4), depth)
+            {
+                return Err(e.within(code));
+            }
             offset = offset.saturating_add(4).saturating_add(len);
             rest = tail;
         }
-        Ok(Self(v))
+        Ok(())
     }
 }
 
@@ -712,33 +738,8 @@ fn fixed<const N: usize>(data: &[u8], start: usize) -> Result<[u8; N], ParseErro
     }
 }
 
-fn exact<const N: usize>(body: &mut Reader<'_>, start: usize) -> Result<[u8; N], ParseError> {
-    if body.remaining() != N {
-        return Err(bad_len(start, body.remaining(), AllowedLength::Exactly(N)));
-    }
-    body.array::<N>()
-}
-
-fn at_least(body: &Reader<'_>, start: usize, n: usize) -> Result<(), ParseError> {
-    if body.remaining() < n {
-        return Err(bad_len(start, body.remaining(), AllowedLength::AtLeast(n)));
-    }
-    Ok(())
-}
-
-fn multiple_of(body: &Reader<'_>, start: usize, n: usize) -> Result<(), ParseError> {
-    if body.remaining().checked_rem(n) != Some(0) {
-        return Err(bad_len(
-            start,
-            body.remaining(),
-            AllowedLength::MultipleOf(n),
-        ));
-    }
-    Ok(())
-}
-
-fn utf8(bytes: &[u8], at: usize, field: &'static str) -> Result<String, ParseError> {
-    core::str::from_utf8(bytes).map(String::from).map_err(|e| {
+fn utf8<'a>(bytes: &'a [u8], at: usize, field: &'static str) -> Result<&'a str, ParseError> {
+    core::str::from_utf8(bytes).map_err(|e| {
         ParseError::new(
             at.saturating_add(e.valid_up_to()),
             ParseErrorKind::BadValue {
@@ -749,15 +750,6 @@ fn utf8(bytes: &[u8], at: usize, field: &'static str) -> Result<String, ParseErr
     })
 }
 
-fn addresses(body: &mut Reader<'_>, start: usize) -> Result<Vec<Ipv6Addr>, ParseError> {
-    multiple_of(body, start, 16)?;
-    let mut v = Vec::with_capacity(body.remaining() / 16);
-    while !body.is_empty() {
-        v.push(body.ipv6()?);
-    }
-    Ok(v)
-}
-
 fn length_prefixed_items(body: &mut Reader<'_>) -> Result<Vec<Vec<u8>>, ParseError> {
     let mut v = Vec::new();
     while !body.is_empty() {
@@ -765,16 +757,6 @@ fn length_prefixed_items(body: &mut Reader<'_>) -> Result<Vec<Vec<u8>>, ParseErr
         v.push(body.take(usize::from(len))?.to_vec());
     }
     Ok(v)
-}
-
-fn nested_message(body: &mut Reader<'_>) -> Result<Box<Message>, ParseError> {
-    body.descend()?;
-    Ok(Box::new(<Message as Parse>::parse(body)?))
-}
-
-fn nested_options(body: &mut Reader<'_>) -> Result<Options, ParseError> {
-    body.descend()?;
-    Options::parse(body)
 }
 
 impl DhcpOption {
@@ -844,6 +826,21 @@ impl DhcpOption {
         }
     }
 
+    /// The encapsulated option list of the options that have one.
+    fn options_mut(&mut self) -> Option<&mut Options> {
+        match self {
+            Self::IaNa(IaNa { options, .. })
+            | Self::IaPd(IaPd { options, .. })
+            | Self::IaTa(IaTa { options, .. })
+            | Self::IaAddr(IaAddr { options, .. })
+            | Self::IaPrefix(IaPrefix { options, .. })
+            | Self::LqQuery(LqQuery { options, .. })
+            | Self::ClientData(options)
+            | Self::DnsRemovalInfo(options) => Some(options),
+            _ => None,
+        }
+    }
+
     /// The value of a 4-byte integer option (times, intervals, counters), else `None`.
     #[must_use]
     pub fn u32_value(&self) -> Option<u32> {
@@ -869,75 +866,146 @@ impl DhcpOption {
         }
     }
 
-    /// Decodes one option from its payload slice; `start` is the absolute offset of its code
-    /// field. Fixed layouts are decoded straight from the slice; the rest go through a
-    /// [`Reader`] scoped to the payload.
+    /// Decodes one option from its payload slice into `out`: the one decoder behind
+    /// [`Options`] parsing, [`DhcpOption`]'s [`Parse`] and the payload structs' [`Parse`].
+    ///
+    /// `start` is the offset that length errors report (the option's code field, or the
+    /// payload when a payload struct is parsed on its own), `dstart` the absolute offset of
+    /// `data`, `depth` the nesting counters. Each arm validates first and then hands `out` a
+    /// closure that builds the value, so that the value is built in its final place (see
+    /// [`OptionSink`]); options that encapsulate options are stored first and their list is
+    /// then decoded straight into them.
     #[inline(always)]
-    pub(crate) fn from_raw(
+    pub(crate) fn decode_into<O: OptionSink>(
+        out: &mut O,
         code: OptionCode,
         data: &[u8],
         start: usize,
+        dstart: usize,
         depth: Depth,
-    ) -> Result<Self, ParseError> {
-        let dstart = start.saturating_add(4);
+    ) -> Result<(), ParseError> {
         let u32_of = || fixed::<4>(data, start).map(u32::from_be_bytes);
-        let nested = |rest: &[u8], skip: usize| -> Result<Options, ParseError> {
-            Options::parse_slice(rest, dstart.saturating_add(skip), depth.descend(dstart)?)
-        };
-        let res = match code {
-            OptionCode::CLIENTID => Duid::from_slice_at(data, dstart).map(Self::ClientId),
-            OptionCode::SERVERID => Duid::from_slice_at(data, dstart).map(Self::ServerId),
-            OptionCode::RELAY_ID => Duid::from_slice_at(data, dstart).map(Self::RelayId),
-            OptionCode::ELAPSED_TIME => {
-                fixed::<2>(data, start).map(|b| Self::ElapsedTime(u16::from_be_bytes(b)))
+        let at_least = |n: usize| {
+            if data.len() < n {
+                Err(bad_len(start, data.len(), AllowedLength::AtLeast(n)))
+            } else {
+                Ok(())
             }
-            OptionCode::PREFERENCE => fixed::<1>(data, start).map(|[b]| Self::Preference(b)),
-            OptionCode::RAPID_COMMIT => fixed::<0>(data, start).map(|_| Self::RapidCommit),
-            OptionCode::IA_NA | OptionCode::IA_PD => match data.split_first_chunk::<12>() {
-                Some((h, rest)) => {
-                    let [i0, i1, i2, i3, a0, a1, a2, a3, b0, b1, b2, b3] = *h;
-                    let iaid = u32::from_be_bytes([i0, i1, i2, i3]);
-                    let t1 = u32::from_be_bytes([a0, a1, a2, a3]);
-                    let t2 = u32::from_be_bytes([b0, b1, b2, b3]);
-                    nested(rest, 12).map(|options| {
-                        if code == OptionCode::IA_NA {
-                            Self::IaNa(IaNa {
-                                iaid,
-                                t1,
-                                t2,
-                                options,
-                            })
-                        } else {
-                            Self::IaPd(IaPd {
-                                iaid,
-                                t1,
-                                t2,
-                                options,
-                            })
-                        }
-                    })
+        };
+        // Encapsulated options are decoded into the list of the option just stored.
+        let nested = |slot: Option<&mut Self>, skip: usize| {
+            let depth = depth.descend(dstart)?;
+            let rest = data.get(skip..).unwrap_or_default();
+            match slot.and_then(Self::options_mut) {
+                Some(v) => Options::parse_into(&mut v.0, rest, dstart.saturating_add(skip), depth),
+                None => Err(ParseError::new(dstart, NOT_STORED)),
+            }
+        };
+        // The payload as a reader, for the variable layouts; `finish` rejects trailing bytes.
+        let body = || Reader::scoped(data, dstart, depth);
+        match code {
+            OptionCode::CLIENTID | OptionCode::SERVERID | OptionCode::RELAY_ID => {
+                Duid::check(data, dstart)?;
+                let slot = out.put_mut(|| match code {
+                    OptionCode::CLIENTID => Self::ClientId(Duid::PLACEHOLDER),
+                    OptionCode::SERVERID => Self::ServerId(Duid::PLACEHOLDER),
+                    _ => Self::RelayId(Duid::PLACEHOLDER),
+                });
+                if let Some(Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d)) = slot {
+                    d.set_valid(data);
                 }
-                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(12))),
-            },
-            OptionCode::IAADDR => match data.split_first_chunk::<24>() {
-                Some((h, rest)) => {
-                    let (addr, lt) = h.split_first_chunk::<16>().unwrap_or((&[0; 16], &[]));
-                    let lt: [u8; 8] = lt.try_into().unwrap_or_default();
-                    let [p0, p1, p2, p3, v0, v1, v2, v3] = lt;
-                    nested(rest, 24).map(|options| {
-                        Self::IaAddr(IaAddr {
-                            address: Ipv6Addr::from(*addr),
-                            preferred_lifetime: u32::from_be_bytes([p0, p1, p2, p3]),
-                            valid_lifetime: u32::from_be_bytes([v0, v1, v2, v3]),
+            }
+            OptionCode::IA_NA | OptionCode::IA_PD => {
+                let Some((h, _)) = data.split_first_chunk::<12>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(12)));
+                };
+                let [i0, i1, i2, i3, a0, a1, a2, a3, b0, b1, b2, b3] = *h;
+                let iaid = u32::from_be_bytes([i0, i1, i2, i3]);
+                let t1 = u32::from_be_bytes([a0, a1, a2, a3]);
+                let t2 = u32::from_be_bytes([b0, b1, b2, b3]);
+                let slot = out.put_mut(|| {
+                    let options = Options::new();
+                    if code == OptionCode::IA_NA {
+                        Self::IaNa(IaNa {
+                            iaid,
+                            t1,
+                            t2,
                             options,
                         })
+                    } else {
+                        Self::IaPd(IaPd {
+                            iaid,
+                            t1,
+                            t2,
+                            options,
+                        })
+                    }
+                });
+                nested(slot, 12)?;
+            }
+            OptionCode::IA_TA => {
+                let Some((h, _)) = data.split_first_chunk::<4>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(4)));
+                };
+                let iaid = u32::from_be_bytes(*h);
+                let slot = out.put_mut(|| {
+                    Self::IaTa(IaTa {
+                        iaid,
+                        options: Options::new(),
                     })
+                });
+                nested(slot, 4)?;
+            }
+            OptionCode::IAADDR => {
+                let Some((h, _)) = data.split_first_chunk::<24>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(24)));
+                };
+                let (addr, lt) = h.split_first_chunk::<16>().unwrap_or((&[0; 16], &[]));
+                let lt: [u8; 8] = lt.try_into().unwrap_or_default();
+                let [p0, p1, p2, p3, v0, v1, v2, v3] = lt;
+                let address = Ipv6Addr::from(*addr);
+                let preferred_lifetime = u32::from_be_bytes([p0, p1, p2, p3]);
+                let valid_lifetime = u32::from_be_bytes([v0, v1, v2, v3]);
+                let slot = out.put_mut(|| {
+                    Self::IaAddr(IaAddr {
+                        address,
+                        preferred_lifetime,
+                        valid_lifetime,
+                        options: Options::new(),
+                    })
+                });
+                nested(slot, 24)?;
+            }
+            OptionCode::IAPREFIX => {
+                let Some((h, _)) = data.split_first_chunk::<25>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(25)));
+                };
+                let (lt, tail) = h.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+                let [p0, p1, p2, p3, v0, v1, v2, v3] = *lt;
+                let (&prefix_len, prefix) = tail.split_first().unwrap_or((&0, &[]));
+                let prefix = Ipv6Addr::from(<[u8; 16]>::try_from(prefix).unwrap_or_default());
+                if prefix_len > 128 {
+                    return Err(ParseError::new(dstart.saturating_add(8), BAD_PREFIX_LEN));
                 }
-                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(24))),
-            },
+                let preferred_lifetime = u32::from_be_bytes([p0, p1, p2, p3]);
+                let valid_lifetime = u32::from_be_bytes([v0, v1, v2, v3]);
+                let slot = out.put_mut(|| {
+                    Self::IaPrefix(IaPrefix {
+                        preferred_lifetime,
+                        valid_lifetime,
+                        prefix_len,
+                        prefix,
+                        options: Options::new(),
+                    })
+                });
+                nested(slot, 25)?;
+            }
             OptionCode::ORO => {
-                if data.len() & 1 == 0 {
-                    Ok(Self::Oro(
+                if data.len() & 1 != 0 {
+                    return Err(bad_len(start, data.len(), AllowedLength::MultipleOf(2)));
+                }
+                out.put(|| {
+                    Self::Oro(
                         data.chunks_exact(2)
                             .map(|c| {
                                 OptionCode(u16::from_be_bytes([
@@ -946,198 +1014,83 @@ impl DhcpOption {
                                 ]))
                             })
                             .collect(),
-                    ))
-                } else {
-                    Err(bad_len(start, data.len(), AllowedLength::MultipleOf(2)))
-                }
+                    )
+                });
             }
-            OptionCode::IAPREFIX => match data.split_first_chunk::<25>() {
-                Some((h, rest)) => {
-                    let (lt, tail) = h.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
-                    let [p0, p1, p2, p3, v0, v1, v2, v3] = *lt;
-                    let (&prefix_len, prefix) = tail.split_first().unwrap_or((&0, &[]));
-                    let prefix: [u8; 16] = prefix.try_into().unwrap_or_default();
-                    if prefix_len > 128 {
-                        Err(ParseError::new(dstart.saturating_add(8), BAD_PREFIX_LEN))
-                    } else {
-                        nested(rest, 25).map(|options| {
-                            Self::IaPrefix(IaPrefix {
-                                preferred_lifetime: u32::from_be_bytes([p0, p1, p2, p3]),
-                                valid_lifetime: u32::from_be_bytes([v0, v1, v2, v3]),
-                                prefix_len,
-                                prefix: Ipv6Addr::from(prefix),
-                                options,
-                            })
-                        })
-                    }
-                }
-                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(25))),
-            },
-            OptionCode::RELAY_MSG => depth.descend(dstart).and_then(|d| {
-                let mut body = Reader::scoped(data, dstart, d);
-                let m = <Message as Parse>::parse(&mut body)?;
-                body.finish()?;
-                Ok(Self::RelayMsg(Box::new(m)))
-            }),
-            OptionCode::INTERFACE_ID => Ok(Self::InterfaceId(data.to_vec())),
-            OptionCode::STATUS_CODE => match data.split_first_chunk::<2>() {
-                Some((s, text)) => {
-                    utf8(text, dstart.saturating_add(2), "status-message").map(|message| {
-                        Self::StatusCode(StatusCode {
-                            status: Status(u16::from_be_bytes(*s)),
-                            message,
-                        })
-                    })
-                }
-                None => Err(bad_len(start, data.len(), AllowedLength::AtLeast(2))),
-            },
-            OptionCode::DNS_SERVERS | OptionCode::LQ_CLIENT_LINK => {
-                if data.len() & 15 == 0 {
-                    let v = data
-                        .chunks_exact(16)
-                        .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default()))
-                        .collect();
-                    Ok(if code == OptionCode::DNS_SERVERS {
-                        Self::DnsServers(v)
-                    } else {
-                        Self::LqClientLink(v)
-                    })
-                } else {
-                    Err(bad_len(start, data.len(), AllowedLength::MultipleOf(16)))
-                }
+            OptionCode::PREFERENCE => {
+                let [b] = fixed::<1>(data, start)?;
+                out.put(|| Self::Preference(b));
             }
-            OptionCode::CLIENT_DATA => nested(data, 0).map(Self::ClientData),
-            OptionCode::F_DNS_REMOVAL_INFO => nested(data, 0).map(Self::DnsRemovalInfo),
-            OptionCode::CLT_TIME => u32_of().map(Self::CltTime),
-            OptionCode::LQ_BASE_TIME => u32_of().map(Self::LqBaseTime),
-            OptionCode::F_BINDING_STATUS => {
-                fixed::<1>(data, start).map(|[b]| Self::BindingStatus(BindingStatus(b)))
-            }
-            OptionCode::F_START_TIME_OF_STATE => u32_of().map(Self::StartTimeOfState),
-            OptionCode::F_STATE_EXPIRATION_TIME => u32_of().map(Self::StateExpirationTime),
-            OptionCode::F_PARTNER_LIFETIME => u32_of().map(Self::PartnerLifetime),
-            OptionCode::F_EXPIRATION_TIME => u32_of().map(Self::ExpirationTime),
-            _ => {
-                let mut body = Reader::scoped(data, dstart, depth);
-                Self::parse_payload(code, start, &mut body)
-            }
-        };
-        res.map_err(|e| e.within(code))
-    }
-
-    /// Decodes one payload. `start` is the absolute offset of the option's code field.
-    pub(crate) fn parse_payload(
-        code: OptionCode,
-        start: usize,
-        body: &mut Reader<'_>,
-    ) -> Result<Self, ParseError> {
-        let u32_of = |body: &mut Reader<'_>| exact::<4>(body, start).map(u32::from_be_bytes);
-        let opt = match code {
-            OptionCode::CLIENTID => Self::ClientId(Duid::parse(body)?),
-            OptionCode::SERVERID => Self::ServerId(Duid::parse(body)?),
-            OptionCode::RELAY_ID => Self::RelayId(Duid::parse(body)?),
-            OptionCode::IA_NA => {
-                at_least(body, start, 12)?;
-                Self::IaNa(IaNa {
-                    iaid: body.u32()?,
-                    t1: body.u32()?,
-                    t2: body.u32()?,
-                    options: nested_options(body)?,
-                })
-            }
-            OptionCode::IA_PD => {
-                at_least(body, start, 12)?;
-                Self::IaPd(IaPd {
-                    iaid: body.u32()?,
-                    t1: body.u32()?,
-                    t2: body.u32()?,
-                    options: nested_options(body)?,
-                })
-            }
-            OptionCode::IA_TA => {
-                at_least(body, start, 4)?;
-                Self::IaTa(IaTa {
-                    iaid: body.u32()?,
-                    options: nested_options(body)?,
-                })
-            }
-            OptionCode::IAADDR => {
-                at_least(body, start, 24)?;
-                Self::IaAddr(IaAddr {
-                    address: body.ipv6()?,
-                    preferred_lifetime: body.u32()?,
-                    valid_lifetime: body.u32()?,
-                    options: nested_options(body)?,
-                })
-            }
-            OptionCode::IAPREFIX => {
-                at_least(body, start, 25)?;
-                let preferred_lifetime = body.u32()?;
-                let valid_lifetime = body.u32()?;
-                let at = body.offset();
-                let prefix_len = body.u8()?;
-                if prefix_len > 128 {
-                    return Err(ParseError::new(at, BAD_PREFIX_LEN));
-                }
-                Self::IaPrefix(IaPrefix {
-                    preferred_lifetime,
-                    valid_lifetime,
-                    prefix_len,
-                    prefix: body.ipv6()?,
-                    options: nested_options(body)?,
-                })
-            }
-            OptionCode::ORO => {
-                multiple_of(body, start, 2)?;
-                let mut v = Vec::with_capacity(body.remaining() / 2);
-                while !body.is_empty() {
-                    v.push(OptionCode(body.u16()?));
-                }
-                Self::Oro(v)
-            }
-            OptionCode::PREFERENCE => Self::Preference(exact::<1>(body, start)?[0]),
             OptionCode::ELAPSED_TIME => {
-                Self::ElapsedTime(u16::from_be_bytes(exact::<2>(body, start)?))
+                let v = u16::from_be_bytes(fixed::<2>(data, start)?);
+                out.put(|| Self::ElapsedTime(v));
             }
-            OptionCode::RELAY_MSG => Self::RelayMsg(nested_message(body)?),
+            OptionCode::RELAY_MSG => {
+                let m = Message::parse_slice(data, dstart, depth.descend(dstart)?, Box::new)?;
+                out.put(|| Self::RelayMsg(m));
+            }
             OptionCode::AUTH => {
-                at_least(body, start, 11)?;
-                Self::Auth(Auth {
-                    protocol: body.u8()?,
-                    algorithm: body.u8()?,
-                    rdm: body.u8()?,
-                    replay_detection: body.u64()?,
-                    info: body.rest().to_vec(),
-                })
+                at_least(11)?;
+                let mut body = body();
+                let protocol = body.u8()?;
+                let algorithm = body.u8()?;
+                let rdm = body.u8()?;
+                let replay_detection = body.u64()?;
+                let info = body.rest();
+                out.put(|| {
+                    Self::Auth(Auth {
+                        protocol,
+                        algorithm,
+                        rdm,
+                        replay_detection,
+                        info: info.to_vec(),
+                    })
+                });
             }
-            OptionCode::UNICAST => Self::Unicast(Ipv6Addr::from(exact::<16>(body, start)?)),
+            OptionCode::UNICAST => {
+                let a = Ipv6Addr::from(fixed::<16>(data, start)?);
+                out.put(|| Self::Unicast(a));
+            }
             OptionCode::STATUS_CODE => {
-                at_least(body, start, 2)?;
-                let status = Status(body.u16()?);
-                let at = body.offset();
-                Self::StatusCode(StatusCode {
-                    status,
-                    message: utf8(body.rest(), at, "status-message")?,
-                })
+                let Some((s, text)) = data.split_first_chunk::<2>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(2)));
+                };
+                let text = utf8(text, dstart.saturating_add(2), "status-message")?;
+                let status = Status(u16::from_be_bytes(*s));
+                out.put(|| {
+                    Self::StatusCode(StatusCode {
+                        status,
+                        message: String::from(text),
+                    })
+                });
             }
             OptionCode::RAPID_COMMIT => {
-                exact::<0>(body, start)?;
-                Self::RapidCommit
+                fixed::<0>(data, start)?;
+                out.put(|| Self::RapidCommit);
             }
             OptionCode::RECONF_ACCEPT => {
-                exact::<0>(body, start)?;
-                Self::ReconfAccept
+                fixed::<0>(data, start)?;
+                out.put(|| Self::ReconfAccept);
             }
-            OptionCode::USER_CLASS => Self::UserClass(length_prefixed_items(body)?),
+            OptionCode::USER_CLASS => {
+                let items = length_prefixed_items(&mut body())?;
+                out.put(|| Self::UserClass(items));
+            }
             OptionCode::VENDOR_CLASS => {
-                at_least(body, start, 4)?;
-                Self::VendorClass(VendorClass {
-                    enterprise_number: body.u32()?,
-                    data: length_prefixed_items(body)?,
-                })
+                at_least(4)?;
+                let mut body = body();
+                let enterprise_number = body.u32()?;
+                let data = length_prefixed_items(&mut body)?;
+                out.put(|| {
+                    Self::VendorClass(VendorClass {
+                        enterprise_number,
+                        data,
+                    })
+                });
             }
             OptionCode::VENDOR_OPTS => {
-                at_least(body, start, 4)?;
+                at_least(4)?;
+                let mut body = body();
                 let enterprise_number = body.u32()?;
                 let mut options = Vec::new();
                 while !body.is_empty() {
@@ -1148,108 +1101,241 @@ impl DhcpOption {
                         data: body.take(usize::from(len))?.to_vec(),
                     });
                 }
-                Self::VendorOpts(VendorOpts {
-                    enterprise_number,
-                    options,
-                })
+                out.put(|| {
+                    Self::VendorOpts(VendorOpts {
+                        enterprise_number,
+                        options,
+                    })
+                });
             }
-            OptionCode::INTERFACE_ID => Self::InterfaceId(body.rest().to_vec()),
-            OptionCode::RECONF_MSG => Self::ReconfMsg(MessageType(exact::<1>(body, start)?[0])),
-            OptionCode::DNS_SERVERS => Self::DnsServers(addresses(body, start)?),
-            OptionCode::LQ_CLIENT_LINK => Self::LqClientLink(addresses(body, start)?),
-            OptionCode::DOMAIN_LIST => {
-                let mut v = Vec::new();
-                while !body.is_empty() {
-                    v.push(DomainName::parse_one(body, false)?);
+            OptionCode::INTERFACE_ID => out.put(|| Self::InterfaceId(data.to_vec())),
+            OptionCode::RECONF_MSG => {
+                let [t] = fixed::<1>(data, start)?;
+                out.put(|| Self::ReconfMsg(MessageType(t)));
+            }
+            OptionCode::DNS_SERVERS | OptionCode::LQ_CLIENT_LINK => {
+                if data.len() & 15 != 0 {
+                    return Err(bad_len(start, data.len(), AllowedLength::MultipleOf(16)));
                 }
-                Self::DomainList(v)
+                let addresses = || {
+                    data.chunks_exact(16)
+                        .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default()))
+                        .collect()
+                };
+                out.put(|| {
+                    if code == OptionCode::DNS_SERVERS {
+                        Self::DnsServers(addresses())
+                    } else {
+                        Self::LqClientLink(addresses())
+                    }
+                });
             }
-            OptionCode::INFORMATION_REFRESH_TIME => Self::InformationRefreshTime(u32_of(body)?),
+            OptionCode::DOMAIN_LIST => {
+                let slot = out.put_mut(|| Self::DomainList(Vec::new()));
+                let Some(Self::DomainList(names)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                let mut body = body();
+                while !body.is_empty() {
+                    let name = DomainName::scan(&mut body, false)?;
+                    names.push(DomainName::default());
+                    if let Some(n) = names.last_mut() {
+                        n.set_valid(name);
+                    }
+                }
+            }
             OptionCode::CLIENT_FQDN => {
-                at_least(body, start, 1)?;
-                Self::ClientFqdn(ClientFqdn {
-                    flags: body.u8()?,
-                    name: DomainName::parse(body)?,
-                })
+                let Some((&flags, _)) = data.split_first() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(1)));
+                };
+                let mut body = body();
+                body.u8()?;
+                let name = DomainName::scan_rest(&mut body)?;
+                let slot = out.put_mut(|| {
+                    Self::ClientFqdn(ClientFqdn {
+                        flags,
+                        name: DomainName::default(),
+                    })
+                });
+                if let Some(Self::ClientFqdn(f)) = slot {
+                    f.name.set_valid(name);
+                }
+            }
+            OptionCode::F_DNS_HOST_NAME | OptionCode::F_DNS_ZONE_NAME => {
+                let name = DomainName::scan_rest(&mut body())?;
+                let slot = out.put_mut(|| {
+                    if code == OptionCode::F_DNS_HOST_NAME {
+                        Self::DnsHostName(DomainName::default())
+                    } else {
+                        Self::DnsZoneName(DomainName::default())
+                    }
+                });
+                if let Some(Self::DnsHostName(n) | Self::DnsZoneName(n)) = slot {
+                    n.set_valid(name);
+                }
             }
             OptionCode::LQ_QUERY => {
-                at_least(body, start, 17)?;
-                Self::LqQuery(LqQuery {
-                    query_type: body.u8()?,
-                    link_address: body.ipv6()?,
-                    options: nested_options(body)?,
-                })
+                let Some((&query_type, rest)) = data.split_first() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(17)));
+                };
+                let Some((link, _)) = rest.split_first_chunk::<16>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(17)));
+                };
+                let link_address = Ipv6Addr::from(*link);
+                let slot = out.put_mut(|| {
+                    Self::LqQuery(LqQuery {
+                        query_type,
+                        link_address,
+                        options: Options::new(),
+                    })
+                });
+                nested(slot, 17)?;
             }
-            OptionCode::CLIENT_DATA => Self::ClientData(nested_options(body)?),
-            OptionCode::CLT_TIME => Self::CltTime(u32_of(body)?),
+            OptionCode::CLIENT_DATA => {
+                let slot = out.put_mut(|| Self::ClientData(Options::new()));
+                nested(slot, 0)?;
+            }
+            OptionCode::F_DNS_REMOVAL_INFO => {
+                let slot = out.put_mut(|| Self::DnsRemovalInfo(Options::new()));
+                nested(slot, 0)?;
+            }
             OptionCode::LQ_RELAY_DATA => {
-                at_least(body, start, 16)?;
-                Self::LqRelayData(LqRelayData {
-                    peer_address: body.ipv6()?,
-                    message: nested_message(body)?,
-                })
+                let Some((peer, rest)) = data.split_first_chunk::<16>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(16)));
+                };
+                let at = dstart.saturating_add(16);
+                let message = Message::parse_slice(rest, at, depth.descend(at)?, Box::new)?;
+                let peer_address = Ipv6Addr::from(*peer);
+                out.put(|| {
+                    Self::LqRelayData(LqRelayData {
+                        peer_address,
+                        message,
+                    })
+                });
             }
             OptionCode::VSS => {
-                at_least(body, start, 1)?;
-                Self::Vss(Vss {
-                    vss_type: body.u8()?,
-                    info: body.rest().to_vec(),
-                })
+                let Some((&vss_type, info)) = data.split_first() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(1)));
+                };
+                out.put(|| {
+                    Self::Vss(Vss {
+                        vss_type,
+                        info: info.to_vec(),
+                    })
+                });
             }
-            OptionCode::SOL_MAX_RT => Self::SolMaxRt(u32_of(body)?),
-            OptionCode::INF_MAX_RT => Self::InfMaxRt(u32_of(body)?),
-            OptionCode::LQ_BASE_TIME => Self::LqBaseTime(u32_of(body)?),
-            OptionCode::LQ_START_TIME => Self::LqStartTime(u32_of(body)?),
-            OptionCode::LQ_END_TIME => Self::LqEndTime(u32_of(body)?),
             OptionCode::F_BINDING_STATUS => {
-                Self::BindingStatus(BindingStatus(exact::<1>(body, start)?[0]))
+                let [b] = fixed::<1>(data, start)?;
+                out.put(|| Self::BindingStatus(BindingStatus(b)));
             }
-            OptionCode::F_CONNECT_FLAGS => {
-                Self::ConnectFlags(u16::from_be_bytes(exact::<2>(body, start)?))
+            OptionCode::F_CONNECT_FLAGS | OptionCode::F_DNS_FLAGS => {
+                let v = u16::from_be_bytes(fixed::<2>(data, start)?);
+                out.put(|| {
+                    if code == OptionCode::F_CONNECT_FLAGS {
+                        Self::ConnectFlags(v)
+                    } else {
+                        Self::DnsFlags(v)
+                    }
+                });
             }
-            OptionCode::F_DNS_REMOVAL_INFO => Self::DnsRemovalInfo(nested_options(body)?),
-            OptionCode::F_DNS_HOST_NAME => Self::DnsHostName(DomainName::parse(body)?),
-            OptionCode::F_DNS_ZONE_NAME => Self::DnsZoneName(DomainName::parse(body)?),
-            OptionCode::F_DNS_FLAGS => Self::DnsFlags(u16::from_be_bytes(exact::<2>(body, start)?)),
-            OptionCode::F_EXPIRATION_TIME => Self::ExpirationTime(u32_of(body)?),
-            OptionCode::F_MAX_UNACKED_BNDUPD => Self::MaxUnackedBndupd(u32_of(body)?),
-            OptionCode::F_MCLT => Self::Mclt(u32_of(body)?),
-            OptionCode::F_PARTNER_LIFETIME => Self::PartnerLifetime(u32_of(body)?),
-            OptionCode::F_PARTNER_LIFETIME_SENT => Self::PartnerLifetimeSent(u32_of(body)?),
-            OptionCode::F_PARTNER_DOWN_TIME => Self::PartnerDownTime(u32_of(body)?),
-            OptionCode::F_PARTNER_RAW_CLT_TIME => Self::PartnerRawCltTime(u32_of(body)?),
             OptionCode::F_PROTOCOL_VERSION => {
-                let [a, b, c, d] = exact::<4>(body, start)?;
-                Self::ProtocolVersion(ProtocolVersion {
-                    major: u16::from_be_bytes([a, b]),
-                    minor: u16::from_be_bytes([c, d]),
-                })
+                let [a, b, c, d] = fixed::<4>(data, start)?;
+                out.put(|| {
+                    Self::ProtocolVersion(ProtocolVersion {
+                        major: u16::from_be_bytes([a, b]),
+                        minor: u16::from_be_bytes([c, d]),
+                    })
+                });
             }
-            OptionCode::F_KEEPALIVE_TIME => Self::KeepaliveTime(u32_of(body)?),
             OptionCode::F_RECONFIGURE_DATA => {
-                at_least(body, start, 4)?;
-                Self::ReconfigureData(ReconfigureData {
-                    time: body.u32()?,
-                    key: body.rest().to_vec(),
-                })
+                let Some((time, key)) = data.split_first_chunk::<4>() else {
+                    return Err(bad_len(start, data.len(), AllowedLength::AtLeast(4)));
+                };
+                let time = u32::from_be_bytes(*time);
+                out.put(|| {
+                    Self::ReconfigureData(ReconfigureData {
+                        time,
+                        key: key.to_vec(),
+                    })
+                });
             }
             OptionCode::F_RELATIONSHIP_NAME => {
-                let at = body.offset();
-                Self::RelationshipName(utf8(body.rest(), at, "relationship-name")?)
+                let name = utf8(data, dstart, "relationship-name")?;
+                out.put(|| Self::RelationshipName(String::from(name)));
             }
-            OptionCode::F_SERVER_FLAGS => Self::ServerFlags(exact::<1>(body, start)?[0]),
+            OptionCode::F_SERVER_FLAGS => {
+                let [b] = fixed::<1>(data, start)?;
+                out.put(|| Self::ServerFlags(b));
+            }
             OptionCode::F_SERVER_STATE => {
-                Self::ServerState(ServerState(exact::<1>(body, start)?[0]))
+                let [b] = fixed::<1>(data, start)?;
+                out.put(|| Self::ServerState(ServerState(b)));
             }
-            OptionCode::F_START_TIME_OF_STATE => Self::StartTimeOfState(u32_of(body)?),
-            OptionCode::F_STATE_EXPIRATION_TIME => Self::StateExpirationTime(u32_of(body)?),
-            code => Self::Unknown {
+            OptionCode::INFORMATION_REFRESH_TIME
+            | OptionCode::CLT_TIME
+            | OptionCode::SOL_MAX_RT
+            | OptionCode::INF_MAX_RT
+            | OptionCode::LQ_BASE_TIME
+            | OptionCode::LQ_START_TIME
+            | OptionCode::LQ_END_TIME
+            | OptionCode::F_EXPIRATION_TIME
+            | OptionCode::F_MAX_UNACKED_BNDUPD
+            | OptionCode::F_MCLT
+            | OptionCode::F_PARTNER_LIFETIME
+            | OptionCode::F_PARTNER_LIFETIME_SENT
+            | OptionCode::F_PARTNER_DOWN_TIME
+            | OptionCode::F_PARTNER_RAW_CLT_TIME
+            | OptionCode::F_KEEPALIVE_TIME
+            | OptionCode::F_START_TIME_OF_STATE
+            | OptionCode::F_STATE_EXPIRATION_TIME => {
+                let v = u32_of()?;
+                out.put(|| Self::from_u32_code(code, v));
+            }
+            code => out.put(|| Self::Unknown {
                 code,
-                data: body.rest().to_vec(),
-            },
-        };
-        body.finish()?;
-        Ok(opt)
+                data: data.to_vec(),
+            }),
+        }
+        Ok(())
+    }
+
+    /// The 4-byte integer option `code` holding `v` (`code` is one of them).
+    #[inline(always)]
+    fn from_u32_code(code: OptionCode, v: u32) -> Self {
+        match code {
+            OptionCode::INFORMATION_REFRESH_TIME => Self::InformationRefreshTime(v),
+            OptionCode::CLT_TIME => Self::CltTime(v),
+            OptionCode::SOL_MAX_RT => Self::SolMaxRt(v),
+            OptionCode::INF_MAX_RT => Self::InfMaxRt(v),
+            OptionCode::LQ_BASE_TIME => Self::LqBaseTime(v),
+            OptionCode::LQ_START_TIME => Self::LqStartTime(v),
+            OptionCode::LQ_END_TIME => Self::LqEndTime(v),
+            OptionCode::F_EXPIRATION_TIME => Self::ExpirationTime(v),
+            OptionCode::F_MAX_UNACKED_BNDUPD => Self::MaxUnackedBndupd(v),
+            OptionCode::F_MCLT => Self::Mclt(v),
+            OptionCode::F_PARTNER_LIFETIME => Self::PartnerLifetime(v),
+            OptionCode::F_PARTNER_LIFETIME_SENT => Self::PartnerLifetimeSent(v),
+            OptionCode::F_PARTNER_DOWN_TIME => Self::PartnerDownTime(v),
+            OptionCode::F_PARTNER_RAW_CLT_TIME => Self::PartnerRawCltTime(v),
+            OptionCode::F_KEEPALIVE_TIME => Self::KeepaliveTime(v),
+            OptionCode::F_START_TIME_OF_STATE => Self::StartTimeOfState(v),
+            _ => Self::StateExpirationTime(v),
+        }
+    }
+
+    /// Decodes one payload from `body` (consumed to its end). `start` is the offset length
+    /// errors report (the option's code field, or the payload itself).
+    pub(crate) fn parse_payload(
+        code: OptionCode,
+        start: usize,
+        body: &mut Reader<'_>,
+    ) -> Result<Self, ParseError> {
+        let dstart = body.offset();
+        let depth = body.depth();
+        let data = body.rest();
+        let mut out = None;
+        Self::decode_into(&mut out, code, data, start, dstart, depth)?;
+        out.ok_or_else(|| ParseError::new(dstart, NOT_STORED))
     }
 
     /// Length of the payload (without the 4-byte header).
@@ -1476,7 +1562,53 @@ impl<'a> Parse<'a> for DhcpOption {
             )
             .within(code)
         })?;
-        Self::from_raw(code, data, start, depth)
+        let mut out = None;
+        let dstart = start.saturating_add(4);
+        Self::decode_into(&mut out, code, data, start, dstart, depth)
+            .map_err(|e| e.within(code))?;
+        out.ok_or_else(|| ParseError::new(dstart, NOT_STORED))
+    }
+}
+
+/// Where [`DhcpOption::decode_into`] puts the option it decoded.
+///
+/// The value comes as a closure that builds it. For a list, every call site gets its own
+/// out-of-line copy of [`OptionSink::put`], so the compiler builds each variant straight into
+/// the vector's buffer. (With the value built first and then pushed, all the arms of the
+/// decoder share one temporary that is copied into the buffer with wide loads right after its
+/// fields were written with narrow stores, which stalls store forwarding: that copy was the
+/// largest single cost of decoding a message.)
+pub(crate) trait OptionSink {
+    /// Stores the option `make` builds.
+    fn put(&mut self, make: impl FnOnce() -> DhcpOption);
+
+    /// Stores the option `make` builds and returns it in its place (always `Some`).
+    fn put_mut(&mut self, make: impl FnOnce() -> DhcpOption) -> Option<&mut DhcpOption>;
+}
+
+impl OptionSink for Vec<DhcpOption> {
+    #[inline(never)]
+    fn put(&mut self, make: impl FnOnce() -> DhcpOption) {
+        // `extend` reserves first and only then builds the value, right where it goes.
+        self.extend(core::iter::once_with(make));
+    }
+
+    #[inline(never)]
+    fn put_mut(&mut self, make: impl FnOnce() -> DhcpOption) -> Option<&mut DhcpOption> {
+        self.extend(core::iter::once_with(make));
+        self.last_mut()
+    }
+}
+
+impl OptionSink for Option<DhcpOption> {
+    #[inline(always)]
+    fn put(&mut self, make: impl FnOnce() -> DhcpOption) {
+        *self = Some(make());
+    }
+
+    #[inline(always)]
+    fn put_mut(&mut self, make: impl FnOnce() -> DhcpOption) -> Option<&mut DhcpOption> {
+        Some(self.insert(make()))
     }
 }
 

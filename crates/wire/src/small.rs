@@ -26,6 +26,27 @@ impl SmallBytes {
         }
     }
 
+    /// An empty value (inline, no allocation).
+    pub(crate) const EMPTY: Self = Self::Inline {
+        len: 0,
+        buf: [0; INLINE],
+    };
+
+    /// Replaces the contents with `bytes`, copying them straight into `self` when they fit
+    /// inline. Building the value in place this way, rather than building it on the stack and
+    /// moving it, avoids reading back bytes that were just written with a different width.
+    #[inline]
+    pub(crate) fn set(&mut self, bytes: &[u8]) {
+        if let (Self::Inline { len, buf }, Ok(n)) = (&mut *self, u8::try_from(bytes.len())) {
+            if let Some(dst) = buf.get_mut(..bytes.len()) {
+                dst.copy_from_slice(bytes);
+                *len = n;
+                return;
+            }
+        }
+        *self = Self::Heap(bytes.into());
+    }
+
     #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
@@ -37,10 +58,7 @@ impl SmallBytes {
 
 impl Default for SmallBytes {
     fn default() -> Self {
-        Self::Inline {
-            len: 0,
-            buf: [0; INLINE],
-        }
+        Self::EMPTY
     }
 }
 
@@ -85,5 +103,14 @@ mod tests {
         assert_eq!(SmallBytes::new(&[9; 22]).as_slice(), &[9; 22]);
         assert!(short < long);
         assert_eq!(size_of::<SmallBytes>(), 24);
+        let mut b = SmallBytes::EMPTY;
+        b.set(&[7; 22]);
+        assert!(matches!(b, SmallBytes::Inline { len: 22, .. }));
+        assert!(b == SmallBytes::new(&[7; 22]));
+        b.set(&[8; 40]);
+        assert_eq!(b.as_slice(), &[8; 40]);
+        let mut b = SmallBytes::new(&[1; 30]);
+        b.set(&[2; 3]);
+        assert_eq!(b.as_slice(), &[2; 3]);
     }
 }

@@ -209,16 +209,9 @@ impl Sink for Vec<u8> {
     fn put_slice(&mut self, s: &[u8]) {
         self.extend_from_slice(s);
     }
+    #[inline]
     fn put_option(&mut self, o: &DhcpOption) {
-        let start = self.len();
-        let [a, b] = o.code().0.to_be_bytes();
-        self.extend_from_slice(&[a, b, 0, 0]);
-        o.emit_payload(self);
-        let len = self.len().saturating_sub(start).saturating_sub(4);
-        let at = start.saturating_add(2);
-        if let Some(field) = self.get_mut(at..at.saturating_add(2)) {
-            field.copy_from_slice(&len_u16(len).to_be_bytes());
-        }
+        o.emit_vec(self);
     }
 }
 

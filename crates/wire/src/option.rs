@@ -695,7 +695,51 @@ fn count_options(mut rest: &[u8]) -> usize {
     n
 }
 
+/// An option header with a known payload length.
+#[inline(always)]
+fn header(out: &mut Vec<u8>, code: OptionCode, len: usize) {
+    let [c0, c1] = code.0.to_be_bytes();
+    let [l0, l1] = len_u16(len).to_be_bytes();
+    out.extend_from_slice(&[c0, c1, l0, l1]);
+}
+
+/// An option whose payload is one byte string.
+#[inline(always)]
+fn leaf(out: &mut Vec<u8>, code: OptionCode, payload: &[u8]) {
+    header(out, code, payload.len());
+    out.extend_from_slice(payload);
+}
+
+/// Header and fixed part of IA_NA / IA_PD (length to be patched).
+#[inline(always)]
+fn ia_header(code: OptionCode, iaid: u32, t1: u32, t2: u32) -> [u8; 16] {
+    let [c0, c1] = code.0.to_be_bytes();
+    let [i0, i1, i2, i3] = iaid.to_be_bytes();
+    let [a0, a1, a2, a3] = t1.to_be_bytes();
+    let [b0, b1, b2, b3] = t2.to_be_bytes();
+    [
+        c0, c1, 0, 12, i0, i1, i2, i3, a0, a1, a2, a3, b0, b1, b2, b3,
+    ]
+}
+
+/// Writes the length of the option that starts at `start` (everything after its header).
+#[inline]
+pub(crate) fn patch_len(out: &mut [u8], start: usize) {
+    let len = out.len().saturating_sub(start).saturating_sub(4);
+    let at = start.saturating_add(2);
+    if let Some(field) = out.get_mut(at..at.saturating_add(2)) {
+        field.copy_from_slice(&len_u16(len).to_be_bytes());
+    }
+}
+
 impl Options {
+    /// Writes every option to a vector (see [`DhcpOption::emit_vec`]).
+    pub(crate) fn emit_vec(&self, out: &mut Vec<u8>) {
+        for o in &self.0 {
+            o.emit_vec(out);
+        }
+    }
+
     pub(crate) fn emit_to<S: Sink>(&self, out: &mut S) {
         for o in &self.0 {
             out.put_option(o);
@@ -1405,6 +1449,175 @@ impl DhcpOption {
         }
     }
 
+    /// Writes the whole option, header and payload, to a vector: the one-pass path behind
+    /// [`Emit::to_vec`]. One `match` per option: fixed layouts go out as one array, leaves
+    /// with their length known up front, and options that hold options or a message get
+    /// their length back-patched once their payload is written.
+    pub(crate) fn emit_vec(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::ClientId(d) => leaf(out, OptionCode::CLIENTID, d.as_bytes()),
+            Self::ServerId(d) => leaf(out, OptionCode::SERVERID, d.as_bytes()),
+            Self::IaNa(x) => {
+                let start = out.len();
+                out.extend_from_slice(&ia_header(OptionCode::IA_NA, x.iaid, x.t1, x.t2));
+                x.options.emit_vec(out);
+                patch_len(out, start);
+            }
+            Self::IaPd(x) => {
+                let start = out.len();
+                out.extend_from_slice(&ia_header(OptionCode::IA_PD, x.iaid, x.t1, x.t2));
+                x.options.emit_vec(out);
+                patch_len(out, start);
+            }
+            Self::IaAddr(x) => {
+                let start = out.len();
+                let [c0, c1] = OptionCode::IAADDR.0.to_be_bytes();
+                let [
+                    a0,
+                    a1,
+                    a2,
+                    a3,
+                    a4,
+                    a5,
+                    a6,
+                    a7,
+                    a8,
+                    a9,
+                    a10,
+                    a11,
+                    a12,
+                    a13,
+                    a14,
+                    a15,
+                ] = x.address.octets();
+                let [p0, p1, p2, p3] = x.preferred_lifetime.to_be_bytes();
+                let [v0, v1, v2, v3] = x.valid_lifetime.to_be_bytes();
+                out.extend_from_slice(&[
+                    c0, c1, 0, 24, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
+                    a15, p0, p1, p2, p3, v0, v1, v2, v3,
+                ]);
+                if !x.options.is_empty() {
+                    x.options.emit_vec(out);
+                    patch_len(out, start);
+                }
+            }
+            Self::IaPrefix(x) => {
+                let start = out.len();
+                let [c0, c1] = OptionCode::IAPREFIX.0.to_be_bytes();
+                let [
+                    a0,
+                    a1,
+                    a2,
+                    a3,
+                    a4,
+                    a5,
+                    a6,
+                    a7,
+                    a8,
+                    a9,
+                    a10,
+                    a11,
+                    a12,
+                    a13,
+                    a14,
+                    a15,
+                ] = x.prefix.octets();
+                let [p0, p1, p2, p3] = x.preferred_lifetime.to_be_bytes();
+                let [v0, v1, v2, v3] = x.valid_lifetime.to_be_bytes();
+                out.extend_from_slice(&[
+                    c0,
+                    c1,
+                    0,
+                    25,
+                    p0,
+                    p1,
+                    p2,
+                    p3,
+                    v0,
+                    v1,
+                    v2,
+                    v3,
+                    x.prefix_len,
+                    a0,
+                    a1,
+                    a2,
+                    a3,
+                    a4,
+                    a5,
+                    a6,
+                    a7,
+                    a8,
+                    a9,
+                    a10,
+                    a11,
+                    a12,
+                    a13,
+                    a14,
+                    a15,
+                ]);
+                if !x.options.is_empty() {
+                    x.options.emit_vec(out);
+                    patch_len(out, start);
+                }
+            }
+            Self::Oro(v) => {
+                header(out, OptionCode::ORO, v.len().saturating_mul(2));
+                for c in v {
+                    out.extend_from_slice(&c.0.to_be_bytes());
+                }
+            }
+            Self::ElapsedTime(v) => {
+                let [c0, c1] = OptionCode::ELAPSED_TIME.0.to_be_bytes();
+                let [v0, v1] = v.to_be_bytes();
+                out.extend_from_slice(&[c0, c1, 0, 2, v0, v1]);
+            }
+            Self::RelayMsg(m) => {
+                let start = out.len();
+                header(out, OptionCode::RELAY_MSG, 0);
+                m.emit_to(out);
+                patch_len(out, start);
+            }
+            Self::StatusCode(s) => {
+                header(
+                    out,
+                    OptionCode::STATUS_CODE,
+                    s.message.len().saturating_add(2),
+                );
+                out.extend_from_slice(&s.status.0.to_be_bytes());
+                out.extend_from_slice(s.message.as_bytes());
+            }
+            Self::InterfaceId(v) => leaf(out, OptionCode::INTERFACE_ID, v),
+            Self::DnsServers(v) => {
+                header(out, OptionCode::DNS_SERVERS, v.len().saturating_mul(16));
+                for a in v {
+                    out.extend_from_slice(&a.octets());
+                }
+            }
+            Self::DomainList(v) => {
+                let len = v
+                    .iter()
+                    .fold(0usize, |a, n| a.saturating_add(n.as_bytes().len()));
+                header(out, OptionCode::DOMAIN_LIST, len);
+                for n in v {
+                    out.extend_from_slice(n.as_bytes());
+                }
+            }
+            Self::ClientFqdn(f) => {
+                let name = f.name.as_bytes();
+                header(out, OptionCode::CLIENT_FQDN, name.len().saturating_add(1));
+                out.push(f.flags);
+                out.extend_from_slice(name);
+            }
+            Self::Unknown { code, data } => leaf(out, *code, data),
+            _ => {
+                let start = out.len();
+                header(out, self.code(), 0);
+                self.emit_payload(out);
+                patch_len(out, start);
+            }
+        }
+    }
+
     pub(crate) fn emit_payload<S: Sink>(&self, out: &mut S) {
         fn items<S: Sink>(out: &mut S, v: &[Vec<u8>]) {
             for i in v {
@@ -1587,13 +1800,13 @@ pub(crate) trait OptionSink {
 }
 
 impl OptionSink for Vec<DhcpOption> {
-    #[inline(never)]
+    #[inline(always)]
     fn put(&mut self, make: impl FnOnce() -> DhcpOption) {
         // `extend` reserves first and only then builds the value, right where it goes.
         self.extend(core::iter::once_with(make));
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn put_mut(&mut self, make: impl FnOnce() -> DhcpOption) -> Option<&mut DhcpOption> {
         self.extend(core::iter::once_with(make));
         self.last_mut()

@@ -6,188 +6,102 @@
 //! tests print "skipped: needs root (network namespaces)" and pass.
 #![allow(clippy::disallowed_methods)] // Tests own the clock (timeouts).
 
+mod common;
+
+use common::{Netns, Server, TempDir, can_run, exec, lifetimes_toml, subnet_toml};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_dhcpv6-failover-server");
 const PROBE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dhcp_probe.py");
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Returns false (and prints the skip line) when the test cannot run here.
-fn can_run(tools: &[&str]) -> bool {
-    if !is_root() {
-        println!("skipped: needs root (network namespaces)");
-        return false;
-    }
-    for t in tools.iter().chain(["ip", "timeout", "bash"].iter()) {
-        let found = Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {t}"))
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "`{t}` is not installed: run scripts/test (it installs isc-dhcp-client, dhcpcd5, kea-admin)"
-        );
-    }
-    true
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Two namespaces joined by a veth pair: `srv` (server side `if_s`) and `cli` (client side `if_c`).
 struct Net {
+    // Dropped first: kills what runs inside and deletes the namespaces, then the files go.
+    _netns: Netns,
     srv: String,
     cli: String,
     if_s: String,
     if_c: String,
-    dir: PathBuf,
+    dir: TempDir,
     starts: std::cell::Cell<usize>,
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("60")
-        .args(args)
-        .output()
-        .expect("spawn timeout(1)")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}{}",
-        args,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Net {
     fn new() -> Self {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:x}{n}", std::process::id() & 0xfffff);
-        let dir = std::env::temp_dir().join(format!("d6e2e-{id}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("temp dir");
-        let net = Self {
-            srv: format!("d6s-{id}"),
-            cli: format!("d6c-{id}"),
-            if_s: format!("d6s{id}"),
-            if_c: format!("d6c{id}"),
+        let dir = TempDir::new("d6e2e");
+        let id = dir
+            .0
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("d6e2e-"))
+            .expect("temp dir name")
+            .to_string();
+        let (srv, cli) = (format!("d6s-{id}"), format!("d6c-{id}"));
+        let (if_s, if_c) = (format!("d6s{id}"), format!("d6c{id}"));
+        let netns = Netns::new(&[srv.clone(), cli.clone()]);
+        netns.veth((&srv, &if_s), (&cli, &if_c));
+        netns.wait_link_local(&[(&srv, &if_s), (&cli, &if_c)]);
+        Self {
+            _netns: netns,
+            srv,
+            cli,
+            if_s,
+            if_c,
             dir,
             starts: std::cell::Cell::new(0),
-        };
-        for ns in [&net.srv, &net.cli] {
-            ok(&["ip", "netns", "add", ns]);
-            // dhclient-script writes resolv.conf: keep the host's untouched.
-            let etc = Path::new("/etc/netns").join(ns);
-            fs::create_dir_all(&etc).expect("/etc/netns/<ns>");
-            fs::write(etc.join("resolv.conf"), "").expect("resolv.conf");
-            for k in ["all", "default"] {
-                ok(&[
-                    "ip",
-                    "netns",
-                    "exec",
-                    ns,
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv6.conf.{k}.accept_dad=0"),
-                ]);
-            }
-            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
-        ok(&[
-            "ip", "link", "add", &net.if_s, "netns", &net.srv, "type", "veth", "peer", "name",
-            &net.if_c, "netns", &net.cli,
-        ]);
-        for (ns, ifn) in [(&net.srv, &net.if_s), (&net.cli, &net.if_c)] {
-            ok(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.{ifn}.accept_dad=0"),
-            ]);
-            ok(&["ip", "-n", ns, "link", "set", ifn, "up"]);
+    }
+
+    /// A fresh topology with the server running on a configuration with these lifetimes, or
+    /// None (after the skip line) when the test cannot run here.
+    fn serving(tools: &[&str], lifetimes: (u32, u32, u32, u32)) -> Option<(Self, PathBuf, Server)> {
+        if !can_run(tools) {
+            return None;
         }
-        // Wait for both link-local addresses.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for (ns, ifn) in [(&net.srv, &net.if_s), (&net.cli, &net.if_c)] {
-            while !ok(&["ip", "-n", ns, "-6", "addr", "show", "dev", ifn]).contains("fe80") {
-                assert!(Instant::now() < deadline, "no link-local address on {ifn}");
-                sleep(Duration::from_millis(50));
-            }
-        }
-        net
+        let net = Self::new();
+        let cfg = net.config(lifetimes);
+        let server = net.start_server(&cfg);
+        Some((net, cfg, server))
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+        self.dir.path(name)
     }
 
     fn cli(&self, args: &[&str]) -> Output {
-        let mut a = vec!["ip", "netns", "exec", &self.cli];
-        a.extend_from_slice(args);
-        run(&a)
+        exec(&self.cli, args)
     }
 
-    fn srv(&self, args: &[&str]) -> Output {
-        let mut a = vec!["ip", "netns", "exec", &self.srv];
-        a.extend_from_slice(args);
-        run(&a)
-    }
-
-    fn config(&self, extra_server: &str, lifetimes: (u32, u32, u32, u32)) -> PathBuf {
-        let (t1, t2, p, v) = lifetimes;
+    fn config(&self, lifetimes: (u32, u32, u32, u32)) -> PathBuf {
         let cfg = format!(
             r#"
 [server]
 interfaces = ["{ifs}"]
 metrics = "127.0.0.1:9547"
 preference = 255
-{extra_server}
 
 [store]
 path = "{store}"
 
-[lifetimes]
-t1_secs = {t1}
-t2_secs = {t2}
-preferred_secs = {p}
-valid_secs = {v}
-
+{lifetimes}
 [options]
 dns_servers = ["2001:db8::53"]
 domain_search = ["example.test"]
 
-[[subnet]]
-name = "lan"
-interface = "{ifs}"
-link = "2001:db8:1::/64"
-addresses = ["2001:db8:1::1000-2001:db8:1::8fff"]
-prefixes = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
-"#,
+{subnet}"#,
             ifs = self.if_s,
             store = self.path("leases.redb").display(),
+            lifetimes = lifetimes_toml(lifetimes),
+            subnet = subnet_toml(
+                "lan",
+                Some(&self.if_s),
+                "2001:db8:1::/64",
+                "2001:db8:1::1000-2001:db8:1::8fff",
+                Some(("2001:db8:100::/40", 56)),
+            ),
         );
         let path = self.path("server.toml");
         fs::write(&path, cfg).expect("write config");
@@ -195,42 +109,22 @@ prefixes = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
     }
 
     fn start_server(&self, config: &Path) -> Server {
-        let log = self.path("server.log");
-        let logf = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.srv, SERVER, "run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(logf)
-            .spawn()
-            .expect("spawn server");
-        let server = Server {
-            child: Some(child),
-            log,
-        };
+        let server = Server::spawn(
+            Some(&self.srv),
+            config,
+            &self.path("server.log"),
+            &self.path("server.sock"),
+        );
         let before = self.starts.get();
         self.starts.set(before + 1);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let text = fs::read_to_string(&server.log).unwrap_or_default();
-            if text.matches("listening").count() > before {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server did not start:\n{text}");
-            sleep(Duration::from_millis(50));
-        }
+        server.wait_listening(before);
         server
     }
 
     /// The server's metrics page (bash's /dev/tcp: no HTTP client needed).
     fn scrape(&self) -> String {
         let script = "exec 3<>/dev/tcp/127.0.0.1/9547 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
-        let out = self.srv(&["timeout", "3", "bash", "-c", script]);
+        let out = exec(&self.srv, &["timeout", "3", "bash", "-c", script]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.split_once("\r\n\r\n")
             .map(|(_, body)| body.to_owned())
@@ -295,68 +189,6 @@ prefixes = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
     }
 }
 
-impl Drop for Net {
-    fn drop(&mut self) {
-        for ns in [&self.cli, &self.srv] {
-            // Every process left in our own namespaces was started by this test.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-            let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
-        }
-        if std::env::var_os("E2E_KEEP").is_none() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// The server process; SIGTERM on drop.
-struct Server {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Server {
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-            panic!(
-                "server did not stop within 15 s of SIGTERM:\n{}",
-                fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn lease_addresses(leases: &str, word: &str) -> Vec<String> {
     leases
         .lines()
@@ -370,12 +202,9 @@ fn lease_addresses(leases: &str, word: &str) -> Vec<String> {
 
 #[test]
 fn dhclient_na_lease_survives_restart_and_release_frees_it() {
-    if !can_run(&["dhclient"]) {
+    let Some((net, cfg, mut server)) = Net::serving(&["dhclient"], (3, 5, 8, 12)) else {
         return;
-    }
-    let net = Net::new();
-    let cfg = net.config("", (3, 5, 8, 12));
-    let mut server = net.start_server(&cfg);
+    };
     let leases = net.dhclient(&[], "na");
     let addrs = lease_addresses(&leases, "iaaddr");
     let first = addrs.last().cloned().expect("dhclient recorded an iaaddr");
@@ -433,12 +262,9 @@ fn dhclient_na_lease_survives_restart_and_release_frees_it() {
 
 #[test]
 fn dhclient_prefix_delegation_and_both() {
-    if !can_run(&["dhclient"]) {
+    let Some((net, _, mut server)) = Net::serving(&["dhclient"], (60, 90, 120, 180)) else {
         return;
-    }
-    let net = Net::new();
-    let cfg = net.config("", (60, 90, 120, 180));
-    let mut server = net.start_server(&cfg);
+    };
     let leases = net.dhclient(&["-P"], "pd");
     let prefixes = lease_addresses(&leases, "iaprefix");
     assert!(
@@ -460,12 +286,9 @@ fn dhclient_prefix_delegation_and_both() {
 
 #[test]
 fn dhcpcd_gets_address_and_prefix() {
-    if !can_run(&["dhcpcd"]) {
+    let Some((net, _, mut server)) = Net::serving(&["dhcpcd"], (60, 90, 120, 180)) else {
         return;
-    }
-    let net = Net::new();
-    let cfg = net.config("", (60, 90, 120, 180));
-    let mut server = net.start_server(&cfg);
+    };
     let conf = net.path("dhcpcd.conf");
     fs::write(
         &conf,
@@ -520,12 +343,9 @@ fn dhcpcd_gets_address_and_prefix() {
 
 #[test]
 fn decline_marks_the_address_abandoned() {
-    if !can_run(&["python3"]) {
+    let Some((net, cfg, mut server)) = Net::serving(&["python3"], (60, 90, 120, 180)) else {
         return;
-    }
-    let net = Net::new();
-    let cfg = net.config("", (60, 90, 120, 180));
-    let mut server = net.start_server(&cfg);
+    };
     let out = net.cli(&["python3", PROBE, "decline", &net.if_c]);
     assert!(
         out.status.success(),
@@ -545,56 +365,38 @@ fn decline_marks_the_address_abandoned() {
 
 fn perfdhcp_ok(net: &Net, relay: bool) {
     let mut args = vec![
-        "timeout", "60", "perfdhcp", "-6", "-l", &net.if_c, "-r", "200", "-n", "1000", "-p", "10",
-        "-R", "100000", "-W", "2000000",
+        "-r", "200", "-n", "1000", "-p", "10", "-R", "100000", "-W", "2000000",
     ];
     if relay {
         args.extend_from_slice(&["-A", "1"]);
     }
-    let out = net.cli(&args);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() || out.status.code() == Some(3),
-        "perfdhcp failed:\n{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // "sent packets: N" / "received packets: N" / "drops: N" per exchange.
-    let nums = |key: &str| -> Vec<u64> {
-        text.lines()
-            .filter_map(|l| {
-                l.trim()
-                    .strip_prefix(key)
-                    .and_then(|v| v.trim().parse().ok())
-            })
-            .collect()
-    };
+    let perf = common::perfdhcp(&net.cli, &net.if_c, &args);
+    assert!(perf.success, "perfdhcp failed:\n{}", perf.text);
     let metrics = net
         .scrape()
         .lines()
         .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
         .collect::<Vec<_>>()
         .join("\n");
-    let text = format!("{text}\nserver metrics:\n{metrics}");
-    let sent = nums("sent packets:");
-    let received = nums("received packets:");
-    let drops = nums("drops:");
-    assert_eq!(sent.len(), 2, "two exchanges (SA and RR) reported:\n{text}");
-    assert_eq!(sent, received, "every packet answered:\n{text}");
+    let text = format!("{}\nserver metrics:\n{metrics}", perf.text);
+    assert_eq!(
+        perf.sent.len(),
+        2,
+        "two exchanges (SA and RR) reported:\n{text}"
+    );
+    assert_eq!(perf.sent, perf.received, "every packet answered:\n{text}");
     assert!(
-        sent.iter().all(|&s| s >= 900),
+        perf.sent.iter().all(|&s| s >= 900),
         "perfdhcp sent the whole run:\n{text}"
     );
-    assert!(drops.iter().all(|&d| d == 0), "no drops:\n{text}");
+    assert!(perf.drops.iter().all(|&d| d == 0), "no drops:\n{text}");
 }
 
 #[test]
 fn perfdhcp_four_way_direct_and_relayed() {
-    if !can_run(&["perfdhcp"]) {
+    let Some((net, _, mut server)) = Net::serving(&["perfdhcp"], (600, 900, 1200, 1800)) else {
         return;
-    }
-    let net = Net::new();
-    let cfg = net.config("", (600, 900, 1200, 1800));
-    let mut server = net.start_server(&cfg);
+    };
     perfdhcp_ok(&net, false);
     perfdhcp_ok(&net, true);
     assert!(net.metric("dhcpv6_packets_received_total{type=\"relay_forw\"}") >= 1000.0);
@@ -604,12 +406,10 @@ fn perfdhcp_four_way_direct_and_relayed() {
 
 #[test]
 fn malformed_burst_leaves_the_server_answering() {
-    if !can_run(&["python3", "dhclient"]) {
+    let Some((net, _, mut server)) = Net::serving(&["python3", "dhclient"], (60, 90, 120, 180))
+    else {
         return;
-    }
-    let net = Net::new();
-    let cfg = net.config("", (60, 90, 120, 180));
-    let mut server = net.start_server(&cfg);
+    };
     let out = net.cli(&["python3", PROBE, "garbage", &net.if_c, "3000"]);
     assert!(
         out.status.success(),

@@ -1,68 +1,119 @@
 #!/usr/bin/env bash
-# Benchmark: perfdhcp -6 against dhcpv6-failover-server (durable redb store) and ISC Kea
-# (kea-dhcp6-server, multi-threaded, memfile) on the same namespace topology, interleaved, at
-# rising rates, for IA_NA and IA_NA+IA_PD.
+# Benchmark: perfdhcp -6 against dhcpv6-failover-server alone (`ours`) and as an RFC 8156 pair
+# (`pair`: primary answering, BNDUPDs to the secondary over TLS), and against ISC Kea 2.2 alone
+# (`kea`, multi-threaded, memfile) and with its HA hook in hot-standby mode (`kea-ha`, each
+# Reply waits for the standby's acknowledgement over HTTP), all on one namespace topology,
+# interleaved run by run at every rate, for IA_NA (`na`) and IA_NA+IA_PD (`napd`).
 #
-#   sudo scripts/bench-server.sh                 # default rates, 10 s per run
-#   RATES="5000 10000" DURATION=5 sudo scripts/bench-server.sh
+#   sudo scripts/bench-server.sh
+#   RATES="4000 5000 6000 7000 8000 9000 10000" DURATION=10 sudo scripts/bench-server.sh
+#   SERVERS="ours kea" MODES=na sudo scripts/bench-server.sh
+#   KEEP_LOGS=DIR   keep every run's server logs and perfdhcp output under DIR
+#   BUILD=0 ...     use the release binary already in $CARGO_TARGET_DIR (default: build it first)
 #
-# Prints one row per run (leases/s, drops, latency, CPU of each process from /proc and time(1))
-# and a summary: the best leases/s each server sustained with under 1% drops, and our/Kea ratio.
-# Every run is bounded (perfdhcp -p DURATION, timeouts); the namespaces and every process the
-# script started are removed on exit.
+# Topology: namespaces P (the standalone server, or the primary), S (the secondary / standby),
+# C (perfdhcp) on one bridge in namespace W (multicast snooping off), and a partner link of its
+# own between P and S (fd00:647::1 <-> fd00:647::2) that carries our TLS partner link and Kea's
+# HA HTTP traffic. Nothing leaves the namespaces.
+#
+# Per run: leases/s (completed Request/Reply exchanges), drop ratios, the Reply latency
+# (perfdhcp's avg and max; the median from a 1/256 sample of transactions captured at the
+# client interface, since perfdhcp 2.2 prints only min/avg/max/std-dev), the CPU of every
+# process (servers from /proc/<pid>/stat, perfdhcp from time(1)), the 1-minute load average,
+# and for the pairs the lease count of each side halfway through the run (with the primary's
+# unacked window) and 1 s after it, and whether both tables are then equal. Then summaries:
+# the highest rate each server sustained with under 1% drops (with its CPU), ours/Kea, and
+# pair/alone ratios. Every run is bounded (perfdhcp -p DURATION under timeout, bounded waits);
+# the namespaces and every process the script started are removed on exit, also on failure.
 set -euo pipefail
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
-RATES="${RATES:-4000 8000 12000 16000 20000 25000 30000}"
+RATES="${RATES:-4000 5000 6000 7000 8000 9000 10000 12000 16000}"
 DURATION="${DURATION:-10}"
 MODES="${MODES:-na napd}"
-SERVERS="${SERVERS:-ours kea}"
+SERVERS="${SERVERS:-ours pair kea kea-ha}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/dhcpv6-failover-server"
 KEA="$(command -v kea-dhcp6 || true)"
 [[ -x /usr/sbin/kea-dhcp6 ]] && KEA=/usr/sbin/kea-dhcp6
+HOOKS="${KEA_HOOKS:-$(dpkg -L kea-dhcp6-server kea-common 2>/dev/null | grep -m1 '/libdhcp_ha.so$' | xargs -r dirname)}"
 
-[[ "$(id -u)" == 0 ]] || { echo "bench-server.sh needs root (network namespaces)" >&2; exit 1; }
-command -v perfdhcp >/dev/null || { echo "perfdhcp missing: apt-get install kea-admin" >&2; exit 1; }
-[[ -n "$KEA" ]] || { echo "kea-dhcp6 missing: apt-get install kea-dhcp6-server (or SERVERS=ours)" >&2; [[ "$SERVERS" == *kea* ]] && exit 1; }
+die() { echo "bench-server.sh: $*" >&2; exit 1; }
+[[ "$(id -u)" == 0 ]] || die "needs root (network namespaces)"
+for t in perfdhcp tcpdump jq python3; do command -v "$t" >/dev/null || die "$t missing (scripts/test installs kea-admin, tcpdump)"; done
+if [[ " $SERVERS " == *" kea"* ]]; then
+    [[ -n "$KEA" ]] || die "kea-dhcp6 missing: apt-get install kea-dhcp6-server (or SERVERS=\"ours pair\")"
+fi
+if [[ " $SERVERS " == *" kea-ha "* ]]; then
+    [[ -f "$HOOKS/libdhcp_ha.so" && -f "$HOOKS/libdhcp_lease_cmds.so" ]] || die "Kea hooks libdhcp_ha.so / libdhcp_lease_cmds.so not found (KEA_HOOKS=DIR)"
+fi
 
-echo "building the server (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p dhcpv6-failover-server)
+if [[ "${BUILD:-1}" == 1 ]]; then
+    echo "building the server (release)..." >&2
+    (cd "$ROOT" && cargo build --release -q -p dhcpv6-failover-server)
+fi
+[[ -x "$BIN" ]] || die "$BIN missing (build it, or BUILD=1)"
+echo "commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- examples/failover-server/src || echo '+changes'), $(date -u '+%Y-%m-%d %H:%M UTC'), load at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
 ID=$$
-NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; IF_S="bs$ID"; IF_C="bc$ID"
+NS_P="bench-p-$ID"; NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; NS_W="bench-w-$ID"
+IF_P="bp$ID"; IF_S="bs$ID"; IF_C="bc$ID"; BR="bw$ID"; LK_P="kp$ID"; LK_S="ks$ID"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-server.XXXXXX")"
-SERVER_PID=""
+PIDS=()
 
 cleanup() {
-    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
-    for ns in "$NS_C" "$NS_S"; do
+    local p ns
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for ns in "$NS_C" "$NS_P" "$NS_S" "$NS_W"; do
+        # Every process in our own namespaces was started by this script.
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
         ip netns del "$ns" 2>/dev/null || true
     done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-for ns in "$NS_S" "$NS_C"; do
+# --- topology ---------------------------------------------------------------------------------
+for ns in "$NS_P" "$NS_S" "$NS_C" "$NS_W"; do
     ip netns add "$ns"
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
     ip -n "$ns" link set lo up
 done
-ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C"
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
-for _ in $(seq 50); do
-    ip -n "$NS_S" -6 addr show dev "$IF_S" | grep -q fe80 && ip -n "$NS_C" -6 addr show dev "$IF_C" | grep -q fe80 && break
+ip -n "$NS_W" link add "$BR" type bridge mcast_snooping 0
+ip -n "$NS_W" link set "$BR" up
+for pair in "$NS_P:$IF_P" "$NS_S:$IF_S" "$NS_C:$IF_C"; do
+    ns="${pair%%:*}"; ifn="${pair##*:}"
+    ip link add "$ifn" netns "$ns" type veth peer name "${ifn}w" netns "$NS_W"
+    ip -n "$NS_W" link set "${ifn}w" master "$BR"
+    ip -n "$NS_W" link set "${ifn}w" up
+    ip -n "$ns" link set "$ifn" up
+done
+ip link add "$LK_P" netns "$NS_P" type veth peer name "$LK_S" netns "$NS_S"
+ip -n "$NS_P" addr add fd00:647::1/64 dev "$LK_P" nodad
+ip -n "$NS_S" addr add fd00:647::2/64 dev "$LK_S" nodad
+ip -n "$NS_P" link set "$LK_P" up
+ip -n "$NS_S" link set "$LK_S" up
+for _ in $(seq 100); do
+    ip -n "$NS_P" -6 addr show dev "$IF_P" | grep -q fe80 &&
+        ip -n "$NS_S" -6 addr show dev "$IF_S" | grep -q fe80 &&
+        ip -n "$NS_C" -6 addr show dev "$IF_C" | grep -q fe80 && break
     sleep 0.1
 done
 
-cat > "$WORK/ours.toml" <<EOF
+# --- configurations -------------------------------------------------------------------------
+"$BIN" gen-cert --dir "$WORK" --name primary >"$WORK/primary.fp"
+"$BIN" gen-cert --dir "$WORK" --name secondary >"$WORK/secondary.fp"
+fp() { grep -m1 '^sha256:' "$WORK/$1.fp"; }
+
+# ours_config NAME INTERFACE [FAILOVER-TABLES]
+ours_config() {
+    cat > "$WORK/$1.toml" <<EOF
 [server]
-interfaces = ["$IF_S"]
+interfaces = ["$2"]
 queue_depth = 65536
 [store]
-path = "$WORK/ours/leases.redb"
+path = "$WORK/run/$1.redb"
 durable = true
 max_batch = 8192
 [lifetimes]
@@ -70,94 +121,271 @@ t1_secs = 1000
 t2_secs = 2000
 preferred_secs = 3000
 valid_secs = 4000
+[control]
+socket = "$WORK/run/$1.sock"
 [[subnet]]
 name = "bench"
-interface = "$IF_S"
+interface = "$2"
 link = "2001:db8:1::/64"
 addresses = ["2001:db8:1::/64"]
 prefixes = [{ prefix = "2001:db8:8000::/33", delegated_len = 56 }]
+${3:-}
 EOF
+}
+failover() { # ROLE PARTNER LISTEN-LINE OWN-NAME PINNED-NAME
+    printf '[[failover]]\nname = "bench"\nrole = "%s"\npartner = "%s"\n%s\nsubnets = ["bench"]\nmclt_secs = 3600\nstartup_wait_secs = 1\nconnect_retry_secs = 1\n[failover.tls]\ncert = "%s/%s.crt"\nkey = "%s/%s.key"\npartner_fingerprints = ["%s"]\n' \
+        "$1" "$2" "$3" "$WORK" "$4" "$WORK" "$4" "$(fp "$5")"
+}
+ours_config alone "$IF_P"
+ours_config primary "$IF_P" "$(failover primary '[fd00:647::2]:647' '' primary secondary)"
+ours_config secondary "$IF_S" "$(failover secondary 'fd00:647::1' 'listen = "[fd00:647::2]:647"' secondary primary)"
 
-cat > "$WORK/kea.json" <<EOF
+# kea_config NAME INTERFACE SERVER-ID-BYTE [HA-THIS-SERVER-NAME]
+kea_config() {
+    local hooks=""
+    if [[ -n "${4:-}" ]]; then
+        hooks=$(cat <<EOF
+    "hooks-libraries": [
+        { "library": "$HOOKS/libdhcp_lease_cmds.so" },
+        { "library": "$HOOKS/libdhcp_ha.so", "parameters": { "high-availability": [ {
+            "this-server-name": "$4",
+            "mode": "hot-standby",
+            "heartbeat-delay": 1000, "max-response-delay": 5000, "max-ack-delay": 5000, "max-unacked-clients": 5,
+            "multi-threading": { "enable-multi-threading": true, "http-dedicated-listener": true,
+                                 "http-listener-threads": 2, "http-client-threads": 2 },
+            "peers": [
+                { "name": "server1", "url": "http://[fd00:647::1]:8000/", "role": "primary", "auto-failover": true },
+                { "name": "server2", "url": "http://[fd00:647::2]:8000/", "role": "standby", "auto-failover": true }
+            ] } ] } }
+    ],
+EOF
+)
+    fi
+    cat > "$WORK/$1.json" <<EOF
 { "Dhcp6": {
-    "interfaces-config": { "interfaces": [ "$IF_S" ] },
-    "server-id": { "type": "EN", "enterprise-id": 2495, "identifier": "0102030405060708", "persist": false },
-    "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/kea/leases6.csv", "lfc-interval": 0 },
+    "interfaces-config": { "interfaces": [ "$2" ] },
+    "server-id": { "type": "EN", "enterprise-id": 2495, "identifier": "01020304050607$3", "persist": false },
+    "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/run/$1.csv", "lfc-interval": 0 },
     "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256 },
     "renew-timer": 1000, "rebind-timer": 2000, "preferred-lifetime": 3000, "valid-lifetime": 4000,
+$hooks
     "subnet6": [ {
-        "id": 1, "subnet": "2001:db8:1::/64", "interface": "$IF_S",
+        "id": 1, "subnet": "2001:db8:1::/64", "interface": "$2",
         "pools": [ { "pool": "2001:db8:1::/64" } ],
         "pd-pools": [ { "prefix": "2001:db8:8000::", "prefix-len": 33, "delegated-len": 56 } ]
     } ],
-    "loggers": [ { "name": "kea-dhcp6", "output_options": [ { "output": "$WORK/kea/kea.log" } ], "severity": "WARN" } ]
+    "loggers": [
+        { "name": "kea-dhcp6", "output_options": [ { "output": "$WORK/run/$1.log" } ], "severity": "WARN" },
+        { "name": "kea-dhcp6.ha-hooks", "output_options": [ { "output": "$WORK/run/$1.log" } ], "severity": "INFO" }
+    ]
 } }
 EOF
+}
+kea_config kea "$IF_P" 01
+kea_config kea-primary "$IF_P" 02 server1
+kea_config kea-standby "$IF_S" 03 server2
+
+# --- processes --------------------------------------------------------------------------------
+P_PID=""; S_PID=""
+
+# spawn NS LOGFILE CMD... : background process in a namespace; its pid in SPAWNED.
+spawn() {
+    local ns="$1" log="$2"; shift 2
+    KEA_PIDFILE_DIR="$WORK/run" KEA_LOCKFILE_DIR="$WORK/run" ip netns exec "$ns" "$@" >>"$log" 2>&1 &
+    SPAWNED=$!
+    PIDS+=("$SPAWNED")
+}
+
+ours_state() { "$BIN" ctl --json --socket "$WORK/run/$1.sock" status 2>/dev/null | jq -r '.relationships[0].state // "none"' 2>/dev/null || echo down; }
+
+# wait_until SECONDS WHAT CMD...: polls CMD every 0.1 s; fails the benchmark on timeout.
+wait_until() {
+    local secs="$1" what="$2"; shift 2
+    local i
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    echo "$what: not within $secs s; logs:" >&2
+    tail -n 20 "$WORK"/run/*.log >&2 || true
+    exit 1
+}
+listening() { grep -q listening "$WORK/run/$1.log" 2>/dev/null; }
+both_normal() { [[ "$(ours_state primary)" == Normal && "$(ours_state secondary)" == Normal ]]; }
+udp547() { ip netns exec "$1" ss -Huln 'sport = :547' | grep -q .; }
+kea_hot() { grep -q 'HA_STATE_TRANSITION.*to HOT-STANDBY state' "$WORK/run/kea-primary.log" 2>/dev/null; }
+
+start() {
+    rm -rf "$WORK/run"; mkdir -p "$WORK/run"
+    P_PID=""; S_PID=""
+    case "$1" in
+    ours)
+        spawn "$NS_P" "$WORK/run/alone.log" "$BIN" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
+        wait_until 10 "ours listening" listening alone ;;
+    pair)
+        spawn "$NS_S" "$WORK/run/secondary.log" "$BIN" run --config "$WORK/secondary.toml"; S_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/primary.log" "$BIN" run --config "$WORK/primary.toml"; P_PID=$SPAWNED
+        wait_until 30 "pair in NORMAL" both_normal ;;
+    kea)
+        spawn "$NS_P" "$WORK/run/kea.log" "$KEA" -c "$WORK/kea.json"; P_PID=$SPAWNED
+        wait_until 10 "kea listening" udp547 "$NS_P"
+        sleep 0.5 ;;
+    kea-ha)
+        spawn "$NS_S" "$WORK/run/kea-standby.log" "$KEA" -c "$WORK/kea-standby.json"; S_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/kea-primary.log" "$KEA" -c "$WORK/kea-primary.json"; P_PID=$SPAWNED
+        wait_until 60 "kea HA primary in hot-standby" kea_hot ;;
+    *) die "unknown server $1 (ours pair kea kea-ha)" ;;
+    esac
+}
+
+stop() {
+    local p
+    for p in $P_PID $S_PID; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $P_PID $S_PID; do
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+        kill -9 "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+}
 
 CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_ticks() { [[ -n "$1" ]] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pct() { awk -v a="$1" -v b="$2" -v t="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", (b - a) / t / d * 100}'; }
 
-start_server() {
-    local which="$1"
-    rm -rf "$WORK/ours" "$WORK/kea"; mkdir -p "$WORK/ours" "$WORK/kea"
-    if [[ "$which" == ours ]]; then
-        ip netns exec "$NS_S" "$BIN" run --config "$WORK/ours.toml" 2>"$WORK/ours/log" &
-        SERVER_PID=$!
-        for _ in $(seq 100); do grep -q listening "$WORK/ours/log" && break; sleep 0.05; done
-    else
-        KEA_PIDFILE_DIR="$WORK/kea" KEA_LOCKFILE_DIR="$WORK/kea" ip netns exec "$NS_S" "$KEA" -c "$WORK/kea.json" >"$WORK/kea/stdout" 2>&1 &
-        SERVER_PID=$!
-        sleep 2
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "$which did not start" >&2; cat "$WORK/$which"/* >&2; exit 1; }
+# lease_count SERVER SIDE(p|s): active leases now. Ours: `ctl status`; Kea: distinct leases in
+# its memfile (written on every change).
+lease_count() {
+    case "$1:$2" in
+    ours:p) "$BIN" ctl --json --socket "$WORK/run/alone.sock" status | jq .active_leases ;;
+    pair:p) "$BIN" ctl --json --socket "$WORK/run/primary.sock" status | jq .active_leases ;;
+    pair:s) "$BIN" ctl --json --socket "$WORK/run/secondary.sock" status | jq .active_leases ;;
+    kea:p) kea_leases kea ;;
+    kea-ha:p) kea_leases kea-primary ;;
+    kea-ha:s) kea_leases kea-standby ;;
+    *) echo - ;;
+    esac 2>/dev/null || echo "?"
+}
+kea_leases() { awk -F, 'FNR > 1 && $3 > 0 {k[$1 "/" $9] = 1} END {print length(k)}' "$WORK/run/$1.csv"* 2>/dev/null || echo 0; }
+# the primary's window of unacknowledged and pending updates
+window() { "$BIN" ctl --json --socket "$WORK/run/primary.sock" status 2>/dev/null | jq '.relationships[0] | .unacked_updates + .pending_updates' 2>/dev/null || echo "?"; }
+# both tables equal (same resources bound to the same clients)?
+tables_equal() {
+    case "$1" in
+    pair)
+        local a b
+        a="$("$BIN" ctl --json --socket "$WORK/run/primary.sock" leases | jq -c '.[] | [.resource, .client]' | sort | md5sum || true)"
+        b="$("$BIN" ctl --json --socket "$WORK/run/secondary.sock" leases | jq -c '.[] | [.resource, .client]' | sort | md5sum || true)"
+        [[ "$a" == "$b" ]] && echo yes || echo no ;;
+    kea-ha)
+        local a b
+        a="$(awk -F, 'FNR > 1 && $3 > 0 {print $1 "/" $9, $2, $8}' "$WORK/run/kea-primary.csv"* | sort -u | md5sum || true)"
+        b="$(awk -F, 'FNR > 1 && $3 > 0 {print $1 "/" $9, $2, $8}' "$WORK/run/kea-standby.csv"* | sort -u | md5sum || true)"
+        [[ "$a" == "$b" ]] && echo yes || echo no ;;
+    *) echo - ;;
+    esac
 }
 
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+# Median and count of Request->Reply delays (ms) in a capture of 1/256 of the transactions.
+median_rr() {
+    python3 - "$1" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], 'rb').read()
+off, sent, delays = 24, {}, []
+while off + 16 <= len(data):
+    sec, usec, incl, _ = struct.unpack_from('<IIII', data, off)
+    pkt = data[off + 16: off + 16 + incl]
+    off += 16 + incl
+    if len(pkt) < 66 or pkt[12:14] != b'\x86\xdd' or pkt[20] != 17:
+        continue
+    msg, xid, t = pkt[62], pkt[63:66], sec + usec / 1e6
+    if msg == 3:
+        sent[xid] = t
+    elif msg == 7 and xid in sent:
+        delays.append((t - sent.pop(xid)) * 1000)
+delays.sort()
+n = len(delays)
+print(f"{delays[n // 2]:.3f} {n}" if n else "- 0")
+EOF
 }
 
-# field VALUE from the n-th occurrence (1 = SOLICIT-ADVERTISE, 2 = REQUEST-REPLY)
 pf() { grep -E "^$1" "$3" | sed -n "$2p" | awk -F': ' '{print $2}' | awk '{print $1}'; }
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
-printf '%-5s %-5s %7s %9s %8s %8s %9s %9s %8s %8s %10s\n' mode server offered leases/s sa-drop% rr-drop% rr-avg-ms rr-max-ms srv-cpu% pdh-cpu% srv-us/lease
+HDR='%-4s %-6s %6s %8s %7s %7s %7s %7s %8s %5s %5s %5s %8s %8s %6s %8s %8s %3s %5s\n'
+printf "$HDR" mode server rate leases/s sa-drp% rr-drp% rr-med rr-avg rr-max p-cpu s-cpu pdcpu p-mid s-mid window p-1s s-1s eq load1
 for mode in $MODES; do
     e=address-only; [[ "$mode" == napd ]] && e=address-and-prefix
     for rate in $RATES; do
         for srv in $SERVERS; do
-            start_server "$srv"
-            before="$(cpu_ticks "$SERVER_PID")"
-            out="$WORK/perfdhcp.out"
+            start "$srv"
+            out="$WORK/perfdhcp.out"; cap="$WORK/sample.pcap"
+            # 1/256 of the transactions (last byte of the transaction id is 0), both directions.
+            ip netns exec "$NS_C" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
+                'ip6 and udp and ip6[51] == 0' >/dev/null 2>&1 &
+            DUMP=$!; PIDS+=("$DUMP")
+            sleep 0.3
+            p0="$(cpu_ticks "$P_PID")"; s0="$(cpu_ticks "$S_PID")"
             # Distinct clients (-R), bounded run (-p), wait for late replies (-W, µs).
             ip netns exec "$NS_C" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
-                perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 || true
-            after="$(cpu_ticks "$SERVER_PID")"
-            stop_server
+                perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 &
+            PERF=$!; PIDS+=("$PERF")
+            sleep "$(awk -v d="$DURATION" 'BEGIN {print d / 2}')"
+            p_mid="$(lease_count "$srv" p)"; s_mid="$(lease_count "$srv" s)"
+            win=-; [[ "$srv" == pair ]] && win="$(window)"
+            wait "$PERF" || true
+            p1="$(cpu_ticks "$P_PID")"; s1="$(cpu_ticks "$S_PID")"
+            sleep 1
+            p_1s="$(lease_count "$srv" p)"; s_1s="$(lease_count "$srv" s)"
+            eq="$(tables_equal "$srv")"
+            kill -INT "$DUMP" 2>/dev/null || true; wait "$DUMP" 2>/dev/null || true
+            stop
+            if [[ -n "${KEEP_LOGS:-}" ]]; then
+                mkdir -p "$KEEP_LOGS/$mode-$srv-$rate" && cp "$WORK"/run/*.log "$out" "$KEEP_LOGS/$mode-$srv-$rate/" 2>/dev/null || true
+            fi
             rr_recv="$(pf 'received packets' 2 "$out")"; rr_recv="${rr_recv:-0}"
-            sa_ratio="$(pf 'drops ratio' 1 "$out")"; rr_ratio="$(pf 'drops ratio' 2 "$out")"
-            rr_avg="$(pf 'avg delay' 2 "$out")"; rr_max="$(pf 'max delay' 2 "$out")"
+            read -r med _n < <(median_rr "$cap" 2>/dev/null || echo "- 0") || med=-
             pd_cpu="$(awk '/^PDCPU/ {print $2 + $3}' "$out")"
-            leases=$(( rr_recv / DURATION ))
-            srv_cpu="$(awk -v a="$before" -v b="$after" -v t="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", (b - a) / t / d * 100}')"
-            pdh_cpu="$(awk -v c="${pd_cpu:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", c / d * 100}')"
-            us_lease="$(awk -v a="$before" -v b="$after" -v t="$CLK_TCK" -v n="$rr_recv" 'BEGIN {if (n > 0) printf "%.1f", (b - a) / t / n * 1e6; else print "-"}')"
-            printf '%-5s %-5s %7s %9s %8s %8s %9s %9s %8s %8s %10s\n' "$mode" "$srv" "$rate" "$leases" \
-                "${sa_ratio:-?}" "${rr_ratio:-?}" "${rr_avg:-?}" "${rr_max:-?}" "$srv_cpu" "$pdh_cpu" "$us_lease" | tee -a "$RESULTS"
+            s_cpu=-; [[ -n "$S_PID" ]] && s_cpu="$(pct "$s0" "$s1")"
+            printf "$HDR" "$mode" "$srv" "$rate" $((rr_recv / DURATION)) \
+                "$(pf 'drops ratio' 1 "$out")" "$(pf 'drops ratio' 2 "$out")" "$med" \
+                "$(pf 'avg delay' 2 "$out")" "$(pf 'max delay' 2 "$out")" \
+                "$(pct "$p0" "$p1")" "$s_cpu" "$(awk -v c="${pd_cpu:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", c / d * 100}')" \
+                "$p_mid" "$s_mid" "$win" "$p_1s" "$s_1s" "$eq" "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
         done
     done
 done
 
 echo
-echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-echo "best leases/s with under 1% drops (both exchanges):"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "rr-med = median Request->Reply ms from a 1/256 sample at the client; rr-avg/rr-max = perfdhcp's;"
+echo "p-/s-cpu = primary (or standalone) / secondary CPU %, pdcpu = perfdhcp's; p-/s-mid = leases halfway"
+echo "through the run, window = the primary's unacked + pending updates then; p-/s-1s = 1 s after; eq = tables equal"
+echo
+echo "highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp):"
 for mode in $MODES; do
-    best_ours="$(awk -v m="$mode" '$1 == m && $2 == "ours" && ($5 + 0) < 1 && ($6 + 0) < 1 {if ($4 > b) b = $4} END {print b + 0}' "$RESULTS")"
-    best_kea="$(awk -v m="$mode" '$1 == m && $2 == "kea" && ($5 + 0) < 1 && ($6 + 0) < 1 {if ($4 > b) b = $4} END {print b + 0}' "$RESULTS")"
-    ratio="$(awk -v a="$best_ours" -v b="$best_kea" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')"
-    printf '%-5s ours %6s   kea %6s   ours/kea %s\n' "$mode" "$best_ours" "$best_kea" "$ratio"
+    for srv in $SERVERS; do
+        awk -v m="$mode" -v s="$srv" '$1 == m && $2 == s && ($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b {b = $4; r = $0}
+            END {split(r, f, " "); if (b) printf "%-4s %-6s %6d leases/s  med %s ms  cpu %s%s/%s\n", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12];
+                 else printf "%-4s %-6s none\n", m, s}' "$RESULTS"
+    done
+done
+best() { awk -v m="$1" -v s="$2" '$1 == m && $2 == s && ($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b {b = $4} END {print b + 0}' "$RESULTS"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0 && a != "-" && b != "-") printf "%.2f", a / b; else print "n/a"}'; }
+echo
+echo "ratios (loss-free = highest rate under 1% drops; at each rate: leases/s and median latency):"
+for mode in $MODES; do
+    [[ " $SERVERS " == *" ours "* && " $SERVERS " == *" kea "* ]] &&
+        echo "$mode ours/kea loss-free $(ratio "$(best "$mode" ours)" "$(best "$mode" kea)")"
+    for pr in "pair ours" "kea-ha kea"; do
+        set -- $pr
+        [[ " $SERVERS " == *" $1 "* && " $SERVERS " == *" $2 "* ]] || continue
+        line="$mode $1/$2 loss-free $(ratio "$(best "$mode" "$1")" "$(best "$mode" "$2")"); per rate:"
+        for rate in $RATES; do
+            a=($(awk -v m="$mode" -v s="$1" -v r="$rate" '$1 == m && $2 == s && $3 == r {print $4, $7}' "$RESULTS"))
+            b=($(awk -v m="$mode" -v s="$2" -v r="$rate" '$1 == m && $2 == s && $3 == r {print $4, $7}' "$RESULTS"))
+            line+=" $rate: $(ratio "${a[0]:-0}" "${b[0]:-0}")x/$(ratio "${a[1]:--}" "${b[1]:--}")x"
+        done
+        echo "$line"
+    done
 done

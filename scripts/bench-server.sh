@@ -362,30 +362,42 @@ echo "rr-med = median Request->Reply ms from a 1/256 sample at the client; rr-av
 echo "p-/s-cpu = primary (or standalone) / secondary CPU %, pdcpu = perfdhcp's; p-/s-mid = leases halfway"
 echo "through the run, window = the primary's unacked + pending updates then; p-/s-1s = 1 s after; eq = tables equal"
 echo
-echo "highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp):"
+echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp)"
+echo "and peak = the most leases/s at any offered rate (drops allowed):"
 for mode in $MODES; do
     for srv in $SERVERS; do
-        awk -v m="$mode" -v s="$srv" '$1 == m && $2 == s && ($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b {b = $4; r = $0}
-            END {split(r, f, " "); if (b) printf "%-4s %-6s %6d leases/s  med %s ms  cpu %s%s/%s\n", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12];
-                 else printf "%-4s %-6s none\n", m, s}' "$RESULTS"
+        awk -v m="$mode" -v s="$srv" '$1 == m && $2 == s {
+                if ($4 > peak) {peak = $4; pr = $3}
+                if (($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b) {b = $4; r = $0} }
+            END {split(r, f, " ");
+                 if (b) printf "%-4s %-6s loss-free %6d leases/s  med %s ms  cpu %s%s/%s", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12];
+                 else printf "%-4s %-6s loss-free   none on this ladder", m, s;
+                 printf "   peak %6d (offered %s)\n", peak, pr}' "$RESULTS"
     done
 done
 best() { awk -v m="$1" -v s="$2" '$1 == m && $2 == s && ($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b {b = $4} END {print b + 0}' "$RESULTS"; }
+peak() { awk -v m="$1" -v s="$2" '$1 == m && $2 == s && $4 > b {b = $4} END {print b + 0}' "$RESULTS"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0 && a != "-" && b != "-") printf "%.2f", a / b; else print "n/a"}'; }
 echo
-echo "ratios (loss-free = highest rate under 1% drops; at each rate: leases/s and median latency):"
+echo "ratios: loss-free and peak leases/s; per offered rate: leases/s ratio / median latency ratio"
 for mode in $MODES; do
     [[ " $SERVERS " == *" ours "* && " $SERVERS " == *" kea "* ]] &&
-        echo "$mode ours/kea loss-free $(ratio "$(best "$mode" ours)" "$(best "$mode" kea)")"
+        echo "$(printf '%-4s %-11s' "$mode" ours/kea) loss-free $(ratio "$(best "$mode" ours)" "$(best "$mode" kea)")  peak $(ratio "$(peak "$mode" ours)" "$(peak "$mode" kea)")"
     for pr in "pair ours" "kea-ha kea"; do
         set -- $pr
         [[ " $SERVERS " == *" $1 "* && " $SERVERS " == *" $2 "* ]] || continue
-        line="$mode $1/$2 loss-free $(ratio "$(best "$mode" "$1")" "$(best "$mode" "$2")"); per rate:"
+        line="$(printf '%-4s %-11s' "$mode" "$1/$2") loss-free $(ratio "$(best "$mode" "$1")" "$(best "$mode" "$2")")  peak $(ratio "$(peak "$mode" "$1")" "$(peak "$mode" "$2")");"
         for rate in $RATES; do
             a=($(awk -v m="$mode" -v s="$1" -v r="$rate" '$1 == m && $2 == s && $3 == r {print $4, $7}' "$RESULTS"))
             b=($(awk -v m="$mode" -v s="$2" -v r="$rate" '$1 == m && $2 == s && $3 == r {print $4, $7}' "$RESULTS"))
-            line+=" $rate: $(ratio "${a[0]:-0}" "${b[0]:-0}")x/$(ratio "${a[1]:--}" "${b[1]:--}")x"
+            line+=" $rate: $(ratio "${a[0]:-0}" "${b[0]:-0}")/$(ratio "${a[1]:--}" "${b[1]:--}")"
         done
         echo "$line"
     done
 done
+echo
+echo "secondary vs primary (pairs): halfway through the run, primary - secondary <= the primary's unacked+pending window? equal 1 s after?"
+awk '$2 == "pair" || $2 == "kea-ha" {
+        d = $13 - $14
+        w = ($15 == "-") ? "n/a (Kea reports no window)" : ((d <= $15) ? "within" : "OUTSIDE")
+        printf "%-4s %-6s %6s  behind by %6d halfway (window %s: %s)  1 s after: %s vs %s, equal %s\n", $1, $2, $3, d, $15, w, $16, $17, $18}' "$RESULTS"

@@ -650,7 +650,13 @@ impl Options {
         if bytes.is_empty() {
             return Ok(());
         }
-        v.reserve_exact(count_options(bytes));
+        let n = count_options(bytes);
+        if v.capacity() == 0 {
+            // The usual case: a fresh list, allocated once at its exact size.
+            *v = Vec::with_capacity(n);
+        } else {
+            v.reserve_exact(n);
+        }
         let mut rest = bytes;
         let mut offset = base;
         while !rest.is_empty() {
@@ -771,6 +777,32 @@ impl Emit for Options {
 #[cold]
 fn bad_len(start: usize, declared: usize, allowed: AllowedLength) -> ParseError {
     ParseError::new(start, ParseErrorKind::BadLength { declared, allowed })
+}
+
+/// Fails unless `data` (an option payload whose code field is at `start`) has `n` bytes or more.
+#[inline]
+fn at_least(data: &[u8], start: usize, n: usize) -> Result<(), ParseError> {
+    if data.len() < n {
+        return Err(bad_len(start, data.len(), AllowedLength::AtLeast(n)));
+    }
+    Ok(())
+}
+
+/// Decodes the options encapsulated in `data[skip..]` (`data` starts at absolute `dstart`) into
+/// the list of `slot`, the option just stored.
+fn decode_nested(
+    slot: Option<&mut DhcpOption>,
+    data: &[u8],
+    dstart: usize,
+    depth: Depth,
+    skip: usize,
+) -> Result<(), ParseError> {
+    let depth = depth.descend(dstart)?;
+    let rest = data.get(skip..).unwrap_or_default();
+    match slot.and_then(DhcpOption::options_mut) {
+        Some(v) => Options::parse_into(&mut v.0, rest, dstart.saturating_add(skip), depth),
+        None => Err(ParseError::new(dstart, NOT_STORED)),
+    }
 }
 
 /// A fixed-length payload from a slice.
@@ -928,24 +960,7 @@ impl DhcpOption {
         dstart: usize,
         depth: Depth,
     ) -> Result<(), ParseError> {
-        let u32_of = || fixed::<4>(data, start).map(u32::from_be_bytes);
-        let at_least = |n: usize| {
-            if data.len() < n {
-                Err(bad_len(start, data.len(), AllowedLength::AtLeast(n)))
-            } else {
-                Ok(())
-            }
-        };
-        // Encapsulated options are decoded into the list of the option just stored.
-        let nested = |slot: Option<&mut Self>, skip: usize| {
-            let depth = depth.descend(dstart)?;
-            let rest = data.get(skip..).unwrap_or_default();
-            match slot.and_then(Self::options_mut) {
-                Some(v) => Options::parse_into(&mut v.0, rest, dstart.saturating_add(skip), depth),
-                None => Err(ParseError::new(dstart, NOT_STORED)),
-            }
-        };
-        // The payload as a reader, for the variable layouts; `finish` rejects trailing bytes.
+        // The payload as a reader, for the variable layouts.
         let body = || Reader::scoped(data, dstart, depth);
         match code {
             OptionCode::CLIENTID | OptionCode::SERVERID | OptionCode::RELAY_ID => {
@@ -985,7 +1000,7 @@ impl DhcpOption {
                         })
                     }
                 });
-                nested(slot, 12)?;
+                decode_nested(slot, data, dstart, depth, 12)?;
             }
             OptionCode::IA_TA => {
                 let Some((h, _)) = data.split_first_chunk::<4>() else {
@@ -998,7 +1013,7 @@ impl DhcpOption {
                         options: Options::new(),
                     })
                 });
-                nested(slot, 4)?;
+                decode_nested(slot, data, dstart, depth, 4)?;
             }
             OptionCode::IAADDR => {
                 let Some((h, _)) = data.split_first_chunk::<24>() else {
@@ -1018,7 +1033,7 @@ impl DhcpOption {
                         options: Options::new(),
                     })
                 });
-                nested(slot, 24)?;
+                decode_nested(slot, data, dstart, depth, 24)?;
             }
             OptionCode::IAPREFIX => {
                 let Some((h, _)) = data.split_first_chunk::<25>() else {
@@ -1042,24 +1057,22 @@ impl DhcpOption {
                         options: Options::new(),
                     })
                 });
-                nested(slot, 25)?;
+                decode_nested(slot, data, dstart, depth, 25)?;
             }
             OptionCode::ORO => {
                 if data.len() & 1 != 0 {
                     return Err(bad_len(start, data.len(), AllowedLength::MultipleOf(2)));
                 }
-                out.put(|| {
-                    Self::Oro(
-                        data.chunks_exact(2)
-                            .map(|c| {
-                                OptionCode(u16::from_be_bytes([
-                                    c.first().copied().unwrap_or(0),
-                                    c.last().copied().unwrap_or(0),
-                                ]))
-                            })
-                            .collect(),
-                    )
-                });
+                let codes = data
+                    .chunks_exact(2)
+                    .map(|c| {
+                        OptionCode(u16::from_be_bytes([
+                            c.first().copied().unwrap_or(0),
+                            c.last().copied().unwrap_or(0),
+                        ]))
+                    })
+                    .collect();
+                out.put(|| Self::Oro(codes));
             }
             OptionCode::PREFERENCE => {
                 let [b] = fixed::<1>(data, start)?;
@@ -1074,20 +1087,20 @@ impl DhcpOption {
                 out.put(|| Self::RelayMsg(m));
             }
             OptionCode::AUTH => {
-                at_least(11)?;
+                at_least(data, start, 11)?;
                 let mut body = body();
                 let protocol = body.u8()?;
                 let algorithm = body.u8()?;
                 let rdm = body.u8()?;
                 let replay_detection = body.u64()?;
-                let info = body.rest();
+                let info = body.rest().to_vec();
                 out.put(|| {
                     Self::Auth(Auth {
                         protocol,
                         algorithm,
                         rdm,
                         replay_detection,
-                        info: info.to_vec(),
+                        info,
                     })
                 });
             }
@@ -1101,12 +1114,8 @@ impl DhcpOption {
                 };
                 let text = utf8(text, dstart.saturating_add(2), "status-message")?;
                 let status = Status(u16::from_be_bytes(*s));
-                out.put(|| {
-                    Self::StatusCode(StatusCode {
-                        status,
-                        message: String::from(text),
-                    })
-                });
+                let message = String::from(text);
+                out.put(|| Self::StatusCode(StatusCode { status, message }));
             }
             OptionCode::RAPID_COMMIT => {
                 fixed::<0>(data, start)?;
@@ -1121,7 +1130,7 @@ impl DhcpOption {
                 out.put(|| Self::UserClass(items));
             }
             OptionCode::VENDOR_CLASS => {
-                at_least(4)?;
+                at_least(data, start, 4)?;
                 let mut body = body();
                 let enterprise_number = body.u32()?;
                 let data = length_prefixed_items(&mut body)?;
@@ -1133,7 +1142,7 @@ impl DhcpOption {
                 });
             }
             OptionCode::VENDOR_OPTS => {
-                at_least(4)?;
+                at_least(data, start, 4)?;
                 let mut body = body();
                 let enterprise_number = body.u32()?;
                 let mut options = Vec::new();
@@ -1152,7 +1161,10 @@ impl DhcpOption {
                     })
                 });
             }
-            OptionCode::INTERFACE_ID => out.put(|| Self::InterfaceId(data.to_vec())),
+            OptionCode::INTERFACE_ID => {
+                let id = data.to_vec();
+                out.put(|| Self::InterfaceId(id));
+            }
             OptionCode::RECONF_MSG => {
                 let [t] = fixed::<1>(data, start)?;
                 out.put(|| Self::ReconfMsg(MessageType(t)));
@@ -1161,16 +1173,15 @@ impl DhcpOption {
                 if data.len() & 15 != 0 {
                     return Err(bad_len(start, data.len(), AllowedLength::MultipleOf(16)));
                 }
-                let addresses = || {
-                    data.chunks_exact(16)
-                        .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default()))
-                        .collect()
-                };
+                let addresses = data
+                    .chunks_exact(16)
+                    .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default()))
+                    .collect();
                 out.put(|| {
                     if code == OptionCode::DNS_SERVERS {
-                        Self::DnsServers(addresses())
+                        Self::DnsServers(addresses)
                     } else {
-                        Self::LqClientLink(addresses())
+                        Self::LqClientLink(addresses)
                     }
                 });
             }
@@ -1233,15 +1244,15 @@ impl DhcpOption {
                         options: Options::new(),
                     })
                 });
-                nested(slot, 17)?;
+                decode_nested(slot, data, dstart, depth, 17)?;
             }
             OptionCode::CLIENT_DATA => {
                 let slot = out.put_mut(|| Self::ClientData(Options::new()));
-                nested(slot, 0)?;
+                decode_nested(slot, data, dstart, depth, 0)?;
             }
             OptionCode::F_DNS_REMOVAL_INFO => {
                 let slot = out.put_mut(|| Self::DnsRemovalInfo(Options::new()));
-                nested(slot, 0)?;
+                decode_nested(slot, data, dstart, depth, 0)?;
             }
             OptionCode::LQ_RELAY_DATA => {
                 let Some((peer, rest)) = data.split_first_chunk::<16>() else {
@@ -1261,12 +1272,8 @@ impl DhcpOption {
                 let Some((&vss_type, info)) = data.split_first() else {
                     return Err(bad_len(start, data.len(), AllowedLength::AtLeast(1)));
                 };
-                out.put(|| {
-                    Self::Vss(Vss {
-                        vss_type,
-                        info: info.to_vec(),
-                    })
-                });
+                let info = info.to_vec();
+                out.put(|| Self::Vss(Vss { vss_type, info }));
             }
             OptionCode::F_BINDING_STATUS => {
                 let [b] = fixed::<1>(data, start)?;
@@ -1296,16 +1303,12 @@ impl DhcpOption {
                     return Err(bad_len(start, data.len(), AllowedLength::AtLeast(4)));
                 };
                 let time = u32::from_be_bytes(*time);
-                out.put(|| {
-                    Self::ReconfigureData(ReconfigureData {
-                        time,
-                        key: key.to_vec(),
-                    })
-                });
+                let key = key.to_vec();
+                out.put(|| Self::ReconfigureData(ReconfigureData { time, key }));
             }
             OptionCode::F_RELATIONSHIP_NAME => {
-                let name = utf8(data, dstart, "relationship-name")?;
-                out.put(|| Self::RelationshipName(String::from(name)));
+                let name = String::from(utf8(data, dstart, "relationship-name")?);
+                out.put(|| Self::RelationshipName(name));
             }
             OptionCode::F_SERVER_FLAGS => {
                 let [b] = fixed::<1>(data, start)?;
@@ -1332,13 +1335,13 @@ impl DhcpOption {
             | OptionCode::F_KEEPALIVE_TIME
             | OptionCode::F_START_TIME_OF_STATE
             | OptionCode::F_STATE_EXPIRATION_TIME => {
-                let v = u32_of()?;
+                let v = u32::from_be_bytes(fixed::<4>(data, start)?);
                 out.put(|| Self::from_u32_code(code, v));
             }
-            code => out.put(|| Self::Unknown {
-                code,
-                data: data.to_vec(),
-            }),
+            code => {
+                let data = data.to_vec();
+                out.put(|| Self::Unknown { code, data });
+            }
         }
         Ok(())
     }
@@ -1802,13 +1805,19 @@ pub(crate) trait OptionSink {
 impl OptionSink for Vec<DhcpOption> {
     #[inline(always)]
     fn put(&mut self, make: impl FnOnce() -> DhcpOption) {
-        // `extend` reserves first and only then builds the value, right where it goes.
-        self.extend(core::iter::once_with(make));
+        if self.len() == self.capacity() {
+            self.reserve(1);
+        }
+        // Always true after `reserve`; stated so that the compiler drops `push`'s own growth
+        // path and builds the value right where it goes.
+        if self.len() < self.capacity() {
+            self.push(make());
+        }
     }
 
     #[inline(always)]
     fn put_mut(&mut self, make: impl FnOnce() -> DhcpOption) -> Option<&mut DhcpOption> {
-        self.extend(core::iter::once_with(make));
+        self.put(make);
         self.last_mut()
     }
 }

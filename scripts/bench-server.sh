@@ -198,7 +198,7 @@ spawn() {
 
 ours_state() { "$BIN" ctl --json --socket "$WORK/run/$1.sock" status 2>/dev/null | jq -r '.relationships[0].state // "none"' 2>/dev/null || echo down; }
 
-# wait_until SECONDS WHAT CMD...: polls CMD every 0.1 s; fails the benchmark on timeout.
+# wait_until SECONDS WHAT CMD...: polls CMD every 0.1 s; on timeout shows the logs and fails.
 wait_until() {
     local secs="$1" what="$2"; shift 2
     local i
@@ -208,7 +208,7 @@ wait_until() {
     done
     echo "$what: not within $secs s; logs:" >&2
     tail -n 20 "$WORK"/run/*.log >&2 || true
-    exit 1
+    return 1
 }
 listening() { grep -q listening "$WORK/run/$1.log" 2>/dev/null; }
 both_normal() { [[ "$(ours_state primary)" == Normal && "$(ours_state secondary)" == Normal ]]; }
@@ -221,19 +221,19 @@ start() {
     case "$1" in
     ours)
         spawn "$NS_P" "$WORK/run/alone.log" "$BIN" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
-        wait_until 10 "ours listening" listening alone ;;
+        wait_until 10 "ours listening" listening alone || return 1 ;;
     pair)
         spawn "$NS_S" "$WORK/run/secondary.log" "$BIN" run --config "$WORK/secondary.toml"; S_PID=$SPAWNED
         spawn "$NS_P" "$WORK/run/primary.log" "$BIN" run --config "$WORK/primary.toml"; P_PID=$SPAWNED
-        wait_until 30 "pair in NORMAL" both_normal ;;
+        wait_until 30 "pair in NORMAL" both_normal || return 1 ;;
     kea)
         spawn "$NS_P" "$WORK/run/kea.log" "$KEA" -c "$WORK/kea.json"; P_PID=$SPAWNED
-        wait_until 10 "kea listening" udp547 "$NS_P"
+        wait_until 10 "kea listening" udp547 "$NS_P" || return 1
         sleep 0.5 ;;
     kea-ha)
         spawn "$NS_S" "$WORK/run/kea-standby.log" "$KEA" -c "$WORK/kea-standby.json"; S_PID=$SPAWNED
         spawn "$NS_P" "$WORK/run/kea-primary.log" "$KEA" -c "$WORK/kea-primary.json"; P_PID=$SPAWNED
-        wait_until 60 "kea HA primary in hot-standby" kea_hot ;;
+        wait_until 60 "kea HA primary in hot-standby" kea_hot || return 1 ;;
     *) die "unknown server $1 (ours pair kea kea-ha)" ;;
     esac
 }
@@ -318,7 +318,11 @@ for mode in $MODES; do
     e=address-only; [[ "$mode" == napd ]] && e=address-and-prefix
     for rate in $RATES; do
         for srv in $SERVERS; do
-            start "$srv"
+            if ! start "$srv"; then
+                stop
+                echo "$mode $srv $rate: did not start, run skipped" | tee -a "$WORK/failed" >&2
+                continue
+            fi
             out="$WORK/perfdhcp.out"; cap="$WORK/sample.pcap"
             # 1/256 of the transactions (last byte of the transaction id is 0), both directions.
             ip netns exec "$NS_C" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
@@ -357,6 +361,7 @@ for mode in $MODES; do
 done
 
 echo
+[[ -s "$WORK/failed" ]] && { echo "runs skipped (server did not start):"; cat "$WORK/failed"; }
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "rr-med = median Request->Reply ms from a 1/256 sample at the client; rr-avg/rr-max = perfdhcp's;"
 echo "p-/s-cpu = primary (or standalone) / secondary CPU %, pdcpu = perfdhcp's; p-/s-mid = leases halfway"

@@ -345,7 +345,7 @@ for mode in $MODES; do
             kill -INT "$DUMP" 2>/dev/null || true; wait "$DUMP" 2>/dev/null || true
             stop
             if [[ -n "${KEEP_LOGS:-}" ]]; then
-                mkdir -p "$KEEP_LOGS/$mode-$srv-$rate" && cp "$WORK"/run/*.log "$out" "$KEEP_LOGS/$mode-$srv-$rate/" 2>/dev/null || true
+                mkdir -p "$KEEP_LOGS/$mode-$srv-$rate" && cp "$WORK"/run/*.log "$WORK"/run/*.csv* "$out" "$KEEP_LOGS/$mode-$srv-$rate/" 2>/dev/null || true
             fi
             rr_recv="$(pf 'received packets' 2 "$out")"; rr_recv="${rr_recv:-0}"
             read -r med _n < <(median_rr "$cap" 2>/dev/null || echo "- 0") || med=-

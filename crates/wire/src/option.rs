@@ -970,9 +970,10 @@ impl DhcpOption {
                     OptionCode::SERVERID => Self::ServerId(Duid::PLACEHOLDER),
                     _ => Self::RelayId(Duid::PLACEHOLDER),
                 });
-                if let Some(Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d)) = slot {
-                    d.set_valid(data);
-                }
+                let Some(Self::ClientId(d) | Self::ServerId(d) | Self::RelayId(d)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                d.set_valid(data);
             }
             OptionCode::IA_NA | OptionCode::IA_PD => {
                 let Some((h, _)) = data.split_first_chunk::<12>() else {
@@ -1194,9 +1195,10 @@ impl DhcpOption {
                 while !body.is_empty() {
                     let name = DomainName::scan(&mut body, false)?;
                     names.push(DomainName::default());
-                    if let Some(n) = names.last_mut() {
-                        n.set_valid(name);
-                    }
+                    let Some(n) = names.last_mut() else {
+                        return Err(ParseError::new(dstart, NOT_STORED));
+                    };
+                    n.set_valid(name);
                 }
             }
             OptionCode::CLIENT_FQDN => {
@@ -1212,9 +1214,10 @@ impl DhcpOption {
                         name: DomainName::default(),
                     })
                 });
-                if let Some(Self::ClientFqdn(f)) = slot {
-                    f.name.set_valid(name);
-                }
+                let Some(Self::ClientFqdn(f)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                f.name.set_valid(name);
             }
             OptionCode::F_DNS_HOST_NAME | OptionCode::F_DNS_ZONE_NAME => {
                 let name = DomainName::scan_rest(&mut body())?;
@@ -1225,9 +1228,10 @@ impl DhcpOption {
                         Self::DnsZoneName(DomainName::default())
                     }
                 });
-                if let Some(Self::DnsHostName(n) | Self::DnsZoneName(n)) = slot {
-                    n.set_valid(name);
-                }
+                let Some(Self::DnsHostName(n) | Self::DnsZoneName(n)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                n.set_valid(name);
             }
             OptionCode::LQ_QUERY => {
                 let Some((&query_type, rest)) = data.split_first() else {
@@ -1786,14 +1790,16 @@ impl<'a> Parse<'a> for DhcpOption {
     }
 }
 
-/// Where [`DhcpOption::decode_into`] puts the option it decoded.
+/// Where [`DhcpOption::decode_into`] puts the option it decoded: the list being parsed, or
+/// the single result of [`DhcpOption`]'s [`Parse`].
 ///
-/// The value comes as a closure that builds it. For a list, every call site gets its own
-/// out-of-line copy of [`OptionSink::put`], so the compiler builds each variant straight into
-/// the vector's buffer. (With the value built first and then pushed, all the arms of the
-/// decoder share one temporary that is copied into the buffer with wide loads right after its
-/// fields were written with narrow stores, which stalls store forwarding: that copy was the
-/// largest single cost of decoding a message.)
+/// The value comes as a closure that builds it, called only once there is room for it, so
+/// that the compiler writes the fields straight into the list's buffer. (Pushing a value built
+/// beforehand made the compiler assemble it in a stack temporary and copy that into the buffer
+/// with wide loads right after its fields were written with narrow stores; the failed store
+/// forwarding on that copy was the largest single cost of decoding a message.) Arms that
+/// allocate do so before calling `put`, so that nothing sits between the capacity check and
+/// the write.
 pub(crate) trait OptionSink {
     /// Stores the option `make` builds.
     fn put(&mut self, make: impl FnOnce() -> DhcpOption);

@@ -12,6 +12,13 @@
 //!   bindings is timed once and printed (`UPDREQALL 1M`), it takes too long for criterion's
 //!   sampling.
 //!
+//! * `summary`: after the criterion groups, a table of the same operations in thread CPU time
+//!   (the fastest of 101 batches, so that time slices given to other processes on the shared
+//!   machine do not count) and heap allocations per BNDUPD, plus UPDREQALL of 1,000,000
+//!   bindings in thread CPU seconds (the target is < 10 s). `FAILOVER_BENCH_SKIP_1M=1` leaves
+//!   out both 1M runs, `FAILOVER_BENCH_SKIP_SUMMARY=1` the whole table (for profiling one
+//!   criterion benchmark).
+//!
 //! `cargo bench -p dhcpv6-benches --bench failover` runs it; append `-- --quick` for a short run.
 #![expect(
     clippy::disallowed_methods,
@@ -35,6 +42,10 @@ use dhcpv6_wire::{
     DhcpOption, Duid, FailoverMessage, IaAddr, IaNa, MessageType, Options, ProtocolVersion,
     ServerState, encode_frame,
 };
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 const T0: u64 = 1_800_000_000;
 const BASE: u128 = 0x2001_0db8_0000_0001_0000_0000_0000_0000;
@@ -166,32 +177,44 @@ fn bndupd_frame(i: u64, abs: u32) -> Vec<u8> {
 }
 
 fn bench_bndupd(c: &mut Criterion) {
-    let mut ep = normal_secondary();
-    let t = now_at(1000);
-    let abs = t.wall.to_abs_time();
-    let frames: Vec<Vec<u8>> = (0..4096).map(|i| bndupd_frame(i, abs)).collect();
-    // First pass creates the bindings; the timed passes update existing ones.
-    for f in &frames {
-        ep.handle_bytes(t, f);
-        pump_single(&mut ep, t, &mut |_| {});
-    }
+    // The setup's first pass creates the bindings; the timed passes update existing ones.
+    let (mut ep, t, frames) = bndupd_setup();
     let mut g = c.benchmark_group("bndupd");
     g.throughput(Throughput::Elements(1));
     let mut i = 0usize;
     g.bench_function("handle", |b| {
         b.iter(|| {
-            let f = &frames[i % frames.len()];
+            handle_one(&mut ep, t, &frames[i % frames.len()]);
             i += 1;
-            ep.handle_bytes(t, f);
-            while let Some(w) = ep.poll_storage() {
-                ep.handle_storage_done(t, w.id, Ok(())).expect("ack");
-            }
-            let reply = ep.poll_transmit().expect("BNDREPLY");
-            while ep.poll_event().is_some() {}
-            black_box(reply.bytes.len());
         });
     });
     g.finish();
+}
+
+/// A secondary in NORMAL holding 4096 bindings, a time, and BNDUPD frames updating them.
+fn bndupd_setup() -> (Endpoint, dhcpv6_failover::Now, Vec<Vec<u8>>) {
+    let mut ep = normal_secondary();
+    let t = now_at(1000);
+    let abs = t.wall.to_abs_time();
+    let frames: Vec<Vec<u8>> = (0..4096).map(|i| bndupd_frame(i, abs)).collect();
+    for f in &frames {
+        ep.handle_bytes(t, f);
+        pump_single(&mut ep, t, &mut |_| {});
+    }
+    (ep, t, frames)
+}
+
+/// Everything the embedding server does for one BNDUPD from the partner: hand in the bytes,
+/// perform (here: acknowledge at once) the storage write, take the BNDREPLY, drain events.
+fn handle_one(ep: &mut Endpoint, t: dhcpv6_failover::Now, frame: &[u8]) {
+    ep.handle_bytes(t, frame);
+    while let Some(w) = ep.poll_storage() {
+        black_box(&w.record);
+        ep.handle_storage_done(t, w.id, Ok(())).expect("ack");
+    }
+    let reply = ep.poll_transmit().expect("BNDREPLY");
+    while ep.poll_event().is_some() {}
+    black_box(reply.bytes.len());
 }
 
 /// An endpoint (primary, NORMAL is not needed for the questions' cost) holding `n` ACTIVE
@@ -238,6 +261,7 @@ fn bench_decisions(c: &mut Criterion) {
     let t = now_at(61_000);
     let bound = Resource::Address(addr(500));
     let free = Resource::Address(Ipv6Addr::from(BASE | 0xffff_0001));
+    let client500 = client(500);
     let mut g = c.benchmark_group("decision");
     g.bench_function("may_serve", |b| {
         b.iter(|| black_box(ep.may_serve(black_box(ClientRequestKind::Renew), black_box(true))));
@@ -247,6 +271,9 @@ fn bench_decisions(c: &mut Criterion) {
     });
     g.bench_function("may_allocate_bound", |b| {
         b.iter(|| black_box(ep.may_allocate(t, black_box(&bound))))
+    });
+    g.bench_function("may_allocate_to_own", |b| {
+        b.iter(|| black_box(ep.may_allocate_to(t, black_box(&bound), black_box(&client500))))
     });
     g.bench_function("lease_bound", |b| {
         b.iter(|| {
@@ -258,10 +285,16 @@ fn bench_decisions(c: &mut Criterion) {
 
 /// Primary with `n` bindings, fresh secondary: connection to UPDDONE. Returns elapsed seconds.
 fn updreqall(n: u64) -> f64 {
+    updreqall_cpu(n).0
+}
+
+/// As [`updreqall`]: (wall seconds, thread CPU seconds).
+fn updreqall_cpu(n: u64) -> (f64, f64) {
     let mut p = populated(Role::Primary, n, false);
     let mut s = Endpoint::new(config(Role::Secondary), now_at(0)).expect("config");
     let t = now_at(1000);
     let start = StdInstant::now();
+    let cpu = thread_cpu();
     s.handle_connection_up(t);
     p.handle_connection_up(t);
     fn step(a: &mut Endpoint, b: &mut Endpoint, t: dhcpv6_failover::Now) -> bool {
@@ -281,12 +314,13 @@ fn updreqall(n: u64) -> f64 {
     }
     while step(&mut p, &mut s, t) | step(&mut s, &mut p, t) {}
     let secs = start.elapsed().as_secs_f64();
+    let cpu = (thread_cpu() - cpu).as_secs_f64();
     assert_eq!(s.bindings().count() as u64, n, "every binding transferred");
     assert!(matches!(
         s.state(),
         State::RecoverWait | State::RecoverDone | State::Normal | State::CommunicationsInterrupted
     ));
-    secs
+    (secs, cpu)
 }
 
 fn bench_updreqall(c: &mut Criterion) {
@@ -303,11 +337,120 @@ fn bench_updreqall(c: &mut Criterion) {
         });
     });
     g.finish();
+}
+
+/// CPU time of this thread, so that time slices given to other processes on a shared machine
+/// do not count.
+fn thread_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// Nanoseconds of thread CPU time per call: the fastest of 101 batches of about 20 ms each.
+fn time_ns(mut f: impl FnMut()) -> f64 {
+    let mut iters = 1u64;
+    loop {
+        let t = StdInstant::now();
+        for _ in 0..iters {
+            f();
+        }
+        if t.elapsed() >= Duration::from_millis(20) || iters >= 1 << 30 {
+            break;
+        }
+        iters *= 2;
+    }
+    (0..101)
+        .map(|_| {
+            let t = thread_cpu();
+            for _ in 0..iters {
+                f();
+            }
+            (thread_cpu() - t).as_nanos() as f64 / iters as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn summary(_: &mut Criterion) {
+    if std::env::var_os("FAILOVER_BENCH_SKIP_SUMMARY").is_some() {
+        return;
+    }
+    println!();
+    println!("| operation | thread CPU per op | rate per core | heap allocations per op |");
+    println!("|---|---:|---:|---:|");
+    let (mut ep, t, frames) = bndupd_setup();
+    let mut i = 0usize;
+    let region = Region::new(GLOBAL);
+    for _ in 0..4096 {
+        handle_one(&mut ep, t, &frames[i % frames.len()]);
+        i += 1;
+    }
+    let allocs = region.change().allocations as f64 / 4096.0;
+    let ns = time_ns(|| {
+        handle_one(&mut ep, t, &frames[i % frames.len()]);
+        i += 1;
+    });
+    println!(
+        "| BNDUPD handled (decode, conflict check, apply, storage write + ack, BNDREPLY) | {ns:.0} ns | {:.0} k/s | {allocs:.1} |",
+        1e6 / ns
+    );
+    for n in [100_000u64, 1_000_000] {
+        if n > 100_000 && std::env::var_os("FAILOVER_BENCH_SKIP_1M").is_some() {
+            continue;
+        }
+        let ep = populated(Role::Primary, n, true);
+        let t = now_at(61_000);
+        let bound = Resource::Address(addr(n / 2));
+        let free = Resource::Address(Ipv6Addr::from(BASE | 0xffff_0001));
+        let own = client(n / 2);
+        let row = |name: &str, ns: f64| {
+            println!("| {name} ({n} bindings) | {ns:.1} ns | | |");
+        };
+        row(
+            "may_serve",
+            time_ns(|| {
+                black_box(ep.may_serve(black_box(ClientRequestKind::Renew), black_box(true)));
+            }),
+        );
+        row(
+            "may_allocate, free address",
+            time_ns(|| {
+                black_box(ep.may_allocate(t, black_box(&free)));
+            }),
+        );
+        row(
+            "may_allocate, bound address",
+            time_ns(|| {
+                black_box(ep.may_allocate(t, black_box(&bound)));
+            }),
+        );
+        row(
+            "may_allocate_to, the client's own lease",
+            time_ns(|| {
+                black_box(ep.may_allocate_to(t, black_box(&bound), black_box(&own)));
+            }),
+        );
+        row(
+            "lease_bound",
+            time_ns(|| {
+                black_box(ep.lease_bound(t, black_box(&bound), Duration::from_secs(86_400)));
+            }),
+        );
+    }
     if std::env::var_os("FAILOVER_BENCH_SKIP_1M").is_none() {
-        let secs = updreqall(1_000_000);
-        println!("UPDREQALL 1M bindings: {secs:.2} s (both endpoints, one core)");
+        let (wall, cpu) = updreqall_cpu(1_000_000);
+        println!(
+            "| UPDREQALL of 1,000,000 bindings, connection to UPDDONE, both endpoints | {cpu:.2} s CPU ({wall:.2} s wall) | {:.0} k bindings/s | |",
+            1e3 / cpu
+        );
     }
 }
 
-criterion::criterion_group!(benches, bench_bndupd, bench_decisions, bench_updreqall);
+criterion::criterion_group!(
+    benches,
+    bench_bndupd,
+    bench_decisions,
+    bench_updreqall,
+    summary
+);
 criterion::criterion_main!(benches);

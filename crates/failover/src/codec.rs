@@ -580,7 +580,7 @@ fn fast_ia(data: &[u8], is_pd: bool) -> Option<IaMsg> {
         iaid: u32::from_be_bytes(*iaid),
         t1: u32::from_be_bytes(*t1),
         t2: u32::from_be_bytes(*t2),
-        leases: Vec::new(),
+        leases: Vec::with_capacity(1),
         status_code: None,
     };
     for o in OptionsIter::new(rest, 0) {

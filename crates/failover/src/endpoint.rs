@@ -1,6 +1,6 @@
 //! The failover endpoint: one per relationship.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque, btree_map};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -400,7 +400,13 @@ impl Endpoint {
 
     /// The side an available resource belongs to, if it is available.
     fn available_owner(&self, r: &Resource) -> Option<Role> {
-        match self.bindings.get(r) {
+        self.available_owner_of(r, self.bindings.get(r))
+    }
+
+    /// [`available_owner`](Self::available_owner) with the binding of `r` already looked up
+    /// (the per-client questions do one table lookup, not several).
+    fn available_owner_of(&self, r: &Resource, local: Option<&Binding>) -> Option<Role> {
+        match local {
             None => Some(match r {
                 Resource::Address(a) => self.cfg.pools.address_owner(*a),
                 Resource::Prefix { prefix, len } => {
@@ -433,6 +439,11 @@ impl Endpoint {
     /// allows new allocation, the resource is governed, available and ours (or the partner's
     /// after the PARTNER-DOWN waiting rules).
     pub fn may_allocate(&self, now: Now, resource: &Resource) -> bool {
+        self.may_allocate_local(now, resource, self.bindings.get(resource))
+    }
+
+    /// [`may_allocate`](Self::may_allocate) with the binding of `resource` already looked up.
+    fn may_allocate_local(&self, now: Now, resource: &Resource, local: Option<&Binding>) -> bool {
         if !self.may_allocate_new_in_state() || !self.cfg.pools.contains(resource) {
             return false;
         }
@@ -452,7 +463,7 @@ impl Endpoint {
         let me = self.cfg.role;
         let pd = self.state == State::PartnerDown;
         let pd_since = self.partner_down_since.unwrap_or(self.state_start);
-        if let Some(owner) = self.available_owner(resource) {
+        if let Some(owner) = self.available_owner_of(resource, local) {
             if owner == me {
                 return true;
             }
@@ -469,7 +480,7 @@ impl Endpoint {
             return matches!(resource, Resource::Prefix { .. })
                 && now.wall >= mclt::partner_pool_usable_from(pd_since, self.mclt);
         }
-        let Some(b) = self.bindings.get(resource) else {
+        let Some(b) = local else {
             return false;
         };
         if !pd || !(b.status.awaits_ack_before_free() || b.status == BindingStatus::Active) {
@@ -493,13 +504,14 @@ impl Endpoint {
         if self.responsiveness() == Responsiveness::Unresponsive {
             return false;
         }
-        if let Some(b) = self.bindings.get(resource)
+        let local = self.bindings.get(resource);
+        if let Some(b) = local
             && b.is_for(client)
             && self.is_own_lease(now, b)
         {
             return true;
         }
-        self.may_allocate(now, resource)
+        self.may_allocate_local(now, resource, local)
     }
 
     /// Whether an EXPIRED/RELEASED resource returns to this server's pool (the owner of its
@@ -2293,12 +2305,17 @@ impl Endpoint {
             }
             Decision::Accept => {
                 let w = now.wall;
-                let previous = self.bindings.get(&resource).cloned();
-                let old_client = previous.as_ref().and_then(|b| b.client.clone());
-                let b = self
-                    .bindings
-                    .entry(resource)
-                    .or_insert_with(|| Binding::new(resource, status, w));
+                // One table lookup for the whole update (this is the hot path of every lazy
+                // update and of UPDREQALL).
+                let (previous, b) = match self.bindings.entry(resource) {
+                    btree_map::Entry::Occupied(o) => {
+                        let b = o.into_mut();
+                        (Some(b.clone()), b)
+                    }
+                    btree_map::Entry::Vacant(v) => {
+                        (None, v.insert(Binding::new(resource, status, w)))
+                    }
+                };
                 b.status = status;
                 b.start_time_of_state = start.unwrap_or(w);
                 b.state_expiration_time = l
@@ -2343,7 +2360,7 @@ impl Endpoint {
                     b.t1 = Duration::from_secs(u64::from(t1));
                     b.t2 = Duration::from_secs(u64::from(t2));
                 }
-                if client.is_some() {
+                if client.is_some() && b.client != client {
                     b.client = client.clone();
                 }
                 if l.fqdn.is_some() {
@@ -2354,12 +2371,14 @@ impl Endpoint {
                 }
                 b.partner_lifetime = None;
                 b.needs_partner_update = false;
+                let rec = b.clone();
                 self.queue.remove(&resource);
                 self.takeback.remove(&resource);
-                let client_changed = old_client.as_ref() != client.as_ref();
+                let old_client = previous.as_ref().and_then(|b| b.client.as_ref());
+                let client_changed = old_client != client.as_ref();
                 if let Some(old) = old_client
                     && client_changed
-                    && let Some(set) = self.by_client.get_mut(&(old, resource.kind()))
+                    && let Some(set) = self.by_client.get_mut(&(old.clone(), resource.kind()))
                 {
                     set.remove(&resource);
                 }
@@ -2379,17 +2398,13 @@ impl Endpoint {
                         .push_back(Event::DnsInfoWithoutDnsSupport { resource });
                 }
                 self.events.push_back(Event::BindingUpdated { resource });
-                let rec = self.bindings.get(&resource).cloned();
-                let id = match rec {
-                    Some(b) => self.issue_write(
-                        StorageRecord::Binding(b),
-                        WriteKind::PartnerUpdate {
-                            resource,
-                            reply: reply_id,
-                        },
-                    ),
-                    None => return (LeaseReply { status: None }, false),
-                };
+                let id = self.issue_write(
+                    StorageRecord::Binding(rec),
+                    WriteKind::PartnerUpdate {
+                        resource,
+                        reply: reply_id,
+                    },
+                );
                 self.undo.insert(id, previous);
                 self.latest_write.insert(resource, id);
                 (LeaseReply { status: None }, true)

@@ -9,6 +9,7 @@
 #   RATES="4000 5000 6000 7000 8000 9000 10000" DURATION=10 sudo scripts/bench-server.sh
 #   SERVERS="ours kea" MODES=na sudo scripts/bench-server.sh
 #   KEEP_LOGS=DIR   keep every run's server logs and perfdhcp output under DIR
+#   BUILD=head      build exactly the last commit (a `git archive HEAD` export), not the working tree
 #   BUILD=0 ...     use the release binary already in $CARGO_TARGET_DIR (default: build it first)
 #
 # Topology: namespaces P (the standalone server, or the primary), S (the secondary / standby),
@@ -48,12 +49,37 @@ if [[ " $SERVERS " == *" kea-ha "* ]]; then
     [[ -f "$HOOKS/libdhcp_ha.so" && -f "$HOOKS/libdhcp_lease_cmds.so" ]] || die "Kea hooks libdhcp_ha.so / libdhcp_lease_cmds.so not found (KEA_HOOKS=DIR)"
 fi
 
-if [[ "${BUILD:-1}" == 1 ]]; then
+BUILT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates examples/failover-server/src || echo ' plus uncommitted changes')"
+case "${BUILD:-1}" in
+1)
     echo "building the server (release)..." >&2
-    (cd "$ROOT" && cargo build --release -q -p dhcpv6-failover-server)
-fi
+    (cd "$ROOT" && cargo build --release -q -p dhcpv6-failover-server) ;;
+head)
+    # Exactly the last commit, whatever is uncommitted in a shared checkout: an export kept in
+    # $TARGET_DIR/bench-src where only the files that changed are rewritten (cargo then
+    # rebuilds only the crates that changed).
+    SRC="$TARGET_DIR/bench-src"
+    EXPORT="$(mktemp -d "${TMPDIR:-/tmp}/bench-export.XXXXXX")"
+    git -C "$ROOT" archive HEAD | tar -x -C "$EXPORT"
+    python3 -c '
+import filecmp, os, shutil, sys
+src, dst = sys.argv[1], sys.argv[2]
+for root, _, files in os.walk(src):
+    rel = os.path.relpath(root, src)
+    os.makedirs(os.path.join(dst, rel), exist_ok=True)
+    for f in files:
+        a, b = os.path.join(root, f), os.path.join(dst, rel, f)
+        if not os.path.exists(b) or not filecmp.cmp(a, b, shallow=False):
+            shutil.copyfile(a, b)
+' "$EXPORT" "$SRC"
+    rm -rf "$EXPORT"
+    echo "building the server (release) from an export of HEAD..." >&2
+    (cd "$SRC" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -q -p dhcpv6-failover-server) || die "build failed"
+    BUILT="$(git -C "$ROOT" rev-parse --short HEAD)" ;;
+0) BUILT="a binary built earlier" ;;
+esac
 [[ -x "$BIN" ]] || die "$BIN missing (build it, or BUILD=1)"
-echo "commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- examples/failover-server/src || echo '+changes'), $(date -u '+%Y-%m-%d %H:%M UTC'), load at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "server: $BUILT, $(date -u '+%Y-%m-%d %H:%M UTC'), load at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
 ID=$$
 NS_P="bench-p-$ID"; NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; NS_W="bench-w-$ID"

@@ -790,6 +790,7 @@ fn at_least(data: &[u8], start: usize, n: usize) -> Result<(), ParseError> {
 
 /// Decodes the options encapsulated in `data[skip..]` (`data` starts at absolute `dstart`) into
 /// the list of `slot`, the option just stored.
+#[inline]
 fn decode_nested(
     slot: Option<&mut DhcpOption>,
     data: &[u8],
@@ -799,6 +800,11 @@ fn decode_nested(
 ) -> Result<(), ParseError> {
     let depth = depth.descend(dstart)?;
     let rest = data.get(skip..).unwrap_or_default();
+    if rest.is_empty() {
+        // No encapsulated options (an IAADDR or IAPREFIX usually has none): the list stays
+        // empty and unallocated.
+        return Ok(());
+    }
     match slot.and_then(DhcpOption::options_mut) {
         Some(v) => Options::parse_into(&mut v.0, rest, dstart.saturating_add(skip), depth),
         None => Err(ParseError::new(dstart, NOT_STORED)),

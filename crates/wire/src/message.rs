@@ -205,8 +205,8 @@ impl<'a> Parse<'a> for Message {
 
 impl Message {
     /// Decodes a message spanning all of `bytes` (`base` = absolute offset of `bytes`, `depth`
-    /// the nesting counters) and hands it to `wrap` (`Box::new` for a relayed message), which
-    /// lets the compiler build the value where it is stored instead of copying it there.
+    /// the nesting counters) and hands it to `wrap` (`Box::new` for a relayed message): the one
+    /// message decoder behind [`Message::parse`], [`Parse`] and `OPTION_RELAY_MSG`.
     #[inline(always)]
     pub(crate) fn parse_slice<T>(
         bytes: &[u8],

@@ -89,6 +89,9 @@ pub trait Authority {
     fn valid_lifetime(&self, now: UnixTime, r: &Resource, desired: Duration) -> Duration;
     /// A lease the server just decided (after building its answer).
     fn record(&mut self, now: UnixTime, change: LeaseChange);
+    /// Whether `r` belongs to a pool governed here: its lease changes, expiry included, go
+    /// through [`Authority::record`] and the governing relationship decides when it is free.
+    fn governs_resource(&self, r: &Resource) -> bool;
 }
 
 /// The standalone server: the lease table alone decides.
@@ -118,6 +121,9 @@ impl Authority for Standalone {
         desired
     }
     fn record(&mut self, _: UnixTime, _: LeaseChange) {}
+    fn governs_resource(&self, _: &Resource) -> bool {
+        false
+    }
 }
 
 /// Meta-table key of the server DUID.
@@ -189,9 +195,37 @@ impl Engine {
         &self.leases
     }
 
-    /// Reclaims leases whose valid lifetime has passed (they become FREE).
+    /// Reclaims leases whose valid lifetime has passed (standalone: they become FREE).
     pub fn reclaim_expired(&mut self, now: UnixTime) -> usize {
-        self.leases.reclaim_expired(now, BindingStatus::Free)
+        self.reclaim_expired_with(now, &mut Standalone)
+    }
+
+    /// Reclaims leases whose valid lifetime has passed. A lease in a pool that `auth` governs
+    /// becomes EXPIRED and is reported to `auth` (the failover endpoint records it, tells the
+    /// partner and decides when it becomes free); any other lease becomes FREE.
+    pub fn reclaim_expired_with(&mut self, now: UnixTime, auth: &mut dyn Authority) -> usize {
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
+        // Paraphrased: a lease whose lifetime runs out moves from ACTIVE to EXPIRED; it becomes
+        // PENDING-FREE (then FREE) only once the partner has acknowledged the EXPIRED update,
+        // or in PARTNER-DOWN after the MCLT. The endpoint makes those later moves.
+        let expired = self.leases.reclaim_expired_by(now, |r| {
+            if auth.governs_resource(r) {
+                BindingStatus::Expired
+            } else {
+                BindingStatus::Free
+            }
+        });
+        for resource in &expired {
+            if auth.governs_resource(resource) {
+                auth.record(
+                    now,
+                    LeaseChange::Expired {
+                        resource: *resource,
+                    },
+                );
+            }
+        }
+        expired.len()
     }
 
     /// Store writes for every binding changed since the last call.
@@ -1465,5 +1499,91 @@ addresses = ["2001:db8:2::/120"]
             1
         );
         assert_eq!(again.leases().active(), 0);
+    }
+
+    /// An authority that governs every pool and remembers what it is told.
+    #[derive(Default)]
+    struct Recorder {
+        changes: Vec<LeaseChange>,
+    }
+
+    impl Authority for Recorder {
+        fn may_serve(&self, _: Option<usize>, _: MessageType, _: bool) -> bool {
+            true
+        }
+        fn governs(&self, _: usize) -> bool {
+            false
+        }
+        fn may_use(&self, _: UnixTime, _: &Resource, _: &ClientKey) -> bool {
+            true
+        }
+        fn allocate(
+            &mut self,
+            _: UnixTime,
+            _: usize,
+            _: ResourceKind,
+            _: &ClientKey,
+        ) -> Option<Resource> {
+            None
+        }
+        fn valid_lifetime(&self, _: UnixTime, _: &Resource, desired: Duration) -> Duration {
+            desired
+        }
+        fn record(&mut self, _: UnixTime, change: LeaseChange) {
+            self.changes.push(change);
+        }
+        fn governs_resource(&self, _: &Resource) -> bool {
+            true
+        }
+    }
+
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-4.2.2
+    // Paraphrased: a lease whose lifetime runs out moves from ACTIVE to EXPIRED (not straight to
+    // FREE), and the failover endpoint is told so that the partner is updated.
+    #[test]
+    fn expiry_of_a_governed_lease_goes_through_the_endpoint_as_expired() {
+        let mut e = engine();
+        let sol = msg(
+            MessageType::SOLICIT,
+            1,
+            vec![DhcpOption::RapidCommit, ia_na(1, &[])],
+        );
+        let mut auth = Recorder::default();
+        let arrival = direct();
+        let bytes = Message::from(sol).to_vec();
+        let handled = e.handle_with(NOW, &arrival, &bytes, &mut auth);
+        assert!(handled.result.is_ok());
+        let LeaseChange::Granted(g) = auth.changes.remove(0) else {
+            panic!("the grant is recorded first");
+        };
+        let _ = e.take_store_ops();
+        let later = UnixTime::from_secs(NOW.as_secs() + 301);
+        assert_eq!(e.reclaim_expired_with(later, &mut auth), 1);
+        assert_eq!(
+            auth.changes,
+            vec![LeaseChange::Expired {
+                resource: g.resource
+            }]
+        );
+        let b = e.leases().get(&g.resource).expect("binding kept");
+        assert_eq!(b.status, BindingStatus::Expired);
+        // The EXPIRED record is written; a second sweep finds nothing more.
+        assert_eq!(e.take_store_ops().len(), 1);
+        assert_eq!(e.reclaim_expired_with(later, &mut auth), 0);
+        // A standalone server frees the lease at once.
+        let mut alone = engine();
+        let sol = msg(
+            MessageType::SOLICIT,
+            2,
+            vec![DhcpOption::RapidCommit, ia_na(1, &[])],
+        );
+        let _ = answer(&mut alone, &direct(), &sol.into());
+        assert_eq!(alone.reclaim_expired(later), 1);
+        assert!(
+            alone
+                .leases()
+                .iter()
+                .all(|b| b.status == BindingStatus::Free)
+        );
     }
 }

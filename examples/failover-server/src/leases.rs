@@ -303,7 +303,18 @@ impl LeaseTable {
     /// Moves every ACTIVE lease whose valid lifetime has passed to `expired_status` (FREE for a
     /// standalone server) and forgets stale offers. Returns how many leases expired.
     pub fn reclaim_expired(&mut self, now: UnixTime, expired_status: BindingStatus) -> usize {
-        let mut n = 0;
+        self.reclaim_expired_by(now, |_| expired_status).len()
+    }
+
+    /// Moves every ACTIVE lease whose valid lifetime has passed to the status `status_for`
+    /// gives it (FREE for a standalone server's own leases, EXPIRED for those a failover
+    /// endpoint governs) and forgets stale offers. Returns the expired resources.
+    pub fn reclaim_expired_by(
+        &mut self,
+        now: UnixTime,
+        mut status_for: impl FnMut(&Resource) -> BindingStatus,
+    ) -> Vec<Resource> {
+        let mut expired = Vec::new();
         while let Some(Reverse((when, r))) = self.expiries.peek().copied() {
             if when > now {
                 break;
@@ -318,11 +329,11 @@ impl LeaseTable {
                 continue;
             }
             let mut b = b.clone();
-            b.status = expired_status;
+            b.status = status_for(&r);
             b.start_time_of_state = when;
             b.state_expiration_time = None;
             self.insert(b);
-            n += 1;
+            expired.push(r);
         }
         let stale: Vec<Resource> = self
             .offers
@@ -341,7 +352,7 @@ impl LeaseTable {
                 self.sync_pool(&r, dhcpv6_pool::Status::Free);
             }
         }
-        n
+        expired
     }
 
     /// The resources whose bindings changed since the last call, with their current bindings.

@@ -110,6 +110,136 @@ struct Pending {
     seq: u64,
     answer: Answer,
     ifindex: u32,
+    /// When the request was read from the socket (for the reply latency in [`LoopProfile`]).
+    received: Instant,
+}
+
+/// The parts of the event loop whose time [`LoopProfile`] accounts for.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// A store commit report: replies released, endpoint writes acknowledged.
+    Commit,
+    /// Partner link traffic (BNDUPD, BNDREPLY, STATE...) through the endpoints.
+    Link,
+    /// Failover timers.
+    Timer,
+    /// Client datagrams: the DHCP exchange, the endpoint's record of each lease, the batch.
+    Clients,
+    /// The control socket, the expiry sweep and the gauges.
+    Other,
+}
+
+/// Where the event loop's time goes, logged at debug level every 5 s
+/// (`RUST_LOG=dhcpv6_failover_server::service=debug`): busy time and turns per part of the
+/// loop, the store's commits (count, mean duration, ops), and the latency of the durable
+/// replies from reading the request to sending the Reply (median, 99th percentile, max).
+#[derive(Debug)]
+struct LoopProfile {
+    /// Whether debug logging is on (otherwise nothing is recorded).
+    on: bool,
+    since: Instant,
+    busy: [Duration; 5],
+    turns: [u64; 5],
+    commits: u64,
+    commit_time: Duration,
+    commit_ops: u64,
+    /// Reply latencies in microseconds (at most `MAX_SAMPLES` per interval).
+    latencies: Vec<u32>,
+}
+
+impl LoopProfile {
+    const MAX_SAMPLES: usize = 200_000;
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        Self {
+            on: Self::enabled(),
+            since: Instant::now(),
+            busy: [Duration::ZERO; 5],
+            turns: [0; 5],
+            commits: 0,
+            commit_time: Duration::ZERO,
+            commit_ops: 0,
+            latencies: Vec::new(),
+        }
+    }
+
+    fn enabled() -> bool {
+        tracing::enabled!(tracing::Level::DEBUG)
+    }
+
+    fn account(&mut self, part: Part, started: Instant) {
+        let i = part as usize;
+        if let (Some(b), Some(t)) = (self.busy.get_mut(i), self.turns.get_mut(i)) {
+            *b += started.elapsed();
+            *t += 1;
+        }
+    }
+
+    fn commit(&mut self, took: Duration, ops: usize) {
+        self.commits += 1;
+        self.commit_time += took;
+        self.commit_ops += ops as u64;
+    }
+
+    fn replied(&mut self, received: Instant) {
+        if self.on && self.latencies.len() < Self::MAX_SAMPLES {
+            let us = u32::try_from(received.elapsed().as_micros()).unwrap_or(u32::MAX);
+            self.latencies.push(us);
+        }
+    }
+
+    /// Logs and restarts the interval once it is over.
+    fn maybe_log(&mut self) {
+        let span = self.since.elapsed();
+        if span < Self::INTERVAL {
+            return;
+        }
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let pct = |d: Duration| d.as_secs_f64() / span.as_secs_f64() * 100.0;
+        self.latencies.sort_unstable();
+        let at = |q: f64| {
+            let n = self.latencies.len();
+            if n == 0 {
+                0.0
+            } else {
+                let i = ((n as f64 - 1.0) * q) as usize;
+                f64::from(self.latencies.get(i).copied().unwrap_or(0)) / 1000.0
+            }
+        };
+        let [commit, link, timer, clients, other] = self.busy;
+        let [tc, tl, tt, tcl, to] = self.turns;
+        tracing::debug!(
+            secs = span.as_secs_f64(),
+            clients_busy_pct = pct(clients),
+            clients_turns = tcl,
+            link_busy_pct = pct(link),
+            link_turns = tl,
+            commit_busy_pct = pct(commit),
+            commit_turns = tc,
+            timer_busy_pct = pct(timer),
+            timer_turns = tt,
+            other_busy_pct = pct(other),
+            other_turns = to,
+            commits = self.commits,
+            commit_mean_ms = if self.commits > 0 {
+                ms(self.commit_time) / self.commits as f64
+            } else {
+                0.0
+            },
+            ops_per_commit = if self.commits > 0 {
+                self.commit_ops as f64 / self.commits as f64
+            } else {
+                0.0
+            },
+            replies = self.latencies.len(),
+            reply_median_ms = at(0.5),
+            reply_p99_ms = at(0.99),
+            reply_max_ms = at(1.0),
+            "event loop profile"
+        );
+        *self = Self::new();
+    }
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -131,16 +261,6 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
         bindings,
         u64::from_le_bytes(os_random::<8>()),
     );
-    let reclaimed = engine.reclaim_expired(wall_now());
-    store.commit(&engine.take_store_ops())?;
-    tracing::info!(
-        restored,
-        reclaimed,
-        active = engine.leases().active(),
-        duid = %hex::encode(engine.server_id().as_bytes()),
-        store = %config.store.path.display(),
-        "lease store loaded"
-    );
     let (mut committer, mut commits) =
         GroupCommitter::start(store, config.store.max_batch, metrics.clone());
     // Failover relationships (none for a standalone server) and the control socket.
@@ -153,7 +273,20 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                 source: io::Error::other("failover set-up"),
             })?;
     drop(known);
-    failover.pump(&mut engine, &mut committer)?;
+    // Leases that ran out while the server was down: FREE, or EXPIRED through the failover
+    // endpoint that governs them.
+    failover.tick();
+    let reclaimed = engine.reclaim_expired_with(wall_now(), &mut failover);
+    let ops = engine.take_store_ops();
+    failover.pump_with(&mut engine, &mut committer, ops)?;
+    tracing::info!(
+        restored,
+        reclaimed,
+        active = engine.leases().active(),
+        duid = %hex::encode(engine.server_id().as_bytes()),
+        store = %config.store.path.display(),
+        "lease store loaded"
+    );
     let mut ctl_rx = match &config.control_socket {
         Some(p) => Some(
             crate::control::spawn(p).map_err(io_err(format!("control socket {}", p.display())))?,
@@ -194,25 +327,44 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
     let mut malformed_log = RateLimitedLog::new(Duration::from_secs(1));
     update_gauges(&engine, &config, &metrics);
 
+    let profiling = LoopProfile::enabled();
+    let mut profile = LoopProfile::new();
     loop {
+        let part;
+        // Set again as each branch starts: the profile counts handling, not waiting.
+        let started;
         tokio::select! {
             biased;
             _ = sigterm.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: draining"); break; }
             Some(c) = commits.recv() => {
+                part = Part::Commit;
+                started = Instant::now();
                 committed = c.upto;
+                profile.commit(c.took, c.ops);
                 if let Err(e) = &c.result {
                     tracing::error!(error = %e, upto = c.upto, "lease store commit failed; withholding the replies of that batch");
                 }
-                release(&socket, &interfaces, &mut pending, committed, c.result.is_ok(), &metrics).await;
+                release(&socket, &interfaces, &mut pending, committed, c.result.is_ok(), &metrics, &mut profile).await;
                 failover.on_committed(c.upto, &c.result);
                 failover.pump(&mut engine, &mut committer)?;
             }
             Some(msg) = link_rx.recv() => {
+                part = Part::Link;
+                started = Instant::now();
                 failover.on_link(msg);
+                // Take what else the link tasks delivered meanwhile before draining once.
+                for _ in 0..64 {
+                    match link_rx.try_recv() {
+                        Ok(msg) => failover.on_link(msg),
+                        Err(_) => break,
+                    }
+                }
                 failover.pump(&mut engine, &mut committer)?;
             }
             _ = tokio::time::sleep_until(failover.next_wake()) => {
+                part = Part::Timer;
+                started = Instant::now();
                 failover.on_timeout();
                 failover.pump(&mut engine, &mut committer)?;
             }
@@ -222,6 +374,8 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                     None => std::future::pending().await,
                 }
             } => {
+                part = Part::Other;
+                started = Instant::now();
                 let answer = crate::control::answer(&p.request, &mut failover, &engine);
                 let _ = p.reply.send(answer);
                 failover.pump(&mut engine, &mut committer)?;
@@ -229,8 +383,11 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
             // Back-pressure: while `queue_depth` replies wait for the store, leave datagrams in
             // the kernel's buffer (which drops on overflow) rather than queueing more work.
             r = socket.readable(), if pending.len() < config.server.queue_depth => {
+                part = Part::Clients;
+                started = Instant::now();
                 r.map_err(io_err("waiting for datagrams"))?;
                 let now = wall_now();
+                let received = Instant::now();
                 let mut waiting = Vec::new();
                 failover.tick();
                 for _ in 0..256 {
@@ -274,34 +431,40 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                         }
                     }
                 }
+                // The turn's lease writes and the failover endpoints' records of the same
+                // leases go to the store as one batch: each Reply waits for exactly one durable
+                // commit, and the endpoints' BNDUPDs leave once that same commit is done.
                 let ops = engine.take_store_ops();
-                let seq = if ops.is_empty() { committer.last_seq() } else {
-                    match committer.submit(ops) {
-                        Ok(seq) => seq,
-                        Err(e) => { tracing::error!(error = %e, "lease store unavailable"); return Err(e.into()); }
-                    }
+                let seq = match failover.pump_with(&mut engine, &mut committer, ops) {
+                    Ok(Some(seq)) => seq,
+                    Ok(None) => committer.last_seq(),
+                    Err(e) => { tracing::error!(error = %e, "lease store unavailable"); return Err(e.into()); }
                 };
-                // The failover endpoints' records of these leases follow (their BNDUPDs leave
-                // once those are durable); the replies wait only for `seq`.
-                failover.pump(&mut engine, &mut committer)?;
                 for (answer, ifindex) in waiting {
-                    pending.push_back(Pending { seq, answer, ifindex });
+                    pending.push_back(Pending { seq, answer, ifindex, received });
                 }
                 // Answers whose batch needed no write (or was already covered) go at once.
-                release(&socket, &interfaces, &mut pending, committed, true, &metrics).await;
+                release(&socket, &interfaces, &mut pending, committed, true, &metrics, &mut profile).await;
             }
             _ = tick.tick() => {
-                let n = engine.reclaim_expired(wall_now());
+                part = Part::Other;
+                started = Instant::now();
+                failover.tick();
+                let n = engine.reclaim_expired_with(wall_now(), &mut failover);
                 if n > 0 {
                     tracing::info!(count = n, "expired leases reclaimed");
                     let ops = engine.take_store_ops();
-                    committer.submit(ops)?;
+                    failover.pump_with(&mut engine, &mut committer, ops)?;
                 }
                 update_gauges(&engine, &config, &metrics);
                 if let Ok(mut text) = failover_metrics.lock() {
                     *text = failover.prometheus();
                 }
             }
+        }
+        if profiling {
+            profile.account(part, started);
+            profile.maybe_log();
         }
     }
 
@@ -319,6 +482,7 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                     committed,
                     c.result.is_ok(),
                     &metrics,
+                    &mut profile,
                 )
                 .await;
             }
@@ -345,11 +509,13 @@ async fn release(
     committed: u64,
     ok: bool,
     metrics: &Metrics,
+    profile: &mut LoopProfile,
 ) {
     while pending.front().is_some_and(|p| p.seq <= committed) {
         let Some(p) = pending.pop_front() else { break };
         if ok {
             send(socket, interfaces, &p.answer, p.ifindex, metrics).await;
+            profile.replied(p.received);
         } else {
             metrics.dropped(DropReason::StoreError);
         }

@@ -181,6 +181,10 @@ pub struct Committed {
     pub upto: u64,
     /// Outcome of the commit(s) covering the jobs since the previous report.
     pub result: Result<(), StoreError>,
+    /// How long the commit took (fsync included).
+    pub took: Duration,
+    /// How many ops it carried.
+    pub ops: usize,
 }
 
 /// Runs a [`LeaseStore`] on its own thread with grouped commits.
@@ -224,8 +228,15 @@ impl GroupCommitter {
                     } else {
                         store.commit(&ops)
                     };
-                    metrics.observe_commit(started.elapsed(), ops.len());
-                    if done_tx.send(Committed { upto, result }).is_err() {
+                    let took = started.elapsed();
+                    metrics.observe_commit(took, ops.len());
+                    let report = Committed {
+                        upto,
+                        result,
+                        took,
+                        ops: ops.len(),
+                    };
+                    if done_tx.send(report).is_err() {
                         break;
                     }
                 }

@@ -391,19 +391,23 @@ echo
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "rr-med = median Request->Reply ms from a 1/256 sample at the client; rr-avg/rr-max = perfdhcp's;"
 echo "p-/s-cpu = primary (or standalone) / secondary CPU %, pdcpu = perfdhcp's; p-/s-mid = leases halfway"
-echo "through the run, window = the primary's unacked + pending updates then; p-/s-1s = 1 s after; eq = tables equal"
+echo "through the run, window = the primary's unacked + pending updates then; p-/s-1s = 1 s after;"
+echo "eq = both full tables (resource, client) equal when dumped right after the 1 s counts"
 echo
-echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp)"
-echo "and peak = the most leases/s at any offered rate (drops allowed):"
+echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp),"
+echo "peak = the most leases/s at any offered rate (drops allowed), and the CPU at the first rate with drops (in ladder order):"
 for mode in $MODES; do
     for srv in $SERVERS; do
         awk -v m="$mode" -v s="$srv" '$1 == m && $2 == s {
                 if ($4 > peak) {peak = $4; pr = $3}
-                if (($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b) {b = $4; r = $0} }
-            END {split(r, f, " ");
+                if (($5 + 0) < 1 && ($6 + 0) < 1) {if ($4 > b) {b = $4; r = $0}}
+                else if (!lossy) lossy = $0 }
+            END {split(r, f, " "); split(lossy, g, " ");
                  if (b) printf "%-4s %-6s loss-free %6d leases/s  med %s ms  cpu %s%s/%s", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12];
                  else printf "%-4s %-6s loss-free   none on this ladder", m, s;
-                 printf "   peak %6d (offered %s)\n", peak, pr}' "$RESULTS"
+                 printf "   peak %6d (offered %s)", peak, pr;
+                 if (lossy) printf "   first lossy rate %s: cpu %s%s/%s", g[3], g[10], (g[11] == "-" ? "" : "+" g[11]), g[12];
+                 printf "\n"}' "$RESULTS"
     done
 done
 best() { awk -v m="$1" -v s="$2" '$1 == m && $2 == s && ($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b {b = $4} END {print b + 0}' "$RESULTS"; }

@@ -2,18 +2,15 @@
 //! owned decode and encode with `dhcpv6-wire`, side by side with `dhcproto` 0.15 in the same run.
 //!
 //! Criterion measures each case; afterwards a summary table prints ours, theirs and the ratio
-//! (fastest of 101 short timed batches per case), the heap allocations of our borrowed decode (counted
-//! with a wrapping global allocator) and whether each codec re-emits every input byte-exact.
+//! (fastest of 301 short timed batches per case, the cases of one input interleaved), the heap
+//! allocations of our borrowed decode (counted with a wrapping global allocator) and whether each
+//! codec re-emits every input byte-exact.
 //!
 //! `cargo bench -p dhcpv6-benches --bench wire` runs it; append `-- --quick` for a short run.
-#![expect(
-    clippy::disallowed_methods,
-    reason = "a benchmark measures wall-clock time with Instant::now"
-)]
 
 use std::alloc::System;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use dhcproto::{Decodable, Encodable};
@@ -125,31 +122,42 @@ fn thread_cpu() -> Duration {
         .unwrap_or_default()
 }
 
-/// Nanoseconds of thread CPU time per call: the fastest of 101 batches of about `batch` each.
-/// The machine is shared (two cores, parallel builds), so thread CPU time and the minimum are
-/// the stable estimates of the uncontended cost; criterion's wall-clock means include the noise.
-fn time_ns(batch: Duration, mut f: impl FnMut()) -> f64 {
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if t.elapsed() >= batch || iters >= 1 << 30 {
-            break;
-        }
-        iters *= 2;
-    }
-    let samples: Vec<f64> = (0..101)
-        .map(|_| {
-            let t = thread_cpu();
-            for _ in 0..iters {
-                f();
+/// Nanoseconds of thread CPU time per call for each of `fs`: the fastest of `ROUNDS` batches
+/// of about `batch` each. The machine is shared (two cores, parallel builds), so thread CPU
+/// time and the minimum are the stable estimates of the uncontended cost; criterion's
+/// wall-clock means include the noise. The batches of the cases being compared are
+/// interleaved round by round, so that ours and dhcproto's see the same load.
+fn time_ns(batch: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    const ROUNDS: usize = 301;
+    let iters: Vec<u64> = fs
+        .iter_mut()
+        .map(|f| {
+            let mut iters = 1u64;
+            loop {
+                // Calibrated on thread CPU time too, so that a time slice lost to another
+                // process cannot end the calibration early and leave batches too short.
+                let t = thread_cpu();
+                for _ in 0..iters {
+                    f();
+                }
+                if thread_cpu() - t >= batch || iters >= 1 << 30 {
+                    break iters;
+                }
+                iters *= 2;
             }
-            (thread_cpu() - t).as_nanos() as f64 / iters as f64
         })
         .collect();
-    samples.into_iter().fold(f64::INFINITY, f64::min)
+    let mut best = vec![f64::INFINITY; fs.len()];
+    for _ in 0..ROUNDS {
+        for ((f, &n), best) in fs.iter_mut().zip(&iters).zip(best.iter_mut()) {
+            let t = thread_cpu();
+            for _ in 0..n {
+                f();
+            }
+            *best = best.min((thread_cpu() - t).as_nanos() as f64 / n as f64);
+        }
+    }
+    best
 }
 
 fn summary(all: &[Input], batch: Duration) {
@@ -168,26 +176,45 @@ fn summary(all: &[Input], batch: Duration) {
             black_box(borrowed_decode(black_box(b)));
         }
         let allocs = region.change().allocations as f64 / 1000.0;
-        let borrowed = time_ns(batch, || {
-            black_box(borrowed_decode(black_box(b)));
-        });
-        let owned = time_ns(batch, || {
-            black_box(Message::parse(black_box(b)).ok());
-        });
-        let encode = time_ns(batch, || {
-            black_box(black_box(&ours).to_vec());
-        });
         let theirs = theirs_decode(b);
+        let mut borrowed = || {
+            black_box(borrowed_decode(black_box(b)));
+        };
+        let mut owned = || {
+            black_box(Message::parse(black_box(b)).ok());
+        };
+        let mut encode = || {
+            black_box(black_box(&ours).to_vec());
+        };
+        let mut their_decode = || {
+            black_box(theirs_decode(black_box(b)));
+        };
+        let mut their_encode = || {
+            if let Some(t) = &theirs {
+                black_box(theirs_encode(black_box(t)));
+            }
+        };
+        let times = time_ns(
+            batch,
+            &mut [
+                &mut borrowed,
+                &mut owned,
+                &mut encode,
+                &mut their_decode,
+                &mut their_encode,
+            ],
+        );
+        let &[borrowed, owned, encode, their_dec, their_enc] = &times[..] else {
+            unreachable!("five cases timed")
+        };
         let (their_dec, their_enc, their_exact) = match &theirs {
             Some(t) => {
-                let d = time_ns(batch, || {
-                    black_box(theirs_decode(black_box(b)));
-                });
-                let e = time_ns(batch, || {
-                    black_box(theirs_encode(black_box(t)));
-                });
                 let exact = theirs_encode(t).as_deref() == Some(b);
-                (Some(d), Some(e), if exact { "yes" } else { "**no**" })
+                (
+                    Some(their_dec),
+                    Some(their_enc),
+                    if exact { "yes" } else { "**no**" },
+                )
             }
             None => (None, None, "**fails to decode**"),
         };

@@ -265,9 +265,14 @@ impl Endpoint {
             communicated: rec.as_ref().is_some_and(|r| r.communicated),
             partner_db_lost_at: None,
             hold_free: BTreeMap::new(),
-            partner_was_down: rec
-                .as_ref()
-                .is_some_and(|r| r.partner_state == Some(State::PartnerDown)),
+            // Restarting in POTENTIAL-CONFLICT / RESOLUTION-INTERRUPTED: see `enter_state`.
+            partner_was_down: rec.as_ref().is_some_and(|r| {
+                r.partner_state == Some(State::PartnerDown)
+                    || matches!(
+                        r.state,
+                        State::PotentialConflict | State::ResolutionInterrupted
+                    )
+            }),
             c_flag: false,
             last_operating,
             last_contact: rec.as_ref().and_then(|r| r.last_partner_contact),
@@ -737,6 +742,8 @@ impl Endpoint {
             self.drop_connection(now);
         }
         self.decoder = FrameDecoder::new(dhcpv6_wire::MAX_FRAME_LEN);
+        // The time correction is measured afresh on every connection.
+        self.time_correction = 0;
         self.clear_timer(Timer::ConnectRetry);
         self.set_timer(Timer::Keepalive, now.instant + self.cfg.keepalive);
         match self.cfg.role {
@@ -944,6 +951,15 @@ impl Endpoint {
             WriteKind::PartnerUpdate { resource, reply } => {
                 if self.latest_write.get(&resource) == Some(&id) {
                     self.latest_write.remove(&resource);
+                    // A merged record still owes the partner an update (see `apply_lease`).
+                    if ok
+                        && self
+                            .bindings
+                            .get(&resource)
+                            .is_some_and(|b| b.needs_partner_update)
+                    {
+                        self.queue.insert(resource);
+                    }
                 }
                 if !ok {
                     // The update could not be made durable: it is not accepted. Undo it in
@@ -1485,6 +1501,15 @@ impl Endpoint {
             State::PartnerDown if self.partner_down_since.is_none() => {
                 self.partner_down_since = Some(now.wall);
             }
+            // A server reaches POTENTIAL-CONFLICT only after some server ran in PARTNER-DOWN.
+            // One that was not in PARTNER-DOWN itself may never have seen its partner's STATE
+            // saying so (the link broke first, and a partner in POTENTIAL-CONFLICT no longer
+            // says it), so it cannot determine which of its available resources are still its
+            // own until the conflict is resolved (sim seed 70404: the secondary delegated a
+            // FREE-BACKUP prefix in RESOLUTION-INTERRUPTED that the primary had taken over).
+            State::PotentialConflict if from != State::PartnerDown => {
+                self.partner_was_down = true;
+            }
             State::ResolutionInterrupted => self
                 .events
                 .push_back(Event::Alarm(Alarm::ResolutionInterrupted)),
@@ -1671,8 +1696,14 @@ impl Endpoint {
         //# and used to affect the time correction.  It MAY be used directly
         //# as the time correction, but it SHOULD instead be used to
         //# have a cumulative effect on the time correction.
-        self.time_correction = (self.time_correction * 3 + (-skew)) / 4;
         let tol = i64::try_from(self.cfg.skew_tolerance.as_secs()).unwrap_or(i64::MAX);
+        // A difference beyond the tolerance drops the connection; it is not folded into the
+        // correction, which would otherwise carry a clock error the partner has since fixed
+        // into the next connection's updates (sim seed 243332: a primary 28.7 s behind was
+        // corrected later; its ABANDONED then looked newer than the secondary's ACTIVE).
+        if skew.abs() <= tol {
+            self.time_correction = (self.time_correction * 3 + (-skew)) / 4;
+        }
         if skew.abs() > tol && msg_type != MessageType::DISCONNECT {
             //= https://www.rfc-editor.org/rfc/rfc8156#section-7.1
             //# If the difference exceeds the tolerance the receiver SHOULD drop the
@@ -2256,14 +2287,40 @@ impl Endpoint {
                     .map(|t| corr_time(t, now, self.time_correction)),
                 client: client.as_ref(),
             };
-            conflict::resolve(
+            let d = conflict::resolve(
                 lv.as_ref(),
                 &uv,
                 now.wall,
                 self.cfg.role,
                 self.cfg.skew_tolerance,
-            )
+            );
+            // The same client's ACTIVE lease granted by both servers (a Rebind both answered):
+            // the client may hold either Reply, so the later expiry is kept whichever record
+            // is newer (sim seed 213402). An older update that extends the expiry is taken.
+            match (lv, d) {
+                (Some(lv), Decision::Reject(RejectReason::Outdated))
+                    if lv.status == BindingStatus::Active
+                        && status == BindingStatus::Active
+                        && lv.client.is_some()
+                        && lv.client == client.as_ref()
+                        && uv.state_expiration_time > lv.state_expiration_time =>
+                {
+                    Decision::Accept
+                }
+                _ => d,
+            }
         };
+        // For that merge: the local expiry of the same client's running lease.
+        let same_client_expiry = self
+            .bindings
+            .get(&resource)
+            .filter(|b| {
+                b.status == BindingStatus::Active
+                    && status == BindingStatus::Active
+                    && b.client.is_some()
+                    && b.client == client
+            })
+            .and_then(|b| b.state_expiration_time);
         match decision {
             Decision::Reject(reason) => {
                 let (st, text) = match reason {
@@ -2371,6 +2428,14 @@ impl Endpoint {
                 }
                 b.partner_lifetime = None;
                 b.needs_partner_update = false;
+                // Never shorten the same client's lease (B9 across servers): keep our later
+                // expiry, and tell the partner about it once this write is durable.
+                if let Some(e) = same_client_expiry
+                    && b.state_expiration_time.is_none_or(|u| u < e)
+                {
+                    b.state_expiration_time = Some(e);
+                    b.needs_partner_update = true;
+                }
                 let rec = b.clone();
                 self.queue.remove(&resource);
                 self.takeback.remove(&resource);
@@ -2610,8 +2675,20 @@ impl Endpoint {
                 self.persist_binding(resource);
             }
         }
+        // The answer to an UPDREQ/UPDREQALL is complete for this resource only if the partner
+        // acked its current record: one changed while this BNDUPD was in flight goes again
+        // before UPDDONE (sim seed 97310: an EXPIRED sent just before the UPDREQALL arrived was
+        // acked after the record had become ACTIVE, and UPDDONE followed without it).
         if self.serving.is_some() {
-            self.serving_left.remove(&resource);
+            let owed = self
+                .bindings
+                .get(&resource)
+                .is_some_and(|b| b.needs_partner_update);
+            if unchanged || !owed {
+                self.serving_left.remove(&resource);
+            } else if !self.latest_write.contains_key(&resource) {
+                self.queue.insert(resource);
+            }
         }
         self.maybe_upddone(now);
         self.pump_updates(now);
@@ -2677,7 +2754,8 @@ impl Endpoint {
     /// the MCLT is still ahead is therefore kept ACTIVE for that client until then, and sent so
     /// in the UPDREQALL answer: the client's Renew finds its lease at either server, and
     /// neither reuses it early. Sim finding B10 (seeds 11405, 50909); a protocol choice recorded
-    /// in docs/design/failover-choices.md.
+    /// in docs/design/failover-choices.md. ACTIVE leases also carry again, as partner-lifetime,
+    /// the lifetime the partner had acked to us before its loss.
     //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8.1
     //# the
     //# lease interval given to a DHCP client can never be more than the
@@ -2708,6 +2786,21 @@ impl Endpoint {
             b.needs_partner_update = true;
             changed.push(b.resource);
         }
+        // The partner no longer knows which lifetimes it acked to us (its expiration-time),
+        // which bound our own grants and which it needs to hold our leases should we lose our
+        // database in turn: propose them again (sim seed 97310).
+        for b in self.bindings.values_mut() {
+            if b.status == BindingStatus::Active
+                && let Some(a) = b.acked_partner_lifetime.filter(|a| *a > w)
+                && b.partner_lifetime.is_none_or(|p| p < a)
+            {
+                b.partner_lifetime = Some(a);
+                b.needs_partner_update = true;
+                changed.push(b.resource);
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
         for r in changed {
             self.hold_free.remove(&r);
             self.bump(r);

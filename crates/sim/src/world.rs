@@ -113,6 +113,12 @@ pub struct Server {
     pub restart_at: Option<Millis>,
     /// Whether the next restart starts from an empty database.
     lose_database: bool,
+    /// Restarted with an empty database and not yet rebuilt from the partner (no update request
+    /// completed since).
+    rebuilding: bool,
+    /// Has served in PARTNER-DOWN (grants without the MCLT bound) and not yet been seen in
+    /// NORMAL with every update acked by the partner.
+    pd_unsynced: bool,
     /// Cut off from clients and partner.
     pub isolated: bool,
     /// The partner is in PARTNER-DOWN and this server has not yet learned it (it must not serve:
@@ -218,6 +224,8 @@ impl World {
             skew_ms: cfg.skew_ms[side],
             restart_at: None,
             lose_database: false,
+            rebuilding: false,
+            pd_unsynced: false,
             isolated: false,
             fenced: false,
             out_obs: StreamObserver::default(),
@@ -556,6 +564,38 @@ impl World {
                 if self.servers[side].ep.is_none() {
                     return;
                 }
+                // Failover keeps a lease through the loss of one server's database because the
+                // partner holds a copy (UPDREQALL rebuilds it). Losing the second copy before the
+                // first is rebuilt leaves no record of the leases clients hold anywhere, which no
+                // endpoint can survive (seeds 85422, 130829): the database is kept then.
+                // Likewise a server that served in PARTNER-DOWN holds the only record of what it
+                // granted there (no MCLT bound, the partner heard nothing) until it has passed
+                // its updates on in NORMAL (seed 174213).
+                let n = self.server_now(side);
+                let me = &mut self.servers[side];
+                if me.pd_unsynced
+                    && me.ep.as_ref().is_some_and(|ep| {
+                        let st = ep.status(n);
+                        st.state == State::Normal
+                            && st.pending_updates == 0
+                            && st.unacked_updates == 0
+                    })
+                {
+                    me.pd_unsynced = false;
+                }
+                let only_copy = me.pd_unsynced;
+                let partner = &self.servers[1 - side];
+                let kept =
+                    lose_database && (only_copy || partner.rebuilding || partner.lose_database);
+                let lose_database = lose_database && !kept;
+                if kept {
+                    self.log(|| {
+                        format!(
+                            "{} keeps its database: no other copy of its leases exists yet",
+                            side_name(side)
+                        )
+                    });
+                }
                 let detect = self.rng.range(100, 30_000);
                 self.link.crash(now, side, detect);
                 let s = &mut self.servers[side];
@@ -663,6 +703,9 @@ impl World {
             Some(self.servers[side].store.durable().persisted())
         };
         self.servers[side].lose_database = false;
+        if persisted.is_none() {
+            self.servers[side].rebuilding = true;
+        }
         self.log(|| {
             format!(
                 "{} restarts ({})",
@@ -796,6 +839,9 @@ impl World {
                 let old = self.servers[side].state;
                 self.log(|| format!("{} state {:?} -> {st:?}", side_name(side), old));
                 self.servers[side].state = Some(st);
+                if st == State::PartnerDown {
+                    self.servers[side].pd_unsynced = true;
+                }
                 self.history.push((self.now, side, st));
             }
         }
@@ -825,7 +871,10 @@ impl World {
             fo::Event::Alarm(_) => "Alarm",
             fo::Event::StorageFailed { .. } => "StorageFailed",
             fo::Event::ProtocolViolation { .. } => "ProtocolViolation",
-            fo::Event::UpdatesComplete => "UpdatesComplete",
+            fo::Event::UpdatesComplete => {
+                self.servers[side].rebuilding = false;
+                "UpdatesComplete"
+            }
             _ => "other",
         };
         if !self.events_seen.iter().any(|e| e == kind) {

@@ -221,3 +221,45 @@ fn shorter_renewal_does_not_shorten_the_recorded_expiry() {
 fn seed_67012_no_same_client_regrant_after_partner_release() {
     seed_passes(67012);
 }
+
+/// B13 (invariant 1): the secondary reached POTENTIAL-CONFLICT (the primary's STATE said so)
+/// without ever seeing the STATE in which the primary announced PARTNER-DOWN, and delegated in
+/// RESOLUTION-INTERRUPTED a prefix the primary had taken over.
+#[test]
+fn seed_70404_potential_conflict_assumes_the_partner_was_down() {
+    seed_passes(70404);
+}
+
+/// B14 (invariant 3): a partner that lost its database again after being rebuilt from us; the
+/// UPDREQALL answer must carry the current record of every lease and re-propose the lifetimes
+/// the partner had acked (its expiration-time), so that the next loss is covered too.
+#[test]
+fn seed_97310_updreqall_answer_carries_the_current_records() {
+    seed_passes(97310);
+}
+
+/// B15 (invariant 3): both servers answer the same client's Rebind; the partner's newer but
+/// shorter ACTIVE must not replace the longer expiry the client may hold.
+#[test]
+fn seed_213402_both_servers_answering_a_rebind_keep_the_longer_lease() {
+    for seed in [213402, 244210] {
+        seed_passes(seed);
+    }
+}
+
+/// B16 (invariant 3): clock differences beyond the tolerance (the connection is dropped on
+/// them) must not feed the time correction applied to the next connection's updates.
+#[test]
+fn seed_243332_excessive_skew_is_not_folded_into_the_time_correction() {
+    seed_passes(243332);
+}
+
+/// H1 (harness): the fault mix no longer destroys the last copy of a lease database (both
+/// databases lost before either was rebuilt, or the database of a server that served alone in
+/// PARTNER-DOWN); these seeds did, and no endpoint can survive it.
+#[test]
+fn seeds_that_lost_every_copy_of_the_database_now_keep_one() {
+    for seed in [85422, 130829, 161512, 174213, 253647] {
+        seed_passes(seed);
+    }
+}

@@ -106,51 +106,44 @@ impl DomainName {
         r: &mut Reader<'a>,
         allow_partial: bool,
     ) -> Result<&'a [u8], ParseError> {
-        let start = r.clone();
-        let mut total = 0usize;
+        let base = r.offset();
+        let bytes = r.peek_rest();
+        let bad = |pos: usize, reason: &'static str| {
+            ParseError::new(
+                base.saturating_add(pos),
+                ParseErrorKind::BadDomainName { reason },
+            )
+        };
+        // `pos` is the offset of the next length byte, which is also the length so far.
+        let mut pos = 0usize;
         loop {
-            if r.is_empty() {
+            let Some(&len) = bytes.get(pos) else {
                 if allow_partial {
                     break;
                 }
-                return Err(r.error(ParseErrorKind::BadDomainName {
-                    reason: "name does not end with the root label",
-                }));
-            }
-            let at = r.offset();
-            let len = r.u8()?;
-            total = total.saturating_add(usize::from(len)).saturating_add(1);
-            if total > MAX_NAME_LEN {
-                return Err(ParseError::new(
-                    at,
-                    ParseErrorKind::BadDomainName {
-                        reason: "name longer than 255 bytes",
-                    },
-                ));
+                return Err(bad(pos, "name does not end with the root label"));
+            };
+            let len = usize::from(len);
+            let end = pos.saturating_add(len).saturating_add(1);
+            if end > MAX_NAME_LEN {
+                return Err(bad(pos, "name longer than 255 bytes"));
             }
             if len == 0 {
+                pos = end;
                 break;
             }
             if len > 63 {
-                return Err(ParseError::new(
-                    at,
-                    ParseErrorKind::BadDomainName {
-                        reason: "label longer than 63 bytes or compression pointer",
-                    },
+                return Err(bad(
+                    pos,
+                    "label longer than 63 bytes or compression pointer",
                 ));
             }
-            r.take(usize::from(len)).map_err(|_| {
-                ParseError::new(
-                    at,
-                    ParseErrorKind::BadDomainName {
-                        reason: "label runs past the end",
-                    },
-                )
-            })?;
+            if end > bytes.len() {
+                return Err(bad(pos, "label runs past the end"));
+            }
+            pos = end;
         }
-        let consumed = start.remaining().saturating_sub(r.remaining());
-        let mut s = start;
-        s.take(consumed)
+        r.take(pos)
     }
 
     /// Whether the name ends with the root label.

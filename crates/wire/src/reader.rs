@@ -118,6 +118,12 @@ impl<'a> Reader<'a> {
         rest
     }
 
+    /// The unread bytes, without consuming them.
+    #[inline]
+    pub(crate) fn peek_rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
     /// Reads a fixed-size array.
     ///
     /// # Errors

@@ -8,9 +8,11 @@
 //!  DHCP engine ──Authority (may_serve, allocate, lease_bound, record_lease)──▶ Endpoint
 //! ```
 //!
-//! The endpoint is sans-IO: it never waits. The DHCP Reply is sent once the server's own store
-//! has the lease (as for a standalone server); the BNDUPD for it leaves later, after the
-//! endpoint's own record of the lease is durable. Nothing a client does waits for the partner.
+//! The endpoint is sans-IO: it never waits. The lease write and the endpoint's own record of the
+//! lease go to the store in the same batch ([`Failover::pump_with`]); the DHCP Reply is sent once
+//! that one commit is durable (as for a standalone server), and the same commit releases the
+//! BNDUPD. Nothing a client does waits for the partner. The link tasks run on a worker thread of
+//! their own (see `main.rs`), so TLS and socket work for the partner stays off the client path.
 //!
 //! Connection set-up follows RFC 8156 §6.1 and the RFC 7653 procedure it refers to: the primary
 //! connects to the secondary's port (647 by default); the secondary accepts connections only from

@@ -387,15 +387,21 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                 started = Instant::now();
                 r.map_err(io_err("waiting for datagrams"))?;
                 let now = wall_now();
-                let received = Instant::now();
                 let mut waiting = Vec::new();
                 failover.tick();
-                for _ in 0..256 {
+                for i in 0..256 {
+                    // Hand the store what this turn has decided so far every SUBMIT_EVERY
+                    // datagrams: an idle store starts its commit while the loop reads on, and a
+                    // busy one folds the pieces into its next commit anyway.
+                    if i > 0 && i % SUBMIT_EVERY == 0 && !waiting.is_empty() {
+                        submit(&mut engine, &mut failover, &mut committer, &mut waiting, &mut pending)?;
+                    }
                     let rx = match socket.try_recv(&mut buf) {
                         Ok(rx) => rx,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => { tracing::warn!(error = %e, "receive failed"); break; }
                     };
+                    let got = Instant::now();
                     if rx.truncated {
                         metrics.dropped(DropReason::Oversized);
                         continue;
@@ -426,23 +432,12 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                             } else if pending.len() + waiting.len() >= config.server.queue_depth {
                                 metrics.dropped(DropReason::QueueFull);
                             } else {
-                                waiting.push((answer, rx.ifindex));
+                                waiting.push((answer, rx.ifindex, got));
                             }
                         }
                     }
                 }
-                // The turn's lease writes and the failover endpoints' records of the same
-                // leases go to the store as one batch: each Reply waits for exactly one durable
-                // commit, and the endpoints' BNDUPDs leave once that same commit is done.
-                let ops = engine.take_store_ops();
-                let seq = match failover.pump_with(&mut engine, &mut committer, ops) {
-                    Ok(Some(seq)) => seq,
-                    Ok(None) => committer.last_seq(),
-                    Err(e) => { tracing::error!(error = %e, "lease store unavailable"); return Err(e.into()); }
-                };
-                for (answer, ifindex) in waiting {
-                    pending.push_back(Pending { seq, answer, ifindex, received });
-                }
+                submit(&mut engine, &mut failover, &mut committer, &mut waiting, &mut pending)?;
                 // Answers whose batch needed no write (or was already covered) go at once.
                 release(&socket, &interfaces, &mut pending, committed, true, &metrics, &mut profile).await;
             }
@@ -456,9 +451,13 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
                     let ops = engine.take_store_ops();
                     failover.pump_with(&mut engine, &mut committer, ops)?;
                 }
-                update_gauges(&engine, &config, &metrics);
-                if let Ok(mut text) = failover_metrics.lock() {
-                    *text = failover.prometheus();
+                // The gauges walk every lease: only worth it when someone can read them (with a
+                // million leases the walk would stall the client path every second).
+                if config.server.metrics.is_some() {
+                    update_gauges(&engine, &config, &metrics);
+                    if let Ok(mut text) = failover_metrics.lock() {
+                        *text = failover.prometheus();
+                    }
                 }
             }
         }
@@ -498,6 +497,40 @@ pub async fn run(config: Config) -> Result<(), ServiceError> {
         active = engine.leases().active(),
         "lease store flushed; stopped"
     );
+    Ok(())
+}
+
+/// How many datagrams a turn of the loop handles before it hands their lease writes to the store.
+const SUBMIT_EVERY: usize = 64;
+
+/// Hands the lease writes decided since the last call to the store and queues the `waiting`
+/// answers behind them. The lease writes and the failover endpoints' records of the same leases
+/// go to the store as one batch: each Reply waits for exactly one durable commit, and the
+/// endpoints' BNDUPDs leave once that same commit is done.
+fn submit(
+    engine: &mut Engine,
+    failover: &mut crate::partner::Failover,
+    committer: &mut GroupCommitter,
+    waiting: &mut Vec<(Answer, u32, Instant)>,
+    pending: &mut VecDeque<Pending>,
+) -> Result<(), ServiceError> {
+    let ops = engine.take_store_ops();
+    let seq = match failover.pump_with(engine, committer, ops) {
+        Ok(Some(seq)) => seq,
+        Ok(None) => committer.last_seq(),
+        Err(e) => {
+            tracing::error!(error = %e, "lease store unavailable");
+            return Err(e.into());
+        }
+    };
+    for (answer, ifindex, received) in waiting.drain(..) {
+        pending.push_back(Pending {
+            seq,
+            answer,
+            ifindex,
+            received,
+        });
+    }
     Ok(())
 }
 

@@ -287,6 +287,15 @@ impl GroupCommitter {
     }
 }
 
+impl Drop for GroupCommitter {
+    /// A server dropped without a shutdown (the demo's simulated crash drops the whole event
+    /// loop) still lets the store thread finish its commit and close the database before the
+    /// drop returns, so that a restart in the same process can open it again.
+    fn drop(&mut self) {
+        self.shutdown(Duration::from_secs(5));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

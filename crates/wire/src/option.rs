@@ -1193,7 +1193,14 @@ impl DhcpOption {
                 });
             }
             OptionCode::DOMAIN_LIST => {
-                let slot = out.put_mut(|| Self::DomainList(Vec::new()));
+                // Room for four names up front: what the first push would allocate anyway,
+                // without going through the vector's growth path.
+                let names = if data.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(4)
+                };
+                let slot = out.put_mut(|| Self::DomainList(names));
                 let Some(Self::DomainList(names)) = slot else {
                     return Err(ParseError::new(dstart, NOT_STORED));
                 };

@@ -153,6 +153,27 @@ impl FrameDecoder {
         Ok(Some(frame))
     }
 
+    /// The copy-free case of [`FrameDecoder::decode`]: when nothing is buffered and `input`
+    /// starts with a complete frame of an acceptable length, takes that frame from the front
+    /// of `input` and returns it borrowed. Otherwise (bytes buffered, an incomplete frame, a
+    /// bad length prefix, a poisoned decoder) returns `None` and leaves `input` and the decoder
+    /// untouched; [`FrameDecoder::decode`] then handles the input, including its errors.
+    pub fn take_whole<'a>(&mut self, input: &mut &'a [u8]) -> Option<&'a [u8]> {
+        if self.error.is_some() || self.buffered() != 0 {
+            return None;
+        }
+        let whole: &'a [u8] = input;
+        let declared = usize::from(u16::from_be_bytes(*whole.first_chunk::<2>()?));
+        if declared > self.max_frame || declared < FAILOVER_HEADER_LEN {
+            return None;
+        }
+        let total = declared.saturating_add(2);
+        let frame = whole.get(2..total)?;
+        *input = whole.get(total..).unwrap_or_default();
+        self.stream_offset = self.stream_offset.saturating_add(total);
+        Some(frame)
+    }
+
     /// Takes bytes from the front of `input` as needed and returns the next complete frame,
     /// or `Ok(None)` once `input` is exhausted without completing one.
     ///
@@ -227,6 +248,44 @@ mod tests {
         assert_eq!(d.decode(&mut input).unwrap(), None);
         let mut input = &one[5..];
         assert_eq!(d.decode(&mut input).unwrap().unwrap(), &one[2..]);
+    }
+
+    /// `take_whole` then `decode` yields what `decode` alone yields, for every split of a
+    /// stream into two chunks, including a bad length prefix at the end.
+    #[test]
+    fn take_whole_agrees_with_decode_on_every_split() {
+        let one = hex!("0008 23 000001 00000000");
+        let two = hex!("0009 23 000002 00000000 ff");
+        let stream = [&one[..], &two[..], &one[..], &hex!("0003 00")[..]].concat();
+        let drain = |d: &mut FrameDecoder, chunks: &[&[u8]], fast: bool| {
+            let mut out = Vec::new();
+            for chunk in chunks {
+                let mut input = *chunk;
+                loop {
+                    if fast && let Some(f) = d.take_whole(&mut input) {
+                        out.push(Ok(f.to_vec()));
+                        continue;
+                    }
+                    match d.decode(&mut input) {
+                        Ok(Some(f)) => out.push(Ok(f)),
+                        Ok(None) => break,
+                        Err(e) => {
+                            out.push(Err(e));
+                            break;
+                        }
+                    }
+                }
+            }
+            (out, d.stream_offset(), d.buffered())
+        };
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let slow = drain(&mut FrameDecoder::new(64), &[a, b], false);
+            let fast = drain(&mut FrameDecoder::new(64), &[a, b], true);
+            assert_eq!(fast, slow, "split at {cut}");
+            assert_eq!(slow.0.iter().filter(|f| f.is_ok()).count(), 3);
+            assert!(slow.0.last().is_some_and(Result::is_err));
+        }
     }
 
     #[test]

@@ -779,6 +779,14 @@ impl Endpoint {
             return;
         }
         loop {
+            // A whole frame at the front of unbuffered input is handled in place (no copy).
+            if let Some(frame) = self.decoder.take_whole(&mut bytes) {
+                self.handle_frame(now, frame);
+                if self.conn == Conn::Down {
+                    return;
+                }
+                continue;
+            }
             match self.decoder.decode(&mut bytes) {
                 Ok(Some(frame)) => {
                     self.handle_frame(now, &frame);
@@ -2269,8 +2277,14 @@ impl Endpoint {
             (Some(c), Some((r, _))) => Some(r - Duration::from_secs(u64::from(c))),
             _ => None,
         };
+        // One binding-table search for the whole update (the hot path of every lazy update
+        // and of UPDREQALL): the decision, the merge below and the apply use this entry.
+        let entry = self.bindings.entry(resource);
+        let local = match &entry {
+            btree_map::Entry::Occupied(o) => Some(o.get()),
+            btree_map::Entry::Vacant(_) => None,
+        };
         let decision = {
-            let local = self.bindings.get(&resource);
             let lv = local.map(|b| LocalView {
                 status: b.status,
                 clt: b.client_last_transaction_time,
@@ -2311,9 +2325,7 @@ impl Endpoint {
             }
         };
         // For that merge: the local expiry of the same client's running lease.
-        let same_client_expiry = self
-            .bindings
-            .get(&resource)
+        let same_client_expiry = local
             .filter(|b| {
                 b.status == BindingStatus::Active
                     && status == BindingStatus::Active
@@ -2350,7 +2362,8 @@ impl Endpoint {
                 //# "partner needs update" flag for that lease; if the flag was clear it
                 //# MAY send its own BNDUPD right away
                 if matches!(reason, RejectReason::Outdated | RejectReason::AddressInUse)
-                    && let Some(b) = self.bindings.get_mut(&resource)
+                    && let btree_map::Entry::Occupied(o) = entry
+                    && let b = o.into_mut()
                     && !b.needs_partner_update
                 {
                     b.needs_partner_update = true;
@@ -2362,9 +2375,7 @@ impl Endpoint {
             }
             Decision::Accept => {
                 let w = now.wall;
-                // One table lookup for the whole update (this is the hot path of every lazy
-                // update and of UPDREQALL).
-                let (previous, b) = match self.bindings.entry(resource) {
+                let (previous, b) = match entry {
                     btree_map::Entry::Occupied(o) => {
                         let b = o.into_mut();
                         (Some(b.clone()), b)

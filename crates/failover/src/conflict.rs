@@ -109,15 +109,18 @@ pub fn resolve(
     // out. A partner's EXPIRED / FREE / FREE-BACKUP about a lease that is ACTIVE and running
     // here is judged by time(1) whatever its timestamp (the partner only noticed its older
     // copy lapse; the client renewed here meanwhile).
+    // The same holds for another client's RELEASED: that release ended an earlier lease, not
+    // the one running here (sim seed 114756: client 3's RELEASED, re-sent after the resource
+    // had gone to client 1, freed client 1's lease at the primary).
     if local.status == BindingStatus::Active
         && local_running
-        && matches!(
+        && (matches!(
             update.status,
             BindingStatus::Expired
                 | BindingStatus::Free
                 | BindingStatus::FreeBackup
                 | BindingStatus::PendingFree
-        )
+        ) || (update.status == BindingStatus::Released && !same_client))
     {
         return Decision::Reject(RejectReason::Outdated);
     }
@@ -126,13 +129,13 @@ pub fn resolve(
     // partner extended the lease after this server's copy lapsed.
     if update.status == BindingStatus::Active
         && update.state_expiration_time.is_some_and(|e| e > now)
-        && matches!(
+        && (matches!(
             local.status,
             BindingStatus::Expired
                 | BindingStatus::Free
                 | BindingStatus::FreeBackup
                 | BindingStatus::PendingFree
-        )
+        ) || (local.status == BindingStatus::Released && !same_client))
     {
         return Decision::Accept;
     }

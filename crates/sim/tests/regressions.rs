@@ -263,3 +263,10 @@ fn seeds_that_lost_every_copy_of_the_database_now_keep_one() {
         seed_passes(seed);
     }
 }
+
+/// B17 (invariant 1): another client's RELEASED (re-sent after the resource had gone to a new
+/// client) must not free the new client's running lease.
+#[test]
+fn seed_114756_another_clients_release_does_not_free_a_running_lease() {
+    seed_passes(114756);
+}

@@ -179,6 +179,18 @@ impl LeaseTable {
     /// record of a lease) into the table without marking it for the store.
     pub fn absorb(&mut self, b: Binding) {
         let r = b.resource;
+        // The endpoint rewrites a lease it already holds (its own record of a lease just
+        // granted, the partner's acknowledgement): same status, client and expiry, so the
+        // indexes, the expiry queue and the allocator are already right.
+        if let Some(old) = self.bindings.get_mut(&r) {
+            if old.status == b.status
+                && old.client == b.client
+                && old.state_expiration_time == b.state_expiration_time
+            {
+                *old = b;
+                return;
+            }
+        }
         if b.status == BindingStatus::Active {
             self.offers.remove(&r);
         }
@@ -558,6 +570,41 @@ mod tests {
         assert_eq!(
             t.allocate(later, 0, &s, ResourceKind::Address, &client(1), &[]),
             Some(r)
+        );
+    }
+
+    #[test]
+    fn absorbing_the_endpoints_rewrite_of_a_lease_changes_nothing_else() {
+        let s = subnet();
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
+        let now = UnixTime::from_secs(1000);
+        let r = t
+            .allocate(now, 0, &s, ResourceKind::Address, &client(1), &[])
+            .expect("room");
+        t.bind(now, r, &client(1), &grant());
+        let _ = t.take_dirty();
+        let queued = t.expiries.len();
+        // The endpoint's record of the same lease, with its failover fields set.
+        let mut b = t.get(&r).cloned().expect("bound");
+        b.needs_partner_update = true;
+        b.partner_lifetime = Some(UnixTime::from_secs(5000));
+        t.absorb(b.clone());
+        assert_eq!(t.get(&r), Some(&b));
+        assert_eq!(t.active(), 1);
+        assert_eq!(t.expiries.len(), queued, "no second expiry entry");
+        assert!(
+            t.take_dirty().is_empty(),
+            "absorbed records are not rewritten"
+        );
+        // A real change (the partner's update moving it on) still goes through the indexes.
+        let mut gone = b;
+        gone.status = BindingStatus::Expired;
+        gone.state_expiration_time = None;
+        t.absorb(gone);
+        assert_eq!(t.active(), 0);
+        assert!(
+            t.active_for(ResourceKind::Address, &client(1), now)
+                .is_empty()
         );
     }
 

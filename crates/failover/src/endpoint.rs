@@ -21,6 +21,7 @@ use crate::config::{
 };
 use crate::conflict::{self, Decision, LocalView, RejectReason, UpdateView};
 use crate::mclt;
+use crate::ring::IdRing;
 use crate::rng::Rng;
 use crate::state::{self, FsmEvent, Responsiveness, State};
 use crate::time::{Duration, Instant, Now, UnixTime};
@@ -73,10 +74,20 @@ enum Conn {
 }
 
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "held in a ring buffer and moved once in and once out; boxing would add an allocation per partner update"
+)]
 enum WriteKind {
     State,
     Binding(Resource),
-    PartnerUpdate { resource: Resource, reply: u64 },
+    /// An accepted partner update; `previous` is the binding it replaced, put back if the
+    /// write fails.
+    PartnerUpdate {
+        resource: Resource,
+        reply: u64,
+        previous: Option<Binding>,
+    },
     Other,
 }
 
@@ -188,14 +199,13 @@ pub struct Endpoint {
     poolreq_pending: bool,
     // ---- storage ----
     next_write: u64,
-    writes: BTreeMap<WriteId, WriteKind>,
+    /// Writes issued and not yet acknowledged, by id.
+    writes: IdRing<WriteKind>,
     latest_state_write: Option<WriteId>,
     /// The current state (or, in STARTUP, the recorded one) is in stable storage.
     state_durable: bool,
     next_reply: u64,
-    replies: BTreeMap<u64, PendingReply>,
-    /// The binding before an accepted partner update, by the write that makes it durable.
-    undo: BTreeMap<WriteId, Option<Binding>>,
+    replies: IdRing<PendingReply>,
     // ---- outputs ----
     transmits: VecDeque<Transmit>,
     storage_out: VecDeque<StorageWrite>,
@@ -299,12 +309,11 @@ impl Endpoint {
             serving_left: BTreeSet::new(),
             poolreq_pending: false,
             next_write: 1,
-            writes: BTreeMap::new(),
+            writes: IdRing::default(),
             latest_state_write: None,
             state_durable: true,
             next_reply: 1,
-            replies: BTreeMap::new(),
-            undo: BTreeMap::new(),
+            replies: IdRing::default(),
             transmits: VecDeque::new(),
             storage_out: VecDeque::new(),
             events: VecDeque::new(),
@@ -911,7 +920,7 @@ impl Endpoint {
         self.observe_clock(now);
         let kind = self
             .writes
-            .remove(&id)
+            .remove(id.0)
             .ok_or(InputError::UnknownWriteId(id))?;
         let ok = result.is_ok();
         if let Err(e) = result {
@@ -956,7 +965,11 @@ impl Endpoint {
                     }
                 }
             }
-            WriteKind::PartnerUpdate { resource, reply } => {
+            WriteKind::PartnerUpdate {
+                resource,
+                reply,
+                previous,
+            } => {
                 if self.latest_write.get(&resource) == Some(&id) {
                     self.latest_write.remove(&resource);
                     // A merged record still owes the partner an update (see `apply_lease`).
@@ -974,14 +987,11 @@ impl Endpoint {
                     // memory (unless a later write superseded it) and answer UnspecFail for
                     // that lease, so both sides keep agreeing (regression: simulation seed
                     // 521, a failed write of a prefix take-back left the tables disagreeing).
-                    if let Some(prev) = self.undo.remove(&id)
-                        && !self.latest_write.contains_key(&resource)
-                    {
-                        self.revert_binding(resource, prev);
+                    if !self.latest_write.contains_key(&resource) {
+                        self.revert_binding(resource, previous);
                     }
                 }
-                self.undo.remove(&id);
-                if let Some(p) = self.replies.get_mut(&reply) {
+                if let Some(p) = self.replies.get_mut(reply) {
                     p.remaining = p.remaining.saturating_sub(1);
                     if !ok
                         && let Some(slot) = p
@@ -994,7 +1004,7 @@ impl Endpoint {
                         l.status = Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
                     }
                     if p.remaining == 0
-                        && let Some(p) = self.replies.remove(&reply)
+                        && let Some(p) = self.replies.remove(reply)
                     {
                         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
                         //# A server MUST NOT send the BNDREPLY before its
@@ -1650,7 +1660,7 @@ impl Endpoint {
     fn issue_write(&mut self, record: StorageRecord, kind: WriteKind) -> WriteId {
         let id = WriteId(self.next_write);
         self.next_write = self.next_write.wrapping_add(1);
-        self.writes.insert(id, kind);
+        self.writes.insert(id.0, kind);
         self.storage_out.push_back(StorageWrite { id, record });
         id
     }
@@ -2479,9 +2489,9 @@ impl Endpoint {
                     WriteKind::PartnerUpdate {
                         resource,
                         reply: reply_id,
+                        previous,
                     },
                 );
-                self.undo.insert(id, previous);
                 self.latest_write.insert(resource, id);
                 (LeaseReply { status: None }, true)
             }

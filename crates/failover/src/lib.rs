@@ -126,6 +126,7 @@ mod endpoint;
 pub mod fuzzing;
 pub mod mclt;
 mod pools;
+mod ring;
 mod rng;
 pub mod state;
 mod time;

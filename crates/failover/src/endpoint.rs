@@ -24,6 +24,7 @@ use crate::mclt;
 use crate::ring::IdRing;
 use crate::rng::Rng;
 use crate::state::{self, FsmEvent, Responsiveness, State};
+use crate::table::{BindingTable, Slot};
 use crate::time::{Duration, Instant, Now, UnixTime};
 use crate::types::{
     Alarm, ClientRequestKind, CloseReason, Event, InputError, LeaseChange, LeaseError, LeaseGrant,
@@ -183,9 +184,9 @@ pub struct Endpoint {
     time_correction: i64,
     retry_delay: Duration,
     // ---- bindings ----
-    bindings: BTreeMap<Resource, Binding>,
+    /// Bindings with their sequence numbers (see [`BindingTable`]).
+    bindings: BindingTable,
     by_client: BTreeMap<(ClientKey, ResourceKind), BTreeSet<Resource>>,
-    seq: BTreeMap<Resource, u64>,
     latest_write: BTreeMap<Resource, WriteId>,
     unpersisted: BTreeSet<Resource>,
     queue: BTreeSet<Resource>,
@@ -236,7 +237,7 @@ impl Endpoint {
         let rec = persisted.endpoint;
         let recorded_state = rec.as_ref().map(|r| r.state);
         let mut last_operating = rec.as_ref().map(|r| r.written_at);
-        let mut bindings = BTreeMap::new();
+        let mut bindings = BindingTable::default();
         let mut by_client: BTreeMap<(ClientKey, ResourceKind), BTreeSet<Resource>> =
             BTreeMap::new();
         let mut queue = BTreeSet::new();
@@ -297,7 +298,6 @@ impl Endpoint {
             retry_delay: config.connect_retry,
             bindings,
             by_client,
-            seq: BTreeMap::new(),
             latest_write: BTreeMap::new(),
             unpersisted: BTreeSet::new(),
             queue,
@@ -1120,10 +1120,9 @@ impl Endpoint {
             .bindings
             .get(&g.resource)
             .and_then(|b| b.client.clone());
-        let b = self
-            .bindings
-            .entry(g.resource)
-            .or_insert_with(|| Binding::new(g.resource, BindingStatus::Active, w));
+        let b = self.bindings.get_or_insert_with(g.resource, || {
+            Binding::new(g.resource, BindingStatus::Active, w)
+        });
         let same_running_lease =
             b.status == BindingStatus::Active && old_client.as_ref() == Some(&g.client);
         if !same_running_lease {
@@ -1187,8 +1186,7 @@ impl Endpoint {
     }
 
     fn bump(&mut self, r: Resource) {
-        let s = self.seq.entry(r).or_insert(0);
-        *s = s.wrapping_add(1);
+        self.bindings.bump(r);
     }
 
     /// Every input calls this first. The wall clock moving against the monotonic clock by
@@ -2289,9 +2287,9 @@ impl Endpoint {
         };
         // One binding-table search for the whole update (the hot path of every lazy update
         // and of UPDREQALL): the decision, the merge below and the apply use this entry.
-        let entry = self.bindings.entry(resource);
+        let (entry, gone) = self.bindings.entry(resource);
         let local = match &entry {
-            btree_map::Entry::Occupied(o) => Some(o.get()),
+            btree_map::Entry::Occupied(o) => Some(&o.get().binding),
             btree_map::Entry::Vacant(_) => None,
         };
         let decision = {
@@ -2373,7 +2371,7 @@ impl Endpoint {
                 //# MAY send its own BNDUPD right away
                 if matches!(reason, RejectReason::Outdated | RejectReason::AddressInUse)
                     && let btree_map::Entry::Occupied(o) = entry
-                    && let b = o.into_mut()
+                    && let b = &mut o.into_mut().binding
                     && !b.needs_partner_update
                 {
                     b.needs_partner_update = true;
@@ -2385,15 +2383,22 @@ impl Endpoint {
             }
             Decision::Accept => {
                 let w = now.wall;
-                let (previous, b) = match entry {
+                let (previous, slot) = match entry {
                     btree_map::Entry::Occupied(o) => {
-                        let b = o.into_mut();
-                        (Some(b.clone()), b)
+                        let slot = o.into_mut();
+                        (Some(slot.binding.clone()), slot)
                     }
-                    btree_map::Entry::Vacant(v) => {
-                        (None, v.insert(Binding::new(resource, status, w)))
-                    }
+                    btree_map::Entry::Vacant(v) => (
+                        None,
+                        v.insert(Slot {
+                            binding: Binding::new(resource, status, w),
+                            seq: gone.remove(&resource).unwrap_or(0),
+                        }),
+                    ),
                 };
+                // The binding changes: a new sequence number (as `bump`), on the record at hand.
+                slot.seq = slot.seq.wrapping_add(1);
+                let b = &mut slot.binding;
                 b.status = status;
                 b.start_time_of_state = start.unwrap_or(w);
                 b.state_expiration_time = l
@@ -2476,7 +2481,6 @@ impl Endpoint {
                         .or_default()
                         .insert(resource);
                 }
-                self.bump(resource);
                 if l.dns.is_some() && !self.cfg.dns_update_supported {
                     //= https://www.rfc-editor.org/rfc/rfc8156#section-9
                     //# a non-DNS-updating server SHOULD warn on receiving DNS info
@@ -2603,7 +2607,7 @@ impl Endpoint {
                 }
             }
         }
-        let unchanged = self.seq.get(&resource).copied().unwrap_or(0) == out.seq;
+        let unchanged = self.bindings.seq(&resource) == out.seq;
         if !codec::is_success(&status) {
             let (code, text) = status.unwrap_or((Status::UNSPEC_FAIL.0, String::new()));
             self.rejected = self.rejected.saturating_add(1);
@@ -2645,10 +2649,9 @@ impl Endpoint {
             let mut write = false;
             if self.takeback.remove(&resource) {
                 // The secondary gave the prefix back: it is the primary's again.
-                let b = self
-                    .bindings
-                    .entry(resource)
-                    .or_insert_with(|| Binding::new(resource, BindingStatus::Free, w));
+                let b = self.bindings.get_or_insert_with(resource, || {
+                    Binding::new(resource, BindingStatus::Free, w)
+                });
                 b.status = BindingStatus::Free;
                 b.client = None;
                 b.start_time_of_state = w;
@@ -2942,7 +2945,7 @@ impl Endpoint {
                     self.send(m, now);
                 }
             }
-            let seq = self.seq.get(&r).copied().unwrap_or(0);
+            let seq = self.bindings.seq(&r);
             self.outstanding.insert(
                 xid,
                 Outstanding {
@@ -3104,8 +3107,7 @@ impl Endpoint {
             for r in prim.into_iter().take(count) {
                 let b = self
                     .bindings
-                    .entry(r)
-                    .or_insert_with(|| Binding::new(r, BindingStatus::FreeBackup, w));
+                    .get_or_insert_with(r, || Binding::new(r, BindingStatus::FreeBackup, w));
                 b.status = BindingStatus::FreeBackup;
                 b.client = None;
                 b.start_time_of_state = w;

@@ -129,6 +129,7 @@ mod pools;
 mod ring;
 mod rng;
 pub mod state;
+mod table;
 mod time;
 mod types;
 

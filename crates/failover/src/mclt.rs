@@ -16,7 +16,9 @@ pub const MIN_LEASE: Duration = Duration::from_secs(30);
 /// binding's times (`None` for a lease this server has no record of), or `None` when the state
 /// puts no MCLT limit on it (PARTNER-DOWN). Returns `Some(now)` in states that must not grant.
 ///
-/// * NORMAL, RECOVER-DONE, CONFLICT-DONE: `MCLT + max(acked-partner-lifetime, now)`.
+/// * NORMAL, CONFLICT-DONE: `MCLT + max(acked-partner-lifetime, now)`.
+/// * RECOVER-DONE: `MCLT + acked-partner-lifetime` (the partner may still be in
+///   PARTNER-DOWN); `now` (nothing may be granted) without an acked partner-lifetime.
 /// * COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED: the base also includes the
 ///   partner-lifetime received from the partner (stored as expiration-time).
 /// * PARTNER-DOWN: unrestricted.
@@ -38,9 +40,22 @@ pub fn max_client_expiry(
         //# MCLT greater than the most recently received
         //# potential-expiration-time from the failover partner or the current time,
         //# whichever is later.
-        State::Normal | State::RecoverDone | State::ConflictDone => {
-            Some(acked.map_or(now, |a| a.max(now)) + mclt)
-        }
+        State::Normal | State::ConflictDone => Some(acked.map_or(now, |a| a.max(now)) + mclt),
+        // RECOVER-DONE: the partner is still in PARTNER-DOWN (or another state it entered
+        // while we were down) until it has seen our RECOVER-DONE, and a partner in
+        // PARTNER-DOWN may give the resource away at the MCLT beyond the times it knows,
+        // with no later PARTNER-DOWN entry to wait for. So `now` is not a base here: only
+        // what the partner acked (sim seeds 413880, 471078; `docs/design/failover-choices.md`).
+        //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
+        //# A server in PARTNER-DOWN state MUST NOT allocate a resource
+        //# to a DHCP client different from that to which it was
+        //# allocated at the entrance to PARTNER-DOWN state until the
+        //# MCLT beyond the maximum of the following
+        //# times: client expiration time, most recently transmitted
+        //# potential-expiration-time, most recently received ack of
+        //# potential-expiration-time from the partner, and most recently
+        //# acked potential-expiration-time to the partner.
+        State::RecoverDone => Some(acked.map_or(now, |a| a + mclt)),
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.1
         //# the renewal period MUST NOT
         //# exceed the maximum client lead time (MCLT) beyond the latest
@@ -62,8 +77,9 @@ pub fn max_client_expiry(
 }
 
 /// The valid lifetime this server may grant now: `desired` clipped to the MCLT bound of
-/// `state`, never below the 30-second floor (a bound below it is raised to it, since the MCLT
-/// itself is validated to be at least 30 s). Returns zero in states that must not grant.
+/// `state`, never below the 30-second floor (a desired lifetime below it is raised to it).
+/// Returns zero in states that must not grant, and when the bound leaves less than the floor
+/// (only possible in RECOVER-DONE: the MCLT itself is validated to be at least 30 s).
 pub fn lease_bound(
     state: State,
     mclt: Duration,
@@ -78,7 +94,12 @@ pub fn lease_bound(
         return Duration::ZERO;
     }
     let allowed = limit.saturating_duration_since(now);
-    desired.min(allowed).max(MIN_LEASE)
+    // Only RECOVER-DONE's bound (acked-partner-lifetime + MCLT) can come closer than the
+    // floor: raising it would pass the bound, so nothing may be granted.
+    if allowed < MIN_LEASE {
+        return Duration::ZERO;
+    }
+    desired.max(MIN_LEASE).min(allowed)
 }
 
 /// The OPTION_F_PARTNER_LIFETIME to send for a lease just granted or renewed: the policy of

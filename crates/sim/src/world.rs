@@ -1079,6 +1079,12 @@ impl World {
                 } else {
                     bound
                 };
+                if valid.is_zero() && state == State::RecoverDone {
+                    // RECOVER-DONE answers renewals only as far as the partner acked
+                    // (it may still be in PARTNER-DOWN): a lease at that bound is not
+                    // renewed and not refused either; the client rebinds to the partner.
+                    return;
+                }
                 if valid.is_zero() {
                     // Nothing may be granted: a Request gets NoAddrsAvail, a Renew/Rebind the
                     // lease with lifetime 0 (RFC 8415 §18.3.4). A server that obeys `may_serve`

@@ -270,3 +270,13 @@ fn seeds_that_lost_every_copy_of_the_database_now_keep_one() {
 fn seed_114756_another_clients_release_does_not_free_a_running_lease() {
     seed_passes(114756);
 }
+
+/// B18 (invariant 1): a primary in RECOVER-DONE whose partner is still in PARTNER-DOWN (the
+/// partner never saw the RECOVER-DONE: partition or isolation) renewed leases up to `now +
+/// MCLT`, beyond what the partner had acked; the partner reused them at acked + MCLT.
+#[test]
+fn seed_413880_recover_done_renews_only_up_to_the_acked_lifetime() {
+    for seed in [413880, 471078] {
+        seed_passes(seed);
+    }
+}

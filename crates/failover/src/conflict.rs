@@ -154,6 +154,11 @@ pub fn resolve(
     table(local, update, t_upd, t_db, now, role)
 }
 
+/// Both records name a client, and it is the same one.
+fn same_known_client(local: &LocalView<'_>, update: &UpdateView<'_>) -> bool {
+    matches!((local.client, update.client), (Some(a), Some(b)) if a == b)
+}
+
 /// The conflict-resolution table for times that are "the same" (±5 s).
 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.5.4
 //# (1,2,3): If rejecting, use reject reason "OutdatedBindingInformation".
@@ -225,6 +230,20 @@ fn table(
             }
         }
         (Active, Expired | Free | FreeBackup) => ok(time1()),
+        // Regression (sim seed 327988): within the window it is not known whether the
+        // client declined before or after the partner gave it the lease again. A lease that
+        // runs beyond now may be in use; a declined one that is kept bound until it expires
+        // only idles. So the same client's running ACTIVE wins over its ABANDONED, on both
+        // sides (no crossing swap): the decline is rejected here and accepted below.
+        (Active, Abandoned) if same_known_client(local, update) && !time1() => {
+            Decision::Reject(RejectReason::Outdated)
+        }
+        (Abandoned, Active)
+            if same_known_client(local, update)
+                && update.state_expiration_time.is_some_and(|e| e > now) =>
+        {
+            Decision::Accept
+        }
         (Active, Released | Reset | Abandoned) => accept(),
         (Reset, Active) => ok(time2()),
         _ => accept(),
@@ -264,6 +283,65 @@ mod tests {
             start_time_of_state: Some(t(clt - 10)),
             state_expiration_time: None,
             client,
+        }
+    }
+
+    /// Sim seed 327988: the same client's ABANDONED (its decline at one server) and running
+    /// ACTIVE (the partner gave it the lease again) cross within the window: both servers
+    /// keep the ACTIVE, the primary too (before, both took the ABANDONED and the client lost
+    /// the lease it held).
+    #[test]
+    fn same_clients_running_active_beats_its_abandoned_within_the_window() {
+        let c = ClientKey {
+            duid: vec![6],
+            iaid: 2,
+        };
+        let other = ClientKey {
+            duid: vec![7],
+            iaid: 2,
+        };
+        let now = t(T);
+        let active_here = local(Active, Some(&c));
+        for role in [Role::Primary, Role::Secondary] {
+            assert_eq!(
+                resolve(
+                    Some(&active_here),
+                    &upd(Abandoned, T, Some(&c)),
+                    now,
+                    role,
+                    five()
+                ),
+                Decision::Reject(RejectReason::Outdated)
+            );
+            let mut abandoned_here = local(Abandoned, Some(&c));
+            abandoned_here.state_expiration_time = None;
+            let mut running = upd(Active, T, Some(&c));
+            running.state_expiration_time = Some(t(T + 500));
+            assert_eq!(
+                resolve(Some(&abandoned_here), &running, now, role, five()),
+                Decision::Accept
+            );
+            // Clearly later still decides, and another client's decline is the table's accept.
+            assert_eq!(
+                resolve(
+                    Some(&active_here),
+                    &upd(Abandoned, T + 6, Some(&c)),
+                    now,
+                    role,
+                    five()
+                ),
+                Decision::Accept
+            );
+            assert_eq!(
+                resolve(
+                    Some(&active_here),
+                    &upd(Abandoned, T + 1, Some(&other)),
+                    now,
+                    role,
+                    five()
+                ),
+                Decision::Accept
+            );
         }
     }
 

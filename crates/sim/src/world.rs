@@ -940,10 +940,17 @@ impl World {
                     len: l.len,
                 }
             };
+            // The update's write is the last write of that resource the BNDUPD's input
+            // issued: an earlier one in the same batch (a clock-step rewrite of the old
+            // record, `observe_clock`, runs before the update is applied) is superseded by it,
+            // since acknowledgements come in submission order (harness error found with seed
+            // 387713: that rewrite failed, the update's own write succeeded).
             let unacked = self.servers[side]
                 .writes
                 .iter()
-                .find(|w| w.batch == batch && w.resource == Some(res) && w.done != Some(true))
+                .rev()
+                .find(|w| w.batch == batch && w.resource == Some(res))
+                .filter(|w| w.done != Some(true))
                 .map(|w| w.done);
             if let Some(done) = unacked {
                 let what = if done == Some(false) {

@@ -280,3 +280,19 @@ fn seed_413880_recover_done_renews_only_up_to_the_acked_lifetime() {
         seed_passes(seed);
     }
 }
+
+/// B19 (harness; invariant 5): a clock step's rewrite of the old record and the BNDUPD's own
+/// write are issued in the same input; the rewrite failed, the update's write succeeded, and
+/// the check wrongly took the failed rewrite for the update's write.
+#[test]
+fn seed_387713_a_failed_clock_step_rewrite_is_not_the_updates_write() {
+    seed_passes(387713);
+}
+
+/// B20 (invariant 3): the same client's ABANDONED (declined at the primary) and running ACTIVE
+/// (given again by the secondary in COMMUNICATIONS-INTERRUPTED) crossed within ±5 s; both
+/// servers kept the ABANDONED and the secondary refused the client.
+#[test]
+fn seed_327988_same_clients_running_lease_beats_its_decline() {
+    seed_passes(327988);
+}

@@ -276,12 +276,12 @@ fn seed_114756_another_clients_release_does_not_free_a_running_lease() {
 /// MCLT`, beyond what the partner had acked; the partner reused them at acked + MCLT.
 #[test]
 fn seed_413880_recover_done_renews_only_up_to_the_acked_lifetime() {
-    for seed in [413880, 471078] {
+    for seed in [413880, 471078, 521308, 525216] {
         seed_passes(seed);
     }
 }
 
-/// B19 (harness; invariant 5): a clock step's rewrite of the old record and the BNDUPD's own
+/// H2 (harness; invariant 5): a clock step's rewrite of the old record and the BNDUPD's own
 /// write are issued in the same input; the rewrite failed, the update's write succeeded, and
 /// the check wrongly took the failed rewrite for the update's write.
 #[test]
@@ -289,10 +289,18 @@ fn seed_387713_a_failed_clock_step_rewrite_is_not_the_updates_write() {
     seed_passes(387713);
 }
 
-/// B20 (invariant 3): the same client's ABANDONED (declined at the primary) and running ACTIVE
+/// B19 (invariant 3): the same client's ABANDONED (declined at the primary) and running ACTIVE
 /// (given again by the secondary in COMMUNICATIONS-INTERRUPTED) crossed within ±5 s; both
 /// servers kept the ABANDONED and the secondary refused the client.
 #[test]
 fn seed_327988_same_clients_running_lease_beats_its_decline() {
     seed_passes(327988);
+}
+
+/// B20 (invariant 3): the primary, in COMMUNICATIONS-INTERRUPTED, extended the secondary's lease
+/// up to the MCLT beyond the partner-lifetime the secondary had sent, then lost its database;
+/// the secondary's UPDREQALL answer kept the lease only to its expiration-time + MCLT.
+#[test]
+fn seed_558591_lost_database_keeps_renewals_bounded_by_our_partner_lifetime() {
+    seed_passes(558591);
 }

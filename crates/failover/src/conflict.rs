@@ -230,16 +230,18 @@ fn table(
             }
         }
         (Active, Expired | Free | FreeBackup) => ok(time1()),
-        // Regression (sim seed 327988): within the window it is not known whether the
-        // client declined before or after the partner gave it the lease again. A lease that
-        // runs beyond now may be in use; a declined one that is kept bound until it expires
-        // only idles. So the same client's running ACTIVE wins over its ABANDONED, on both
-        // sides (no crossing swap): the decline is rejected here and accepted below.
-        (Active, Abandoned) if same_known_client(local, update) && !time1() => {
+        // Regression (sim seed 327988): at equal times it is not known whether the client
+        // declined before or after the partner gave it the lease again, and the tie rules of
+        // `accept` (successor / the primary wins) made both sides keep the ABANDONED. A lease
+        // that runs beyond now may be in use; a declined one kept bound until it expires only
+        // idles. So on a tie the same client's running ACTIVE wins over its ABANDONED on both
+        // sides: the decline is rejected here and the ACTIVE accepted below.
+        (Active, Abandoned) if t_upd == t_db && same_known_client(local, update) && !time1() => {
             Decision::Reject(RejectReason::Outdated)
         }
         (Abandoned, Active)
-            if same_known_client(local, update)
+            if t_upd == t_db
+                && same_known_client(local, update)
                 && update.state_expiration_time.is_some_and(|e| e > now) =>
         {
             Decision::Accept
@@ -287,11 +289,11 @@ mod tests {
     }
 
     /// Sim seed 327988: the same client's ABANDONED (its decline at one server) and running
-    /// ACTIVE (the partner gave it the lease again) cross within the window: both servers
+    /// ACTIVE (the partner gave it the lease again) cross with equal times: both servers
     /// keep the ACTIVE, the primary too (before, both took the ABANDONED and the client lost
-    /// the lease it held).
+    /// the lease it held). Different times still follow the table (`accept`).
     #[test]
-    fn same_clients_running_active_beats_its_abandoned_within_the_window() {
+    fn same_clients_running_active_beats_its_abandoned_on_a_tie() {
         let c = ClientKey {
             duid: vec![6],
             iaid: 2,

@@ -2796,19 +2796,7 @@ impl Endpoint {
             {
                 continue;
             }
-            // In COMMUNICATIONS-INTERRUPTED the partner could also extend to the MCLT beyond
-            // the partner-lifetime it received from us (§8.9.1), so what we sent counts too
-            // (sim seed 558591: the primary extended our lease in COMMUNICATIONS-INTERRUPTED
-            // and lost its database before we heard of it).
-            let Some(until) = [
-                b.expiration_time,
-                b.partner_lifetime,
-                b.acked_partner_lifetime,
-            ]
-            .into_iter()
-            .flatten()
-            .max()
-            .map(|e| e + mclt) else {
+            let Some(until) = b.expiration_time.map(|e| e + mclt) else {
                 continue;
             };
             if until <= w || b.client_expiry().is_some_and(|e| e >= until) {

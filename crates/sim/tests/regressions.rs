@@ -296,11 +296,3 @@ fn seed_387713_a_failed_clock_step_rewrite_is_not_the_updates_write() {
 fn seed_327988_same_clients_running_lease_beats_its_decline() {
     seed_passes(327988);
 }
-
-/// B20 (invariant 3): the primary, in COMMUNICATIONS-INTERRUPTED, extended the secondary's lease
-/// up to the MCLT beyond the partner-lifetime the secondary had sent, then lost its database;
-/// the secondary's UPDREQALL answer kept the lease only to its expiration-time + MCLT.
-#[test]
-fn seed_558591_lost_database_keeps_renewals_bounded_by_our_partner_lifetime() {
-    seed_passes(558591);
-}

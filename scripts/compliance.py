@@ -125,22 +125,18 @@ def render(reqs):
     out.append("")
     untested = [(u, t) for (u, t), e in reqs.items() if e["impl"] and not e["test"]]
     unimpl = [(u, t) for (u, t), e in reqs.items() if e["test"] and not e["impl"]]
-    out.append("## Implemented but not cited by a test")
-    out.append("")
-    if untested:
-        for u, t in sorted(untested, key=lambda x: section_of(x[0])):
-            out.append(f"- {u.split('#')[-1]}: {t}")
-    else:
-        out.append("None.")
-    out.append("")
-    out.append("## Cited by a test only")
-    out.append("")
-    if unimpl:
-        for u, t in sorted(unimpl, key=lambda x: section_of(x[0])):
-            out.append(f"- {u.split('#')[-1]}: {t}")
-    else:
-        out.append("None.")
-    out.append("")
+    for heading, items in (
+        ("## Implemented but not cited by a test", untested),
+        ("## Cited by a test only", unimpl),
+    ):
+        out.append(heading)
+        out.append("")
+        if items:
+            for u, t in sorted(items, key=lambda x: section_of(x[0])):
+                out.append(f"- {u.split('#')[-1]}: {t}")
+        else:
+            out.append("None.")
+        out.append("")
     return "\n".join(out)
 
 

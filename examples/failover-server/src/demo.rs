@@ -102,7 +102,8 @@ partner_fingerprints = ["{pin}"]
     )
 }
 
-async fn ctl(side: &Side, cmd: &str) -> Option<serde_json::Value> {
+/// Sends one control command with `--json` and parses its answer as `T`.
+async fn ctl<T: serde::de::DeserializeOwned>(side: &Side, cmd: &str) -> Option<T> {
     let req = Request {
         cmd: cmd.into(),
         relationship: None,
@@ -120,25 +121,12 @@ async fn ctl(side: &Side, cmd: &str) -> Option<serde_json::Value> {
 }
 
 async fn leases(side: &Side) -> Option<Vec<LeaseView>> {
-    let req = Request {
-        cmd: "leases".into(),
-        relationship: None,
-        since: None,
-        json: true,
-    };
-    let out = tokio::time::timeout(
-        Duration::from_secs(2),
-        crate::control::request(&side.socket, &req),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    serde_json::from_str(&out).ok()
+    ctl(side, "leases").await
 }
 
 /// One side's state, partner state, active leases and updates in flight.
 async fn summary(side: &Side) -> (String, String, u64, u64) {
-    match ctl(side, "status").await {
+    match ctl::<serde_json::Value>(side, "status").await {
         Some(v) => {
             let r = &v["relationships"][0];
             (
@@ -473,7 +461,7 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
     progress(t0, &p, &s, "after the Rebinds").await;
 
     println!("== 5. the operator moves the secondary to PARTNER-DOWN (ctl partner-down)");
-    let out = ctl(&s, "partner-down").await;
+    let out = ctl::<serde_json::Value>(&s, "partner-down").await;
     println!(
         "          ctl partner-down: {}",
         out.map_or_else(|| "no answer".into(), |v| v.to_string())

@@ -120,16 +120,13 @@ fn main() -> ExitCode {
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
                 .try_init();
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = started(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build(),
+            ) else {
+                return ExitCode::FAILURE;
             };
             let r = rt.block_on(dhcpv6_failover_server::demo::run(clients.max(1)));
             rt.shutdown_timeout(std::time::Duration::from_secs(2));
@@ -189,15 +186,12 @@ fn main() -> ExitCode {
                 since,
                 json,
             };
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = started(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build(),
+            ) else {
+                return ExitCode::FAILURE;
             };
             match rt.block_on(dhcpv6_failover_server::control::request(&socket, &req)) {
                 Ok(out) => {
@@ -262,12 +256,8 @@ fn main() -> ExitCode {
                     .enable_all()
                     .build()
             };
-            let rt = match rt {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = started(rt) else {
+                return ExitCode::FAILURE;
             };
             match rt.block_on(service::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -289,4 +279,10 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The runtime, or `None` after saying on standard error why it could not start.
+fn started(rt: std::io::Result<tokio::runtime::Runtime>) -> Option<tokio::runtime::Runtime> {
+    rt.map_err(|e| eprintln!("cannot start the runtime: {e}"))
+        .ok()
 }

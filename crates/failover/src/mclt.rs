@@ -22,12 +22,28 @@ pub const MIN_LEASE: Duration = Duration::from_secs(30);
 /// * COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED: the base also includes the
 ///   partner-lifetime received from the partner (stored as expiration-time).
 /// * PARTNER-DOWN: unrestricted.
+///
+/// The times of a binding that is available (FREE / FREE-BACKUP) are not used: they belong to
+/// a lease that has ended, and a new lease on the resource is a first grant.
 pub fn max_client_expiry(
     state: State,
     mclt: Duration,
     now: UnixTime,
     binding: Option<&Binding>,
 ) -> Option<UnixTime> {
+    // The times of an available (FREE / FREE-BACKUP) resource belong to the lease it held
+    // before: the partner acked them for that lease, which both sides have since agreed is
+    // over. A new lease on it is a new client's first grant, so its base is `now` alone. The
+    // partner relies on that: in PARTNER-DOWN it takes over resources that were available at
+    // its entry after only the MCLT (sim seed 719561: a stale acked-partner-lifetime gave a
+    // new client 405 s instead of the MCLT, and the partner in PARTNER-DOWN reused the prefix
+    // while that client still held it).
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
+    //# Any resource tagged as available for allocation by the
+    //# other server (at entry to PARTNER-DOWN state) MUST NOT be
+    //# allocated to a new client until the MCLT
+    //# beyond the entry into PARTNER-DOWN state has elapsed.
+    let binding = binding.filter(|b| !b.status.is_available());
     let acked = binding.and_then(|b| b.acked_partner_lifetime);
     match state {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
@@ -264,6 +280,43 @@ mod tests {
             ),
             secs(2 * HOUR)
         );
+    }
+
+    /// Sim seed 719561 (B21): a FREE prefix still carried the acked-partner-lifetime of the
+    /// lease it held before; a new client must get the MCLT, not that lifetime plus the MCLT.
+    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
+    //# Any resource tagged as available for allocation by the
+    //# other server (at entry to PARTNER-DOWN state) MUST NOT be
+    //# allocated to a new client until the MCLT
+    //# beyond the entry into PARTNER-DOWN state has elapsed.
+    #[test]
+    fn available_resource_ignores_the_previous_leases_times() {
+        let mclt = secs(HOUR);
+        let now = UnixTime::from_secs(1_000_000);
+        let r = Resource::Address(Ipv6Addr::LOCALHOST);
+        for status in [BindingStatus::Free, BindingStatus::FreeBackup] {
+            let mut b = Binding::new(r, status, now);
+            b.acked_partner_lifetime = Some(now + secs(5 * HOUR));
+            b.expiration_time = Some(now + secs(5 * HOUR));
+            for state in [State::Normal, State::CommunicationsInterrupted] {
+                assert_eq!(
+                    lease_bound(state, mclt, now, Some(&b), secs(DAY)),
+                    secs(HOUR),
+                    "{status:?} in {state}"
+                );
+            }
+            assert_eq!(
+                lease_bound(State::RecoverDone, mclt, now, Some(&b), secs(DAY)),
+                Duration::ZERO,
+                "{status:?} in RECOVER-DONE"
+            );
+            // The same times on the running lease still lead the client.
+            b.status = BindingStatus::Active;
+            assert_eq!(
+                lease_bound(State::Normal, mclt, now, Some(&b), secs(DAY)),
+                secs(6 * HOUR)
+            );
+        }
     }
 
     //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1

@@ -296,3 +296,12 @@ fn seed_387713_a_failed_clock_step_rewrite_is_not_the_updates_write() {
 fn seed_327988_same_clients_running_lease_beats_its_decline() {
     seed_passes(327988);
 }
+
+/// B21 (invariant 1): a released prefix, back to FREE, still carried the acked-partner-lifetime
+/// of the previous client's lease; the primary gave a new client that lifetime plus the MCLT
+/// (405 s instead of the MCLT), the link broke before its BNDUPD arrived, and the secondary in
+/// PARTNER-DOWN took the prefix (FREE at its entry) after entry + MCLT while the client held it.
+#[test]
+fn seed_719561_a_free_resource_does_not_keep_the_previous_leases_lifetime() {
+    seed_passes(719561);
+}

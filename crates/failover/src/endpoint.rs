@@ -194,6 +194,10 @@ pub struct Endpoint {
     outstanding: BTreeMap<u32, Outstanding>,
     outstanding_res: BTreeSet<Resource>,
     my_request: Option<OpenRequest>,
+    /// RECOVER-DONE: an UPDREQ sent on this connection after the partner left PARTNER-DOWN
+    /// was answered (UPDDONE), so the partner's PARTNER-DOWN grants are all here and NORMAL
+    /// may follow (sim seeds 821057, 835016).
+    recover_done_synced: bool,
     serving: Option<OpenRequest>,
     serving_left: BTreeSet<Resource>,
     /// Secondary: send POOLREQ once the updates owed on entering NORMAL are acked.
@@ -305,6 +309,7 @@ impl Endpoint {
             outstanding: BTreeMap::new(),
             outstanding_res: BTreeSet::new(),
             my_request: None,
+            recover_done_synced: false,
             serving: None,
             serving_left: BTreeSet::new(),
             poolreq_pending: false,
@@ -1429,6 +1434,7 @@ impl Endpoint {
         }
         self.outstanding_res.clear();
         self.my_request = None;
+        self.recover_done_synced = false;
         self.serving = None;
         self.serving_left.clear();
         // BNDREPLYs waiting for storage are dropped; the partner re-sends its updates.
@@ -1453,6 +1459,14 @@ impl Endpoint {
             let Some(next) = state::transition(self.cfg.role, self.state, ev) else {
                 return;
             };
+            // RECOVER-DONE → NORMAL waits for the UPDDONE of the UPDREQ that
+            // `after_comm_ok_actions` sends once the partner has left PARTNER-DOWN.
+            if self.state == State::RecoverDone
+                && next == State::Normal
+                && !self.recover_done_synced
+            {
+                return;
+            }
             self.enter_state(now, next);
             match ev {
                 FsmEvent::PartnerState { .. } => {}
@@ -1517,6 +1531,7 @@ impl Endpoint {
             State::PartnerDown if self.partner_down_since.is_none() => {
                 self.partner_down_since = Some(now.wall);
             }
+            State::RecoverDone => self.recover_done_synced = false,
             // A server reaches POTENTIAL-CONFLICT only after some server ran in PARTNER-DOWN.
             // One that was not in PARTNER-DOWN itself may never have seen its partner's STATE
             // saying so (the link broke first, and a partner in POTENTIAL-CONFLICT no longer
@@ -1599,6 +1614,25 @@ impl Endpoint {
             //# server has made a transition from POTENTIAL-CONFLICT to CONFLICT-DONE
             //# state, it SHOULD send an UPDREQ message to the primary server.
             (State::PotentialConflict, Role::Secondary) if partner == Some(State::ConflictDone) => {
+                Some(false)
+            }
+            // RECOVER-DONE, the partner now NORMAL (or RECOVER-DONE): what it granted in
+            // PARTNER-DOWN after answering our RECOVER request, our own available resources
+            // among them (it may take those over after its entry + MCLT), reaches us only
+            // through its lazy updates, which on entering NORMAL it sends at the pace of our
+            // MAX_UNACKED_BNDUPD. Entering NORMAL on its STATE would let us allocate such a
+            // resource before its BNDUPD arrives (sim seeds 821057, 835016). So we ask for
+            // those updates (UPDREQ: every lease it still owes us) and enter NORMAL on the
+            // UPDDONE. The request goes only once the partner has left PARTNER-DOWN, so that
+            // nothing it grants afterwards can come from our pool.
+            //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
+            //# When entering NORMAL state, a server will send to the other server
+            //# all currently unacknowledged binding updates as BNDUPD messages.
+            (State::RecoverDone, _)
+                if self.partner.state_received
+                    && !self.recover_done_synced
+                    && matches!(partner, Some(State::Normal | State::RecoverDone)) =>
+            {
                 Some(false)
             }
             _ => None,
@@ -2850,6 +2884,22 @@ impl Endpoint {
                 self.my_request = None;
                 self.clear_timer(Timer::UpdateRequest);
                 self.events.push_back(Event::UpdatesComplete);
+                if self.state == State::RecoverDone {
+                    //= https://www.rfc-editor.org/rfc/rfc8156#section-8.7.2
+                    //# When a server in RECOVER-DONE state determines that its
+                    //# partner server has entered NORMAL or RECOVER-DONE state,
+                    //# then it will transition into NORMAL state.
+                    self.recover_done_synced = true;
+                    if let Some(p) = self.partner.state.filter(|_| self.partner.state_received) {
+                        self.apply(
+                            now,
+                            FsmEvent::PartnerState {
+                                partner: p,
+                                startup: false,
+                            },
+                        );
+                    }
+                }
                 self.apply(now, FsmEvent::UpdDone);
                 self.after_comm_ok_actions(now);
                 self.pump_updates(now);

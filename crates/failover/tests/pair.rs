@@ -847,3 +847,94 @@ fn partner_down_own_pool_first_then_partner_pool_after_mclt() {
     );
     assert!(pair.s.ep.may_allocate(pair.snow(), &r));
 }
+
+/// Sim seeds 821057, 835016 (B22): the partner in PARTNER-DOWN keeps allocating, from our
+/// pool too (after its entry + MCLT), while we wait out RECOVER-WAIT with the link down. On
+/// reconnecting in RECOVER-DONE it goes NORMAL at once and sends those leases lazily, through
+/// our MAX_UNACKED_BNDUPD window; we must not enter NORMAL (and allocate from our pool) before
+/// they have all arrived.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.7.2
+//# When a server in RECOVER-DONE state determines that its
+//# partner server has entered NORMAL or RECOVER-DONE state,
+//# then it will transition into NORMAL state.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4.1
+//# Any resource tagged as available for allocation by the
+//# other server (at entry to PARTNER-DOWN state) MUST NOT be
+//# allocated to a new client until the MCLT
+//# beyond the entry into PARTNER-DOWN state has elapsed.
+#[test]
+fn recover_done_learns_the_partner_down_grants_before_normal() {
+    let mut pc = config(Role::Primary);
+    // A narrow window: the secondary's updates arrive a few at a time.
+    pc.max_unacked_bndupd = 2;
+    let mut pair = Pair::with_configs(pc, config(Role::Secondary));
+    assert!(pair.connect());
+    pair.crash(true);
+    pair.settle();
+    pair.run_for(Duration::from_secs(10));
+    let sn = pair.snow();
+    pair.s.ep.partner_down(sn, None).expect("partner down");
+    pair.run_for(Duration::from_secs(60));
+    // The primary comes back (database kept): RECOVER, UPDREQ, UPDDONE, RECOVER-WAIT.
+    pair.restart(true, false);
+    assert!(pair.run_until_states(
+        State::RecoverWait,
+        State::PartnerDown,
+        Duration::from_secs(60)
+    ));
+    pair.partition();
+    // After its entry + MCLT the secondary uses its own prefixes and then the primary's.
+    pair.run_for(Duration::from_secs(600));
+    let mut taken = Vec::new();
+    for i in 0..200u8 {
+        let (r, _) = pair
+            .grant(
+                false,
+                &client(i),
+                ResourceKind::Prefix,
+                Duration::from_secs(7200),
+            )
+            .expect("the secondary in PARTNER-DOWN delegates");
+        taken.push(r);
+    }
+    assert!(pair.run_until_states(
+        State::RecoverDone,
+        State::PartnerDown,
+        Duration::from_secs(600)
+    ));
+    // Reconnect with the primary's storage slow: its BNDREPLYs wait, so the secondary's
+    // updates stay queued behind the window.
+    pair.p.hold_storage = true;
+    pair.heal();
+    let check = |pair: &Pair, when: &str| {
+        if pair.p.state() != State::Normal {
+            return;
+        }
+        let pn = pair.pnow();
+        let unknown: Vec<_> = taken
+            .iter()
+            .filter(|r| pair.p.ep.may_allocate(pn, r))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "{when}: the primary is NORMAL and may allocate {} prefixes the secondary \
+             delegated in PARTNER-DOWN, e.g. {:?}",
+            unknown.len(),
+            unknown.first()
+        );
+    };
+    for _ in 0..30 {
+        pair.run_for(Duration::from_secs(1));
+        check(&pair, "storage held");
+    }
+    pair.p.hold_storage = false;
+    for w in std::mem::take(&mut pair.p.held) {
+        let pn = pair.pnow();
+        pair.p
+            .ep
+            .handle_storage_done(pn, w.id, Ok(()))
+            .expect("ack");
+    }
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(300)));
+    check(&pair, "after the updates");
+}

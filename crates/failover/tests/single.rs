@@ -106,12 +106,16 @@ fn connected_secondary(partner_state: State) -> (Endpoint, Out) {
     // The partner has never talked to us (C flag clear): no RECOVER-WAIT delay.
     ep.handle_bytes(now(0), &frame(&state_msg(partner_state, 0x00, 0)));
     let mut out = drain(&mut ep, now(0), true);
-    // A fresh secondary is in RECOVER and asks for everything; answer UPDDONE at once.
-    if let Some(req) = out
+    // A fresh secondary is in RECOVER and asks for everything; answer UPDDONE at once. In
+    // RECOVER-DONE it asks once more (UPDREQ) before NORMAL; answer that one too.
+    let mut answered = 0;
+    while let Some(req) = out
         .msgs
         .iter()
-        .find(|m| m.msg_type == MessageType::UPDREQALL)
+        .filter(|m| matches!(m.msg_type, MessageType::UPDREQALL | MessageType::UPDREQ))
+        .nth(answered)
     {
+        answered += 1;
         let done = FailoverMessage::new(MessageType::UPDDONE, req.transaction_id, abs(0));
         ep.handle_bytes(now(0), &frame(&done));
         let mut more = drain(&mut ep, now(0), true);

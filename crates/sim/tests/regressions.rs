@@ -305,3 +305,16 @@ fn seed_327988_same_clients_running_lease_beats_its_decline() {
 fn seed_719561_a_free_resource_does_not_keep_the_previous_leases_lifetime() {
     seed_passes(719561);
 }
+
+/// B22 (invariant 1): the partner in PARTNER-DOWN delegated prefixes of our pool (after its
+/// entry + MCLT) while we waited in RECOVER-WAIT / RECOVER-DONE with the link down; on
+/// reconnecting it went NORMAL and sent them lazily through our window, we went NORMAL on its
+/// STATE and delegated one of them again before its BNDUPD arrived. (B21's fix alone also
+/// changes these runs; `dhcpv6-failover` `tests/pair.rs::
+/// recover_done_learns_the_partner_down_grants_before_normal` checks B22 directly.)
+#[test]
+fn seed_821057_recover_done_learns_the_partner_down_grants_before_normal() {
+    for seed in [821057, 835016] {
+        seed_passes(seed);
+    }
+}

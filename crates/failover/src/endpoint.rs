@@ -2642,7 +2642,8 @@ impl Endpoint {
             }
         }
         let unchanged = self.bindings.seq(&resource) == out.seq;
-        if !codec::is_success(&status) {
+        let accepted = codec::is_success(&status);
+        if !accepted {
             let (code, text) = status.unwrap_or((Status::UNSPEC_FAIL.0, String::new()));
             self.rejected = self.rejected.saturating_add(1);
             if code == Status::ADDRESS_IN_USE.0 {
@@ -2737,14 +2738,18 @@ impl Endpoint {
         // acked its current record: one changed while this BNDUPD was in flight goes again
         // before UPDDONE (sim seed 97310: an EXPIRED sent just before the UPDREQALL arrived was
         // acked after the record had become ACTIVE, and UPDDONE followed without it).
+        // Nor is it complete when the partner rejected the update for a passing reason (its
+        // storage write failed: UnspecFail): the lease stays owed, the rescan sends it again,
+        // and UPDDONE waits for that (sim seeds 20002, 313529: a recovering primary went
+        // RECOVER-WAIT → NORMAL without the lease and gave it to another client).
         if self.serving.is_some() {
             let owed = self
                 .bindings
                 .get(&resource)
                 .is_some_and(|b| b.needs_partner_update);
-            if unchanged || !owed {
+            if (unchanged && accepted) || !owed {
                 self.serving_left.remove(&resource);
-            } else if !self.latest_write.contains_key(&resource) {
+            } else if !unchanged && !self.latest_write.contains_key(&resource) {
                 self.queue.insert(resource);
             }
         }

@@ -963,3 +963,83 @@ fn update_request_without_upddone_drops_the_connection() {
     }
     panic!("the connection was not dropped");
 }
+
+/// A BNDUPD of an update-request answer that the partner rejects because its own storage
+/// write failed (UnspecFail) has not been delivered: UPDDONE must wait until it was sent
+/// again and acked (sim seeds 20002, 313529: the recovering partner went RECOVER-WAIT →
+/// NORMAL without the lease and gave it to another client).
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
+//# UPDDONE only after every BNDUPD got its BNDREPLY.
+#[test]
+fn upddone_waits_for_an_answer_update_the_partner_failed_to_store() {
+    let (mut ep, _) = connected_secondary(State::Normal);
+    let c = client(7);
+    let r = ep
+        .allocate(now(1), ResourceKind::Address, &c)
+        .expect("an address of our half");
+    let v = ep.lease_bound(now(1), &r, Duration::from_secs(3600));
+    ep.record_lease(now(1), LeaseChange::Granted(LeaseGrant::new(c, r, v)))
+        .expect("recorded");
+    let out = drain(&mut ep, now(1), true);
+    let upd = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::BNDUPD)
+        .expect("the lazy update");
+    let mut rep = FailoverMessage::new(MessageType::BNDREPLY, upd.transaction_id, abs(1));
+    rep.options = upd.options.clone();
+    ep.handle_bytes(now(1), &frame(&rep));
+    drain(&mut ep, now(1), true);
+    // The partner asks for everything; its write of our answer fails.
+    let req = FailoverMessage::new(MessageType::UPDREQALL, 0x900, abs(2));
+    ep.handle_bytes(now(2), &frame(&req));
+    let out = drain(&mut ep, now(2), true);
+    let upd = out
+        .msgs
+        .iter()
+        .find(|m| m.msg_type == MessageType::BNDUPD)
+        .expect("the answer update")
+        .clone();
+    assert!(!out.msgs.iter().any(|m| m.msg_type == MessageType::UPDDONE));
+    let mut rep = FailoverMessage::new(MessageType::BNDREPLY, upd.transaction_id, abs(2));
+    rep.options = upd.options;
+    rep.options
+        .push(DhcpOption::StatusCode(dhcpv6_wire::StatusCode::new(
+            Status::UNSPEC_FAIL,
+            "storage write failed",
+        )));
+    ep.handle_bytes(now(2), &frame(&rep));
+    let out = drain(&mut ep, now(2), true);
+    assert!(
+        !out.msgs.iter().any(|m| m.msg_type == MessageType::UPDDONE),
+        "UPDDONE before the rejected update was delivered"
+    );
+    // The rescan sends it again; once acked, UPDDONE follows.
+    let mut again = None;
+    for t in (10..=70).step_by(10) {
+        let contact = FailoverMessage::new(MessageType::CONTACT, 0, abs(t));
+        ep.handle_bytes(now(t), &frame(&contact));
+        ep.handle_timeout(now(t));
+        let out = drain(&mut ep, now(t), true);
+        assert!(!out.msgs.iter().any(|m| m.msg_type == MessageType::UPDDONE));
+        if let Some(u) = out
+            .msgs
+            .into_iter()
+            .find(|m| m.msg_type == MessageType::BNDUPD)
+        {
+            again = Some((t, u));
+            break;
+        }
+    }
+    let (t, upd) = again.expect("the rejected update is sent again");
+    let mut rep = FailoverMessage::new(MessageType::BNDREPLY, upd.transaction_id, abs(t));
+    rep.options = upd.options;
+    ep.handle_bytes(now(t), &frame(&rep));
+    let out = drain(&mut ep, now(t), true);
+    assert!(
+        out.msgs
+            .iter()
+            .any(|m| m.msg_type == MessageType::UPDDONE && m.transaction_id == 0x900),
+        "UPDDONE once the update was acked"
+    );
+}

@@ -2813,8 +2813,10 @@ impl Endpoint {
     /// The partner lost its database and asks for ours (UPDREQALL). Before that loss it may
     /// have renewed leases up to the MCLT beyond the lifetime we had acked to it (our
     /// expiration-time), and neither side remembers those renewals now. A lease bound to a
-    /// client here (ACTIVE, or EXPIRED with the client still known) whose expiration-time plus
-    /// the MCLT is still ahead is therefore kept ACTIVE for that client until then, and sent so
+    /// client here (ACTIVE, or EXPIRED with the client still known) whose expiration-time (or
+    /// partner-lifetime sent / acked-partner-lifetime, the base of its renewals in
+    /// COMMUNICATIONS-INTERRUPTED: B20) plus the MCLT is still ahead is therefore kept ACTIVE
+    /// for that client until then, and sent so
     /// in the UPDREQALL answer: the client's Renew finds its lease at either server, and
     /// neither reuses it early. Sim finding B10 (seeds 11405, 50909); a protocol choice recorded
     /// in docs/design/failover-choices.md. ACTIVE leases also carry again, as partner-lifetime,
@@ -2835,7 +2837,25 @@ impl Endpoint {
             {
                 continue;
             }
-            let Some(until) = b.expiration_time.map(|e| e + mclt) else {
+            // In COMMUNICATIONS-INTERRUPTED the partner could also extend to the MCLT beyond
+            // the partner-lifetime it received from us (§8.9.1), so what we sent counts too
+            // (sim seed 558591: the primary extended our lease in COMMUNICATIONS-INTERRUPTED
+            // and lost its database before we heard of it).
+            //= https://www.rfc-editor.org/rfc/rfc8156#section-8.9.1
+            //# the renewal period MUST NOT
+            //# exceed the maximum client lead time (MCLT) beyond the latest
+            //# of: 1) the potential valid lifetime already acknowledged by
+            //# the other server, or 2) now, or 3) the potential valid lifetime
+            //# received from the partner server.
+            let Some(until) = [
+                b.expiration_time,
+                b.partner_lifetime,
+                b.acked_partner_lifetime,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|e| e + mclt) else {
                 continue;
             };
             if until <= w || b.client_expiry().is_some_and(|e| e >= until) {

@@ -318,3 +318,15 @@ fn seed_821057_recover_done_learns_the_partner_down_grants_before_normal() {
         seed_passes(seed);
     }
 }
+
+/// B20 (invariant 3): the primary, in COMMUNICATIONS-INTERRUPTED, extended the secondary's lease
+/// up to the MCLT beyond the partner-lifetime the secondary had sent, then lost its database;
+/// the secondary's UPDREQALL answer kept the lease only to its expiration-time + MCLT. With the
+/// longer hold, seeds 20002, 313529 (safety) and 373523 (liveness) hit B23 (UPDDONE after an
+/// answer update the recovering partner failed to store); they guard the two fixes together.
+#[test]
+fn seed_558591_lost_database_keeps_renewals_bounded_by_our_partner_lifetime() {
+    for seed in [558591, 20002, 313529, 373523] {
+        seed_passes(seed);
+    }
+}

@@ -2100,7 +2100,6 @@ impl Endpoint {
             state: pstate,
             startup,
         });
-        self.communicated = true;
         self.clear_timer(Timer::UpdateRequest);
         if self.my_request.is_some() {
             self.set_timer(
@@ -2114,10 +2113,12 @@ impl Endpoint {
             //# flag, and set the current state to the PREVIOUS-STATE.
             let next =
                 state::startup_comm_ok(self.resume_state, pstate, start, self.last_operating);
+            self.note_communicated(next);
             self.enter_state(now, next);
             // enter_state sent nothing yet (the STATE waits for its write); the partner
             // learns our state when the write is acknowledged.
         } else {
+            self.note_communicated(self.state);
             //= https://www.rfc-editor.org/rfc/rfc8156#section-6.4
             //# store flags, start-time-of-state, partner-down-time; persist
             self.persist_state_inner(now, false);
@@ -2131,6 +2132,20 @@ impl Endpoint {
         );
         self.after_comm_ok_actions(now);
         self.pump_updates(now);
+    }
+
+    /// Records that we have talked to the partner (the C flag of later connections, and the
+    /// "record of ever having talked to its partner" of §8.5.2), except in RECOVER: a server
+    /// rebuilding a lost database has no such record until its UPDREQALL is answered. Had a
+    /// STATE in RECOVER set it, a restart before the UPDDONE (the bindings half rebuilt, or
+    /// not at all) would send UPDREQ and never learn the leases the partner had already
+    /// acked (sim seed 964732: the secondary lost its database, restarted into RECOVER without
+    /// contact, crashed again, asked UPDREQ after the second restart and refused a client
+    /// its partner knew).
+    fn note_communicated(&mut self, state: State) {
+        if state != State::Recover {
+            self.communicated = true;
+        }
     }
 
     /// Converts a partner absolute time to our clock (skew-corrected).
@@ -2909,6 +2924,9 @@ impl Endpoint {
                 self.my_request = None;
                 self.clear_timer(Timer::UpdateRequest);
                 self.events.push_back(Event::UpdatesComplete);
+                // The rebuilt database now holds the partner's record of us (see
+                // `note_communicated`); persisted with RECOVER-WAIT below.
+                self.communicated = true;
                 if self.state == State::RecoverDone {
                     //= https://www.rfc-editor.org/rfc/rfc8156#section-8.7.2
                     //# When a server in RECOVER-DONE state determines that its

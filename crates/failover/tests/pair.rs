@@ -938,3 +938,57 @@ fn recover_done_learns_the_partner_down_grants_before_normal() {
     assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(300)));
     check(&pair, "after the updates");
 }
+
+/// Sim seed 964732 (B24): a server that lost its database restarts into RECOVER without
+/// reaching its partner, crashes again (database kept: the RECOVER record and no bindings)
+/// and restarts. It still has no record of the partner's leases, so its request on the
+/// next connection must be UPDREQALL; an UPDREQ brings only the updates the partner owes,
+/// not the leases it had already acked.
+//= https://www.rfc-editor.org/rfc/rfc8156#section-8.5.2
+//# If the
+//# server has determined that it has lost its stable storage
+//# because it has no record of ever having talked to its
+//# partner, while its partner does have a record of communicating
+//# with it, it MUST send an UPDREQALL message, otherwise it
+//# MUST send an UPDREQ message.
+#[test]
+fn restart_during_an_unfinished_rebuild_asks_for_everything_again() {
+    let mut pair = Pair::new();
+    assert!(pair.connect());
+    let long = Duration::from_secs(3600);
+    // The second grant, after the ack, gets the whole lifetime (worked example).
+    let (r, _) = pair
+        .grant(true, &client(1), ResourceKind::Address, long)
+        .expect("grant");
+    let (r2, v) = pair
+        .grant(true, &client(1), ResourceKind::Address, long)
+        .expect("renewal");
+    assert_eq!((r2, v), (r, long));
+    pair.run_for(Duration::from_secs(5));
+    assert_eq!(
+        pair.s.ep.binding(&r).map(|b| b.status),
+        Some(BindingStatus::Active)
+    );
+    // The secondary loses its database and comes back while the link is down.
+    pair.crash(false);
+    pair.partition();
+    pair.restart(false, true);
+    pair.run_for(Duration::from_secs(40));
+    assert_eq!(
+        pair.s.state(),
+        State::Recover,
+        "STARTUP timed out into RECOVER"
+    );
+    // It crashes again, keeping what it had written: the RECOVER record, no bindings.
+    pair.crash(false);
+    pair.restart(false, false);
+    pair.heal();
+    assert!(pair.run_until_states(State::Normal, State::Normal, Duration::from_secs(2000)));
+    let b = pair
+        .s
+        .ep
+        .binding(&r)
+        .expect("the secondary learned the lease again");
+    assert_eq!(b.status, BindingStatus::Active);
+    assert_eq!(b.client.as_ref(), Some(&client(1)));
+}

@@ -330,3 +330,12 @@ fn seed_558591_lost_database_keeps_renewals_bounded_by_our_partner_lifetime() {
         seed_passes(seed);
     }
 }
+
+/// B24 (invariant 3): the secondary lost its database, restarted into RECOVER without reaching
+/// the primary, crashed again and restarted from that RECOVER record. Its first STATE from the
+/// primary marked it "communicated" before the UPDREQ / UPDREQALL choice, so it asked UPDREQ,
+/// never learned the leases the primary had acked before the loss, and refused client 4.
+#[test]
+fn seed_964732_restart_during_an_unfinished_rebuild_asks_for_everything() {
+    seed_passes(964732);
+}

@@ -239,27 +239,44 @@ fn main() -> ExitCode {
                 }
             };
             // The event loop (clients, store reports, the failover endpoints) runs on this
-            // thread in `block_on`. A standalone server has nothing else to run. A failover
-            // partner also has its partner links (TLS, TCP reads and writes), the control socket
-            // and the metrics endpoint: they run as tasks on a worker thread of their own, so
-            // that encrypting, decrypting and moving the partner's bytes never waits for a turn
-            // of the client path, nor delays it (measured: on one thread, BNDREPLYs waited out
-            // every client turn and the secondary fell thousands of leases behind).
-            let rt = if cfg.failover.is_empty() {
+            // thread in `block_on` of a current-thread runtime, which also polls the client
+            // socket, the store's reports and the control socket: nothing else stands between
+            // a datagram and its turn. A failover partner's links (TLS, TCP reads and writes,
+            // reconnects) run on a runtime of their own with one worker thread, so that moving
+            // the partner's bytes never waits for a turn of the client path, nor delays it
+            // (measured: on one thread, BNDREPLYs waited out every client turn and the
+            // secondary fell thousands of leases behind). Both runtimes on one multi-thread
+            // runtime would not do: its `block_on` thread does not poll the reactor, so every
+            // client datagram would first wake the link worker (see `service::run_with_links`).
+            let Some(rt) = started(
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .build()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("partner-link")
-                    .enable_all()
-                    .build()
-            };
-            let Some(rt) = started(rt) else {
+                    .build(),
+            ) else {
                 return ExitCode::FAILURE;
             };
-            match rt.block_on(service::run(cfg)) {
+            let link_rt = if cfg.failover.is_empty() {
+                None
+            } else {
+                let Some(l) = started(
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .thread_name("partner-link")
+                        .enable_all()
+                        .build(),
+                ) else {
+                    return ExitCode::FAILURE;
+                };
+                Some(l)
+            };
+            let links = link_rt
+                .as_ref()
+                .map_or_else(|| rt.handle().clone(), |l| l.handle().clone());
+            let result = rt.block_on(service::run_with_links(cfg, links));
+            if let Some(l) = link_rt {
+                l.shutdown_timeout(std::time::Duration::from_secs(2));
+            }
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "server stopped");

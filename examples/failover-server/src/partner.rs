@@ -11,8 +11,9 @@
 //! The endpoint is sans-IO: it never waits. The lease write and the endpoint's own record of the
 //! lease go to the store in the same batch ([`Failover::pump_with`]); the DHCP Reply is sent once
 //! that one commit is durable (as for a standalone server), and the same commit releases the
-//! BNDUPD. Nothing a client does waits for the partner. The link tasks run on a worker thread of
-//! their own (see `main.rs`), so TLS and socket work for the partner stays off the client path.
+//! BNDUPD. Nothing a client does waits for the partner. The link tasks run on a runtime of their
+//! own, on a worker thread (see `main.rs`), so TLS and socket work for the partner stays off the
+//! client path, and the event loop's runtime polls the client socket itself.
 //!
 //! Connection set-up follows RFC 8156 §6.1 and the RFC 7653 procedure it refers to: the primary
 //! connects to the secondary's port (647 by default); the secondary accepts connections only from
@@ -710,11 +711,13 @@ fn request_kind(t: MessageType) -> ClientRequestKind {
 
 impl Failover {
     /// Builds the endpoints from the configuration and the store's contents, and starts the
-    /// link tasks. Returns the receiver the event loop must poll for link messages.
+    /// link tasks on the runtime `links` (their sockets, TLS and timers belong to it). Returns
+    /// the receiver the event loop must poll for link messages.
     pub async fn start(
         config: &crate::config::Config,
         bindings: &[dhcpv6_failover::Binding],
         meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+        links: &tokio::runtime::Handle,
     ) -> Result<(Self, mpsc::UnboundedReceiver<LinkMsg>), String> {
         let (link_tx, link_rx) = mpsc::unbounded_channel();
         let origin = std::time::Instant::now();
@@ -767,7 +770,7 @@ impl Failover {
             };
             match rc.role {
                 Role::Primary => {
-                    tokio::spawn(primary_task(ctx, rc.partner, rc.connect_retry));
+                    links.spawn(primary_task(ctx, rc.partner, rc.connect_retry));
                 }
                 Role::Secondary => listeners
                     .entry(rc.listen)
@@ -784,11 +787,14 @@ impl Failover {
             });
         }
         for (addr, rs) in listeners {
-            let l = TcpListener::bind(addr)
+            // Bound on the link runtime, so that its reactor (not the event loop's) watches it.
+            let l = links
+                .spawn(TcpListener::bind(addr))
                 .await
+                .map_err(|e| format!("listening for partners on {addr}: {e}"))?
                 .map_err(|e| format!("listening for partners on {addr}: {e}"))?;
             tracing::info!(%addr, "listening for failover partners");
-            tokio::spawn(listen_task(l, rs));
+            links.spawn(listen_task(l, rs));
         }
         let mut f = Self {
             rels,

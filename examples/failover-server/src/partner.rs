@@ -686,6 +686,41 @@ pub struct Failover {
     now: dhcpv6_failover::Now,
     acks: VecDeque<(u64, usize, WriteId)>,
     link_tx: mpsc::UnboundedSender<LinkMsg>,
+    /// Acknowledgement-only rewrites ([`ack_only`]) not written yet: key → record. A later
+    /// write of the same key removes its entry; [`Failover::flush_lazy`] writes the rest.
+    lazy: HashMap<Vec<u8>, Vec<u8>>,
+    /// The highest batch the store has reported committed.
+    committed: u64,
+}
+
+/// How many acknowledgement-only rewrites may wait before client batches take some along.
+const LAZY_MAX: usize = 65_536;
+/// How many of them a client batch takes along once more than [`LAZY_MAX`] wait.
+const LAZY_CARRY: usize = 64;
+
+/// Whether `new` differs from `old` (the record last handed to the store for the same lease)
+/// only by what a BNDREPLY acknowledging our update changes: acked-partner-lifetime raised,
+/// partner-lifetime cleared, the "partner needs an update" flag cleared.
+///
+/// Such a rewrite need not be durable before anything: RFC 8156 §7.7 has the sender note
+/// acked-partner-lifetime and clear partner-lifetime on an accepted BNDREPLY, but nothing waits
+/// for that to be in stable storage (unlike a received update, §7.5.2, or a state change, §6.3).
+/// Losing it in a crash leaves the older record: the update is sent again (the partner already
+/// has it), and the older, lower acked-partner-lifetime only makes the MCLT bound
+/// (RFC 8156 §4.4) more conservative. The partner's stored copy, durable before its BNDREPLY,
+/// is what the MCLT bound relies on.
+fn ack_only(old: &dhcpv6_failover::Binding, new: &dhcpv6_failover::Binding) -> bool {
+    if (new.needs_partner_update && !old.needs_partner_update)
+        || (new.partner_lifetime.is_some() && new.partner_lifetime != old.partner_lifetime)
+        || new.acked_partner_lifetime < old.acked_partner_lifetime
+    {
+        return false;
+    }
+    let mut n = new.clone();
+    n.acked_partner_lifetime = old.acked_partner_lifetime;
+    n.partner_lifetime = old.partner_lifetime;
+    n.needs_partner_update = old.needs_partner_update;
+    n == *old
 }
 
 impl std::fmt::Debug for Failover {
@@ -803,6 +838,8 @@ impl Failover {
             now,
             acks: VecDeque::new(),
             link_tx,
+            lazy: HashMap::new(),
+            committed: 0,
         };
         f.tick();
         Ok((f, link_rx))
@@ -893,6 +930,7 @@ impl Failover {
     /// The store committed every batch up to `upto`.
     pub fn on_committed(&mut self, upto: u64, result: &Result<(), crate::store::StoreError>) {
         self.tick();
+        self.committed = self.committed.max(upto);
         let now = self.now;
         while self.acks.front().is_some_and(|(s, _, _)| *s <= upto) {
             let Some((_, rel, id)) = self.acks.pop_front() else {
@@ -979,16 +1017,46 @@ impl Failover {
     /// durable commit holding both the lease and the endpoint's record of it (whose
     /// acknowledgement releases the BNDUPD). Returns the batch's sequence number, or `None` when
     /// there was nothing to write.
+    ///
+    /// Acknowledgement-only rewrites ([`ack_only`]: what a BNDREPLY changes in a record) are not
+    /// part of the batch: they wait in memory for an idle store ([`Failover::flush_lazy`]), so
+    /// that they neither lengthen the commits clients wait for nor start commits of their own
+    /// in front of them. The endpoint hears "done" for them once every batch submitted before
+    /// has committed, so it still sees its writes complete in order.
     pub fn pump_with(
         &mut self,
         engine: &mut Engine,
         committer: &mut crate::store::GroupCommitter,
         mut ops: Vec<Op>,
     ) -> Result<Option<u64>, crate::store::StoreError> {
-        let mut ids = Vec::new();
-        let own = ops.len();
+        let mut last = None;
         loop {
-            if !self.drain(engine, &mut ops, &mut ids) {
+            let (seq, again) = self.pump_once(engine, committer, std::mem::take(&mut ops))?;
+            last = seq.or(last);
+            if !again {
+                return Ok(last);
+            }
+        }
+    }
+
+    /// One round of [`Failover::pump_with`]; returns the batch's sequence number and whether
+    /// acknowledgement-only writes were acknowledged at once (their endpoints may have more to
+    /// drain).
+    fn pump_once(
+        &mut self,
+        engine: &mut Engine,
+        committer: &mut crate::store::GroupCommitter,
+        mut ops: Vec<Op>,
+    ) -> Result<(Option<u64>, bool), crate::store::StoreError> {
+        let mut ids = Vec::new();
+        let mut lazy_ids = Vec::new();
+        let own = ops.len();
+        // Only in a pump without lease writes of the engine's own (BNDREPLYs arrive on the
+        // link, not with client datagrams): then the engine's record of a lease is the one
+        // last handed to the store, and nothing in this batch supersedes the endpoint's record.
+        let allow_lazy = own == 0;
+        loop {
+            if !self.drain(engine, &mut ops, &mut ids, &mut lazy_ids, allow_lazy) {
                 break;
             }
         }
@@ -1008,34 +1076,116 @@ impl Failover {
                 i > own || o.table != Table::Bindings || !theirs.contains(&o.key)
             });
         }
+        if !self.lazy.is_empty() {
+            // A record written now supersedes a waiting acknowledgement-only one.
+            for o in ops.iter().filter(|o| o.table == Table::Bindings) {
+                self.lazy.remove(&o.key);
+            }
+            // Bounded memory: past the bound, client batches take some along.
+            if self.lazy.len() > LAZY_MAX && !ops.is_empty() {
+                ops.extend(self.take_lazy(LAZY_CARRY));
+            }
+        }
+        let seq = if ops.is_empty() {
+            None
+        } else {
+            let seq = committer.submit(ops)?;
+            self.acks
+                .extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
+            Some(seq)
+        };
+        // Acknowledgement-only writes are "done" once everything submitted so far is durable
+        // (the endpoint then still sees each resource's writes complete in order).
+        let behind = seq.unwrap_or_else(|| committer.last_seq());
+        let mut again = false;
+        if !lazy_ids.is_empty() {
+            self.acks
+                .extend(lazy_ids.into_iter().map(|(i, id)| (behind, i, id)));
+            if behind <= self.committed {
+                let upto = self.committed;
+                self.on_committed(upto, &Ok(()));
+                again = true;
+            }
+        }
+        Ok((seq, again))
+    }
+
+    /// Whether acknowledgement-only rewrites wait to be written.
+    pub fn has_lazy(&self) -> bool {
+        !self.lazy.is_empty()
+    }
+
+    /// Whether so many acknowledgement-only rewrites wait that an idle store should take some
+    /// even while clients keep it busy.
+    pub fn lazy_pressing(&self) -> bool {
+        self.lazy.len() >= LAZY_MAX / 2
+    }
+
+    /// Writes up to `max` waiting acknowledgement-only rewrites as one batch (call when the
+    /// store is idle, and with `usize::MAX` before shutting down). Returns the batch's sequence
+    /// number, or `None` if none waited.
+    pub fn flush_lazy(
+        &mut self,
+        committer: &mut crate::store::GroupCommitter,
+        max: usize,
+    ) -> Result<Option<u64>, crate::store::StoreError> {
+        let ops = self.take_lazy(max);
         if ops.is_empty() {
             return Ok(None);
         }
-        let seq = committer.submit(ops)?;
-        self.acks
-            .extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
-        // Acknowledgements arrive through on_committed.
-        Ok(Some(seq))
+        committer.submit(ops).map(Some)
+    }
+
+    fn take_lazy(&mut self, max: usize) -> Vec<Op> {
+        let keys: Vec<Vec<u8>> = self.lazy.keys().take(max).cloned().collect();
+        keys.into_iter()
+            .filter_map(|k| {
+                self.lazy.remove(&k).map(|v| Op {
+                    table: Table::Bindings,
+                    key: k,
+                    value: Some(v),
+                })
+            })
+            .collect()
     }
 
     /// One pass over every endpoint's outputs; storage writes are appended to `ops` (their ids
-    /// to `ids`). Returns true when a connection was closed (its endpoint has more to drain).
+    /// to `ids`), acknowledgement-only rewrites ([`ack_only`]) go to the waiting set when
+    /// `allow_lazy` (their ids to `lazy_ids`). Returns true when a connection was closed (its endpoint has more to
+    /// drain).
     fn drain(
         &mut self,
         engine: &mut Engine,
         ops: &mut Vec<Op>,
         ids: &mut Vec<(usize, WriteId)>,
+        lazy_ids: &mut Vec<(usize, WriteId)>,
+        allow_lazy: bool,
     ) -> bool {
         let mut closed = false;
+        let lazy = &mut self.lazy;
         for (i, r) in self.rels.iter_mut().enumerate() {
             while let Some(w) = r.ep.poll_storage() {
                 r.counters.storage_writes += 1;
                 match w.record {
                     StorageRecord::Binding(b) => {
+                        let key = resource_key(&b.resource);
+                        let value = crate::record::encode(&b);
+                        if allow_lazy
+                            && engine
+                                .leases()
+                                .get(&b.resource)
+                                .is_some_and(|old| ack_only(old, &b))
+                        {
+                            lazy.insert(key, value);
+                            lazy_ids.push((i, w.id));
+                            engine.absorb(b);
+                            continue;
+                        }
+                        lazy.remove(&key);
                         ops.push(Op {
                             table: Table::Bindings,
-                            key: resource_key(&b.resource),
-                            value: Some(crate::record::encode(&b)),
+                            key,
+                            value: Some(value),
                         });
                         engine.absorb(b);
                     }
@@ -1268,5 +1418,60 @@ impl Failover {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcpv6_failover::{Binding, BindingStatus};
+
+    fn leased() -> Binding {
+        let mut b = Binding::new(
+            Resource::Address("2001:db8::5".parse().expect("address")),
+            BindingStatus::Active,
+            UnixTime::from_secs(1_000),
+        );
+        b.expiration_time = Some(UnixTime::from_secs(5_000));
+        b.partner_lifetime = Some(UnixTime::from_secs(9_000));
+        b.needs_partner_update = true;
+        b
+    }
+
+    #[test]
+    fn an_accepted_bndreply_is_an_acknowledgement_only_rewrite() {
+        let old = leased();
+        let mut new = old.clone();
+        new.acked_partner_lifetime = Some(UnixTime::from_secs(9_000));
+        new.partner_lifetime = None;
+        new.needs_partner_update = false;
+        assert!(ack_only(&old, &new));
+        // Only the acknowledged lifetime raised (the lease changed meanwhile): still only that.
+        let mut raised = old.clone();
+        raised.acked_partner_lifetime = Some(UnixTime::from_secs(9_000));
+        assert!(ack_only(&old, &raised));
+        assert!(ack_only(&old, &old.clone()));
+    }
+
+    #[test]
+    fn any_other_change_is_written_before_anything_waits_for_it() {
+        let old = leased();
+        let mut status = old.clone();
+        status.status = BindingStatus::Expired;
+        assert!(!ack_only(&old, &status));
+        let mut times = old.clone();
+        times.expiration_time = Some(UnixTime::from_secs(6_000));
+        assert!(!ack_only(&old, &times));
+        let mut lowered = old.clone();
+        lowered.acked_partner_lifetime = Some(UnixTime::from_secs(9_000));
+        let mut back = lowered.clone();
+        back.acked_partner_lifetime = Some(UnixTime::from_secs(8_000));
+        assert!(!ack_only(&lowered, &back));
+        let mut new_lifetime = old.clone();
+        new_lifetime.partner_lifetime = Some(UnixTime::from_secs(9_500));
+        assert!(!ack_only(&old, &new_lifetime));
+        let mut flagged = old.clone();
+        flagged.needs_partner_update = false;
+        assert!(!ack_only(&flagged, &old));
     }
 }

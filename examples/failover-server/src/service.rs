@@ -344,6 +344,7 @@ pub async fn run_with_links(
 
     let profiling = LoopProfile::enabled();
     let mut profile = LoopProfile::new();
+    let mut last_client_turn = Instant::now();
     loop {
         let part;
         // Set again as each branch starts: the profile counts handling, not waiting.
@@ -400,6 +401,7 @@ pub async fn run_with_links(
             r = socket.readable(), if pending.len() < config.server.queue_depth => {
                 part = Part::Clients;
                 started = Instant::now();
+                last_client_turn = started;
                 r.map_err(io_err("waiting for datagrams"))?;
                 let now = wall_now();
                 let mut waiting = Vec::new();
@@ -476,11 +478,21 @@ pub async fn run_with_links(
                 }
             }
         }
+        // The partner's acknowledgement-only rewrites (see `partner::Failover::pump_with`) go
+        // to an idle store once the clients are quiet, or, past a bound, whenever it is idle.
+        if failover.has_lazy() && committed == committer.last_seq() {
+            let quiet = last_client_turn.elapsed() >= LAZY_QUIET;
+            if quiet || failover.lazy_pressing() {
+                failover.flush_lazy(&mut committer, LAZY_CHUNK)?;
+            }
+        }
         if profiling {
             profile.account(part, started);
             profile.maybe_log();
         }
     }
+    // What waited of them is written before the drain.
+    failover.flush_lazy(&mut committer, usize::MAX)?;
 
     // Drain: every lease already granted is committed and its answer sent before exit.
     let last = committer.last_seq();
@@ -517,6 +529,13 @@ pub async fn run_with_links(
 
 /// How many datagrams a turn of the loop handles before it hands their lease writes to the store.
 const SUBMIT_EVERY: usize = 64;
+
+/// How long the client path must have been quiet before the store writes waiting
+/// acknowledgement-only rewrites of the partner link.
+const LAZY_QUIET: Duration = Duration::from_millis(20);
+
+/// How many acknowledgement-only rewrites one commit takes when the store is idle.
+const LAZY_CHUNK: usize = 256;
 
 /// Hands the lease writes decided since the last call to the store and queues the `waiting`
 /// answers behind them. The lease writes and the failover endpoints' records of the same leases

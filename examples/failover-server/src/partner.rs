@@ -695,7 +695,7 @@ pub struct Failover {
 
 /// How many acknowledgement-only rewrites may wait before client batches take some along.
 const LAZY_MAX: usize = 65_536;
-/// How many of them a client batch takes along once more than [`LAZY_MAX`] wait.
+/// How many of them a client batch takes along at least once more than [`LAZY_MAX`] wait.
 const LAZY_CARRY: usize = 64;
 
 /// Whether `new` differs from `old` (the record last handed to the store for the same lease)
@@ -1081,9 +1081,11 @@ impl Failover {
             for o in ops.iter().filter(|o| o.table == Table::Bindings) {
                 self.lazy.remove(&o.key);
             }
-            // Bounded memory: past the bound, client batches take some along.
+            // Bounded memory: past the bound, each batch takes along at least as many as it
+            // writes itself (at most one acknowledgement comes per write).
             if self.lazy.len() > LAZY_MAX && !ops.is_empty() {
-                ops.extend(self.take_lazy(LAZY_CARRY));
+                let n = LAZY_CARRY.max(ops.len());
+                ops.extend(self.take_lazy(n));
             }
         }
         let seq = if ops.is_empty() {

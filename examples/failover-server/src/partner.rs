@@ -11,7 +11,10 @@
 //! The endpoint is sans-IO: it never waits. The lease write and the endpoint's own record of the
 //! lease go to the store in the same batch ([`Failover::pump_with`]); the DHCP Reply is sent once
 //! that one commit is durable (as for a standalone server), and the same commit releases the
-//! BNDUPD. Nothing a client does waits for the partner. The link tasks run on a runtime of their
+//! BNDUPD. What an accepted BNDREPLY changes in a record (acked-partner-lifetime, partner-lifetime,
+//! the "needs update" flag) needs no stable storage before anything (RFC 8156 §7.7): such
+//! acknowledgement-only rewrites wait for an idle store ([`Failover::pump_with`]) instead of
+//! lengthening the commits clients wait for. Nothing a client does waits for the partner. The link tasks run on a runtime of their
 //! own, on a worker thread (see `main.rs`), so TLS and socket work for the partner stays off the
 //! client path, and the event loop's runtime polls the client socket itself.
 //!

@@ -1021,7 +1021,7 @@ impl Failover {
     /// acknowledgement releases the BNDUPD). Returns the batch's sequence number, or `None` when
     /// there was nothing to write.
     ///
-    /// Acknowledgement-only rewrites ([`ack_only`]: what a BNDREPLY changes in a record) are not
+    /// Acknowledgement-only rewrites (`ack_only`: what a BNDREPLY changes in a record) are not
     /// part of the batch: they wait in memory for an idle store ([`Failover::flush_lazy`]), so
     /// that they neither lengthen the commits clients wait for nor start commits of their own
     /// in front of them. The endpoint hears "done" for them once every batch submitted before

@@ -230,18 +230,20 @@ fn table(
             }
         }
         (Active, Expired | Free | FreeBackup) => ok(time1()),
-        // Regression (sim seed 327988): at equal times it is not known whether the client
-        // declined before or after the partner gave it the lease again, and the tie rules of
-        // `accept` (successor / the primary wins) made both sides keep the ABANDONED. A lease
-        // that runs beyond now may be in use; a declined one kept bound until it expires only
-        // idles. So on a tie the same client's running ACTIVE wins over its ABANDONED on both
-        // sides: the decline is rejected here and the ACTIVE accepted below.
-        (Active, Abandoned) if t_upd == t_db && same_known_client(local, update) && !time1() => {
+        // Regression (sim seeds 327988, 695117): within the window it is not known whether the
+        // client declined before or after the partner gave it the lease again. At equal times
+        // the tie rules of `accept` (successor / the primary wins) made both sides keep the
+        // ABANDONED (327988); 1.6 s apart, two clocks that differ by more than that (within
+        // the tolerance) ordered the two records the wrong way round on both sides, and both
+        // kept the ABANDONED again (695117). A lease that runs beyond now may be in use; a
+        // declined one kept bound until it expires only idles. So inside the window the same
+        // client's running ACTIVE wins over its ABANDONED on both sides: the decline is
+        // rejected here and the ACTIVE accepted below. Clearly later times still decide.
+        (Active, Abandoned) if same_known_client(local, update) && !time1() => {
             Decision::Reject(RejectReason::Outdated)
         }
         (Abandoned, Active)
-            if t_upd == t_db
-                && same_known_client(local, update)
+            if same_known_client(local, update)
                 && update.state_expiration_time.is_some_and(|e| e > now) =>
         {
             Decision::Accept
@@ -291,9 +293,10 @@ mod tests {
     /// Sim seed 327988: the same client's ABANDONED (its decline at one server) and running
     /// ACTIVE (the partner gave it the lease again) cross with equal times: both servers
     /// keep the ACTIVE, the primary too (before, both took the ABANDONED and the client lost
-    /// the lease it held). Different times still follow the table (`accept`).
+    /// the lease it held). Sim seed 695117: the same inside the window with different times
+    /// (two clocks within the tolerance can order them either way).
     #[test]
-    fn same_clients_running_active_beats_its_abandoned_on_a_tie() {
+    fn same_clients_running_active_beats_its_abandoned_within_the_window() {
         let c = ClientKey {
             duid: vec![6],
             iaid: 2,
@@ -305,24 +308,28 @@ mod tests {
         let now = t(T);
         let active_here = local(Active, Some(&c));
         for role in [Role::Primary, Role::Secondary] {
-            assert_eq!(
-                resolve(
-                    Some(&active_here),
-                    &upd(Abandoned, T, Some(&c)),
-                    now,
-                    role,
-                    five()
-                ),
-                Decision::Reject(RejectReason::Outdated)
-            );
-            let mut abandoned_here = local(Abandoned, Some(&c));
-            abandoned_here.state_expiration_time = None;
-            let mut running = upd(Active, T, Some(&c));
-            running.state_expiration_time = Some(t(T + 500));
-            assert_eq!(
-                resolve(Some(&abandoned_here), &running, now, role, five()),
-                Decision::Accept
-            );
+            for d in [T - 4, T - 2, T, T + 2, T + 4] {
+                assert_eq!(
+                    resolve(
+                        Some(&active_here),
+                        &upd(Abandoned, d, Some(&c)),
+                        now,
+                        role,
+                        five()
+                    ),
+                    Decision::Reject(RejectReason::Outdated),
+                    "{role:?}: ABANDONED at {d} vs running ACTIVE at {T}"
+                );
+                let mut abandoned_here = local(Abandoned, Some(&c));
+                abandoned_here.state_expiration_time = None;
+                let mut running = upd(Active, d, Some(&c));
+                running.state_expiration_time = Some(t(T + 500));
+                assert_eq!(
+                    resolve(Some(&abandoned_here), &running, now, role, five()),
+                    Decision::Accept,
+                    "{role:?}: running ACTIVE at {d} vs ABANDONED at {T}"
+                );
+            }
             // Clearly later still decides, and another client's decline is the table's accept.
             assert_eq!(
                 resolve(
@@ -438,7 +445,9 @@ mod tests {
         // running (now < state-expiration).
         let before: [[Decision; 7]; 7] = [
             //   ACTIVE EXPIRED RELEASED FREE FREE-B RESET ABANDONED
-            [a, r, a, r, r, a, a], // ACTIVE: accept(3) same client, time(1) fails, accept
+            // ACTIVE: accept(3) same client, time(1) fails, accept; the same client's
+            // ABANDONED loses to its running ACTIVE inside the window (sim seed 695117)
+            [a, r, a, r, r, a, r],
             [a, a, a, a, a, a, a], // EXPIRED
             [a, a, a, a, a, a, a], // RELEASED
             [a, a, a, a, a, a, a], // FREE

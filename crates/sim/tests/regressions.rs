@@ -339,3 +339,13 @@ fn seed_558591_lost_database_keeps_renewals_bounded_by_our_partner_lifetime() {
 fn seed_964732_restart_during_an_unfinished_rebuild_asks_for_everything() {
     seed_passes(964732);
 }
+
+/// B25 (invariant 3): B19 with different times inside the ±5 s window: client 5 declined
+/// 2001:db8::103 at the secondary and got it from the primary 1.6 s later; after the heal both
+/// servers ordered the two records by their clocks the wrong way round and kept the ABANDONED.
+/// (B21's fix alone also changes this run; `conflict::tests::
+/// same_clients_running_active_beats_its_abandoned_within_the_window` checks B25 directly.)
+#[test]
+fn seed_695117_same_clients_running_lease_beats_its_decline_within_the_window() {
+    seed_passes(695117);
+}

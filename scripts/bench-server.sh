@@ -214,10 +214,17 @@ kea_config kea-standby "$IF_S" 03 server2
 # --- processes --------------------------------------------------------------------------------
 P_PID=""; S_PID=""
 
+# Every server and perfdhcp run in a session of their own (setsid): with the kernel's autogroup
+# scheduling (/proc/sys/kernel/sched_autogroup_enabled = 1) a session shares the CPU equally with
+# every other busy session, whatever the nice values, so on a machine loaded by other sessions a
+# server and perfdhcp sharing this script's session would split one session's share between them
+# (measured: the server's event loop waited 2.9 s of 4 s on the run queue). Ours and Kea are
+# started the same way. setsid does not fork here (a background job of a script without job
+# control is no process group leader), so the pid stays that of the process.
 # spawn NS LOGFILE CMD... : background process in a namespace; its pid in SPAWNED.
 spawn() {
     local ns="$1" log="$2"; shift 2
-    KEA_PIDFILE_DIR="$WORK/run" KEA_LOCKFILE_DIR="$WORK/run" ip netns exec "$ns" "$@" >>"$log" 2>&1 &
+    KEA_PIDFILE_DIR="$WORK/run" KEA_LOCKFILE_DIR="$WORK/run" setsid ip netns exec "$ns" "$@" >>"$log" 2>&1 &
     SPAWNED=$!
     PIDS+=("$SPAWNED")
 }
@@ -338,8 +345,10 @@ pf() { grep -E "^$1" "$3" | sed -n "$2p" | awk -F': ' '{print $2}' | awk '{print
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
-HDR='%-4s %-6s %6s %8s %7s %7s %7s %7s %8s %5s %5s %5s %8s %8s %6s %8s %8s %3s %5s\n'
-printf "$HDR" mode server rate leases/s sa-drp% rr-drp% rr-med rr-avg rr-max p-cpu s-cpu pdcpu p-mid s-mid window p-1s s-1s eq load1
+HDR='%-4s %-6s %6s %8s %7s %7s %7s %7s %8s %5s %5s %5s %8s %8s %6s %8s %8s %3s %5s %6s %6s\n'
+printf "$HDR" mode server rate leases/s sa-drp% rr-drp% rr-med rr-avg rr-max p-cpu s-cpu pdcpu p-mid s-mid window p-1s s-1s eq load1 p-rbuf c-rbuf
+# Udp6RcvbufErrors of a namespace: datagrams its UDP sockets' full receive buffers dropped.
+rcvbuf_errors() { ip netns exec "$1" awk '$1 == "Udp6RcvbufErrors" {print $2}' /proc/net/snmp6; }
 for mode in $MODES; do
     e=address-only; [[ "$mode" == napd ]] && e=address-and-prefix
     for rate in $RATES; do
@@ -356,8 +365,9 @@ for mode in $MODES; do
             DUMP=$!; PIDS+=("$DUMP")
             sleep 0.3
             p0="$(cpu_ticks "$P_PID")"; s0="$(cpu_ticks "$S_PID")"
+            pb0="$(rcvbuf_errors "$NS_P")"; cb0="$(rcvbuf_errors "$NS_C")"
             # Distinct clients (-R), bounded run (-p), wait for late replies (-W, µs).
-            ip netns exec "$NS_C" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
+            setsid ip netns exec "$NS_C" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
                 perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 &
             PERF=$!; PIDS+=("$PERF")
             sleep "$(awk -v d="$DURATION" 'BEGIN {print d / 2}')"
@@ -365,6 +375,7 @@ for mode in $MODES; do
             win=-; [[ "$srv" == pair ]] && win="$(window)"
             wait "$PERF" || true
             p1="$(cpu_ticks "$P_PID")"; s1="$(cpu_ticks "$S_PID")"
+            pb1="$(rcvbuf_errors "$NS_P")"; cb1="$(rcvbuf_errors "$NS_C")"
             sleep 1
             p_1s="$(lease_count "$srv" p)"; s_1s="$(lease_count "$srv" s)"
             eq="$(tables_equal "$srv")"
@@ -381,7 +392,8 @@ for mode in $MODES; do
                 "$(pf 'drops ratio' 1 "$out")" "$(pf 'drops ratio' 2 "$out")" "$med" \
                 "$(pf 'avg delay' 2 "$out")" "$(pf 'max delay' 2 "$out")" \
                 "$(pct "$p0" "$p1")" "$s_cpu" "$(awk -v c="${pd_cpu:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", c / d * 100}')" \
-                "$p_mid" "$s_mid" "$win" "$p_1s" "$s_1s" "$eq" "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
+                "$p_mid" "$s_mid" "$win" "$p_1s" "$s_1s" "$eq" "$(cut -d' ' -f1 /proc/loadavg)" \
+                $((pb1 - pb0)) $((cb1 - cb0)) | tee -a "$RESULTS"
         done
     done
 done
@@ -392,7 +404,8 @@ echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "rr-med = median Request->Reply ms from a 1/256 sample at the client; rr-avg/rr-max = perfdhcp's;"
 echo "p-/s-cpu = primary (or standalone) / secondary CPU %, pdcpu = perfdhcp's; p-/s-mid = leases halfway"
 echo "through the run, window = the primary's unacked + pending updates then; p-/s-1s = 1 s after;"
-echo "eq = both full tables (resource, client) equal when dumped right after the 1 s counts"
+echo "eq = both full tables (resource, client) equal when dumped right after the 1 s counts;"
+echo "p-/c-rbuf = datagrams dropped for a full socket receive buffer (Udp6RcvbufErrors) in the server's / perfdhcp's namespace"
 echo
 echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp),"
 echo "peak = the most leases/s at any offered rate (drops allowed), and the CPU at the first rate with drops (in ladder order):"

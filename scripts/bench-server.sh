@@ -9,6 +9,8 @@
 #   RATES="4000 5000 6000 7000 8000 9000 10000" DURATION=10 sudo scripts/bench-server.sh
 #   SERVERS="ours kea" MODES=na sudo scripts/bench-server.sh
 #   KEEP_LOGS=DIR   keep every run's server logs and perfdhcp output under DIR
+#   SERVERS="ours ours-b kea" BIN_B=PATH   also run a second build of the server (`ours-b`, e.g.
+#                   the binary before a change) interleaved with the others: an A/B comparison
 #   BUILD=head      build exactly the last commit (a `git archive HEAD` export), not the working tree
 #   BUILD=0 ...     use the release binary already in $CARGO_TARGET_DIR (default: build it first)
 #
@@ -255,6 +257,10 @@ start() {
     ours)
         spawn "$NS_P" "$WORK/run/alone.log" "$BIN" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
         wait_until 10 "ours listening" listening alone || return 1 ;;
+    ours-b)
+        [[ -x "${BIN_B:-}" ]] || die "ours-b needs BIN_B=PATH (a second build of the server, for an A/B run)"
+        spawn "$NS_P" "$WORK/run/alone.log" "$BIN_B" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
+        wait_until 10 "ours-b listening" listening alone || return 1 ;;
     pair)
         spawn "$NS_S" "$WORK/run/secondary.log" "$BIN" run --config "$WORK/secondary.toml"; S_PID=$SPAWNED
         spawn "$NS_P" "$WORK/run/primary.log" "$BIN" run --config "$WORK/primary.toml"; P_PID=$SPAWNED
@@ -289,7 +295,7 @@ pct() { awk -v a="$1" -v b="$2" -v t="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf 
 # its memfile (written on every change).
 lease_count() {
     case "$1:$2" in
-    ours:p) "$BIN" ctl --json --socket "$WORK/run/alone.sock" status | jq .active_leases ;;
+    ours:p | ours-b:p) "$BIN" ctl --json --socket "$WORK/run/alone.sock" status | jq .active_leases ;;
     pair:p) "$BIN" ctl --json --socket "$WORK/run/primary.sock" status | jq .active_leases ;;
     pair:s) "$BIN" ctl --json --socket "$WORK/run/secondary.sock" status | jq .active_leases ;;
     kea:p) kea_leases kea ;;

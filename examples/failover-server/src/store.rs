@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
@@ -62,16 +62,69 @@ pub trait LeaseStore: Send + 'static {
 
 const BINDINGS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("bindings");
 const META: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("meta");
+/// Binding changes not yet folded into [`BINDINGS`], keyed by a counter that only grows.
+const JOURNAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("journal");
+
+/// The journal is folded into the bindings table once it holds this many entries, or a
+/// quarter of the bindings table if that is more.
+const FOLD_MIN: u64 = 16_384;
 
 /// The embedded store: one redb file.
+///
+/// Binding changes are appended to a journal table under a growing counter, so that a commit of
+/// a few hundred leases dirties the few pages at the end of the journal. Written straight into the
+/// bindings table (keyed by resource, and the allocator hands out resources all over the pool),
+/// every lease of a commit landed in a page of its own: about one 4 KiB page written per lease
+/// (measured with perf: the store thread took 44 % of the server's CPU under perfdhcp with
+/// IA_NA+IA_PD, most of it copying, writing and syncing those pages). The journal is folded into
+/// the bindings table in one transaction once it holds a quarter as many entries as the table
+/// (at least [`FOLD_MIN`]), so each page of the table is written about once per fold. Reading
+/// applies the journal over the table in order; both are in every transaction, so a commit is
+/// exactly as durable and atomic as before.
 #[derive(Debug)]
 pub struct RedbStore {
     db: Database,
     durable: bool,
+    /// The next journal key.
+    next_entry: u64,
+    /// Entries in the journal.
+    journal_len: u64,
+    /// Entries in the bindings table (after the last fold).
+    bindings_len: u64,
 }
 
 fn se(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
     move |e| StoreError(format!("{what}: {e}"))
+}
+
+/// A journal entry: 1 (put) or 0 (delete), the key length (u16, big endian), the key, and for a
+/// put the value.
+fn journal_entry(op: &Op) -> Result<Vec<u8>, StoreError> {
+    let klen = u16::try_from(op.key.len())
+        .map_err(|_| StoreError(format!("binding key of {} bytes", op.key.len())))?;
+    let value = op.value.as_deref();
+    let mut e = Vec::with_capacity(3 + op.key.len() + value.map_or(0, <[u8]>::len));
+    e.push(u8::from(value.is_some()));
+    e.extend_from_slice(&klen.to_be_bytes());
+    e.extend_from_slice(&op.key);
+    if let Some(v) = value {
+        e.extend_from_slice(v);
+    }
+    Ok(e)
+}
+
+/// Decodes a journal entry into (key, value, or `None` for a delete).
+fn parse_journal_entry(e: &[u8]) -> Result<(&[u8], Option<&[u8]>), StoreError> {
+    let bad = |what: &str| StoreError(format!("journal entry of {} bytes: {what}", e.len()));
+    let (&[tag, k0, k1], rest) = e.split_first_chunk::<3>().ok_or_else(|| bad("truncated"))?;
+    let (key, value) = rest
+        .split_at_checked(usize::from(u16::from_be_bytes([k0, k1])))
+        .ok_or_else(|| bad("key longer than the entry"))?;
+    match tag {
+        1 => Ok((key, Some(value))),
+        0 if value.is_empty() => Ok((key, None)),
+        _ => Err(bad("bad tag")),
+    }
 }
 
 impl RedbStore {
@@ -84,15 +137,84 @@ impl RedbStore {
         }
         let db = Database::create(path)
             .map_err(|e| StoreError(format!("opening {}: {e}", path.display())))?;
-        let store = Self { db, durable };
-        // Create both tables so that reads never meet a missing table.
+        let mut store = Self {
+            db,
+            durable,
+            next_entry: 0,
+            journal_len: 0,
+            bindings_len: 0,
+        };
+        // Create every table so that reads never meet a missing one.
         let txn = store.db.begin_write().map_err(|e| se("begin")(&e))?;
-        txn.open_table(BINDINGS)
-            .map_err(|e| se("bindings table")(&e))?;
-        txn.open_table(META).map_err(|e| se("meta table")(&e))?;
+        {
+            let bindings = txn
+                .open_table(BINDINGS)
+                .map_err(|e| se("bindings table")(&e))?;
+            txn.open_table(META).map_err(|e| se("meta table")(&e))?;
+            let journal = txn
+                .open_table(JOURNAL)
+                .map_err(|e| se("journal table")(&e))?;
+            store.bindings_len = bindings.len().map_err(|e| se("bindings table")(&e))?;
+            store.journal_len = journal.len().map_err(|e| se("journal table")(&e))?;
+            store.next_entry = match journal.last().map_err(|e| se("journal table")(&e))? {
+                Some((k, _)) => k.value().saturating_add(1),
+                None => 0,
+            };
+        }
         txn.commit().map_err(|e| se("commit")(&e))?;
         Ok(store)
     }
+
+    /// Entries in the journal (not yet folded into the bindings table).
+    pub fn journal_len(&self) -> u64 {
+        self.journal_len
+    }
+
+    /// Whether a journal of `journal_len` entries is due to be folded.
+    fn fold_due(&self, journal_len: u64) -> bool {
+        journal_len >= FOLD_MIN.max(self.bindings_len / 4)
+    }
+}
+
+/// Folds every journal entry into the bindings table within `txn` (the latest change of each
+/// key, in key order) and empties the journal. Returns the new length of the bindings table.
+fn fold(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    let mut latest: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    {
+        let journal = txn
+            .open_table(JOURNAL)
+            .map_err(|e| se("journal table")(&e))?;
+        for item in journal.iter().map_err(|e| se("journal iterate")(&e))? {
+            let (_, e) = item.map_err(|e| se("journal read")(&e))?;
+            let (key, value) = parse_journal_entry(e.value())?;
+            latest.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+        }
+    }
+    let len = {
+        let mut bindings = txn
+            .open_table(BINDINGS)
+            .map_err(|e| se("bindings table")(&e))?;
+        for (key, value) in &latest {
+            match value {
+                Some(v) => {
+                    bindings
+                        .insert(key.as_slice(), v.as_slice())
+                        .map_err(|e| se("insert")(&e))?;
+                }
+                None => {
+                    bindings
+                        .remove(key.as_slice())
+                        .map_err(|e| se("remove")(&e))?;
+                }
+            }
+        }
+        bindings.len().map_err(|e| se("bindings table")(&e))?
+    };
+    txn.delete_table(JOURNAL)
+        .map_err(|e| se("journal delete")(&e))?;
+    txn.open_table(JOURNAL)
+        .map_err(|e| se("journal table")(&e))?;
+    Ok(len)
 }
 
 impl LeaseStore for RedbStore {
@@ -106,6 +228,17 @@ impl LeaseStore for RedbStore {
                 out.insert(k.value().to_vec(), v.value().to_vec());
             }
         }
+        // The journal's changes, oldest first, over the table.
+        let journal = txn
+            .open_table(JOURNAL)
+            .map_err(|e| se("journal table")(&e))?;
+        for item in journal.iter().map_err(|e| se("journal iterate")(&e))? {
+            let (_, e) = item.map_err(|e| se("journal read")(&e))?;
+            match parse_journal_entry(e.value())? {
+                (key, Some(value)) => snap.bindings.insert(key.to_vec(), value.to_vec()),
+                (key, None) => snap.bindings.remove(key),
+            };
+        }
         Ok(snap)
     }
 
@@ -116,28 +249,46 @@ impl LeaseStore for RedbStore {
         } else {
             Durability::None
         });
+        let (mut next_entry, mut journal_len) = (self.next_entry, self.journal_len);
         {
-            let mut bindings = txn
-                .open_table(BINDINGS)
-                .map_err(|e| se("bindings table")(&e))?;
+            let mut journal = txn
+                .open_table(JOURNAL)
+                .map_err(|e| se("journal table")(&e))?;
             let mut meta = txn.open_table(META).map_err(|e| se("meta table")(&e))?;
             for op in ops {
-                let t = match op.table {
-                    Table::Bindings => &mut bindings,
-                    Table::Meta => &mut meta,
-                };
-                match &op.value {
-                    Some(v) => {
-                        t.insert(op.key.as_slice(), v.as_slice())
+                match (op.table, &op.value) {
+                    (Table::Bindings, _) => {
+                        journal
+                            .insert(next_entry, journal_entry(op)?.as_slice())
+                            .map_err(|e| se("journal insert")(&e))?;
+                        next_entry += 1;
+                        journal_len += 1;
+                    }
+                    (Table::Meta, Some(v)) => {
+                        meta.insert(op.key.as_slice(), v.as_slice())
                             .map_err(|e| se("insert")(&e))?;
                     }
-                    None => {
-                        t.remove(op.key.as_slice()).map_err(|e| se("remove")(&e))?;
+                    (Table::Meta, None) => {
+                        meta.remove(op.key.as_slice())
+                            .map_err(|e| se("remove")(&e))?;
                     }
                 }
             }
         }
-        txn.commit().map_err(|e| se("commit")(&e))
+        let folded = if self.fold_due(journal_len) {
+            Some(fold(&txn)?)
+        } else {
+            None
+        };
+        txn.commit().map_err(|e| se("commit")(&e))?;
+        // Only a committed transaction moves the counters.
+        self.next_entry = next_entry;
+        self.journal_len = journal_len;
+        if let Some(len) = folded {
+            self.journal_len = 0;
+            self.bindings_len = len;
+        }
+        Ok(())
     }
 }
 
@@ -337,6 +488,81 @@ mod tests {
         assert_eq!(snap.bindings.get(b"b".as_slice()), Some(&b"2".to_vec()));
         assert_eq!(snap.meta.get(b"duid".as_slice()), Some(&b"x".to_vec()));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn journal_and_fold_read_back_like_a_plain_table() {
+        let dir = std::env::temp_dir().join(format!("dhcpv6-journal-test-{}", std::process::id()));
+        let path = dir.join("leases.redb");
+        let _ = std::fs::remove_file(&path);
+        let mut mem = MemStore::default();
+        let mut seen_fold = false;
+        {
+            let mut s = RedbStore::open(&path, false).expect("open");
+            // 24 commits of 1000 changes over 3000 keys: puts, overwrites and deletes, one
+            // meta record; the journal passes FOLD_MIN once and is folded.
+            let mut x: u32 = 1;
+            for round in 0..24u32 {
+                let mut ops = Vec::new();
+                for _ in 0..1000 {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let key = (x >> 8) % 3000;
+                    let value = (x % 7 != 0).then(|| format!("v{round}-{x}").into_bytes());
+                    ops.push(Op {
+                        table: Table::Bindings,
+                        key: key.to_be_bytes().to_vec(),
+                        value,
+                    });
+                }
+                ops.push(Op {
+                    table: Table::Meta,
+                    key: b"m".to_vec(),
+                    value: Some(round.to_be_bytes().to_vec()),
+                });
+                s.commit(&ops).expect("commit");
+                mem.commit(&ops).expect("mem commit");
+                seen_fold |= s.journal_len() < 1000 * u64::from(round + 1);
+                assert_eq!(s.load().expect("load"), mem.snapshot, "after round {round}");
+            }
+            assert!(seen_fold, "the journal was folded at least once");
+            assert!(s.journal_len() > 0, "and has grown again since");
+        }
+        let mut s = RedbStore::open(&path, true).expect("reopen");
+        assert_eq!(s.load().expect("load"), mem.snapshot);
+        assert!(s.journal_len() > 0);
+        // Journal keys go on after a reopen: a new change overrides the older ones.
+        s.commit(&[put(&7u32.to_be_bytes(), b"last")])
+            .expect("commit");
+        mem.commit(&[put(&7u32.to_be_bytes(), b"last")])
+            .expect("mem commit");
+        drop(s);
+        let mut s = RedbStore::open(&path, true).expect("reopen");
+        assert_eq!(s.load().expect("load"), mem.snapshot);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn journal_entries_round_trip_and_reject_garbage() {
+        let put_op = put(b"key", b"value");
+        let del = Op {
+            table: Table::Bindings,
+            key: b"key".to_vec(),
+            value: None,
+        };
+        let e = journal_entry(&put_op).expect("entry");
+        assert_eq!(
+            parse_journal_entry(&e).expect("parse"),
+            (b"key".as_slice(), Some(b"value".as_slice()))
+        );
+        let e = journal_entry(&del).expect("entry");
+        assert_eq!(
+            parse_journal_entry(&e).expect("parse"),
+            (b"key".as_slice(), None)
+        );
+        assert!(parse_journal_entry(&[1, 0]).is_err());
+        assert!(parse_journal_entry(&[1, 0, 9, b'k']).is_err());
+        assert!(parse_journal_entry(&[0, 0, 1, b'k', b'v']).is_err());
+        assert!(parse_journal_entry(&[2, 0, 0]).is_err());
     }
 
     #[tokio::test]

@@ -46,7 +46,7 @@ impl Resource {
 impl Resource {
     /// A sort key with cheap comparisons (the binding table is ordered by it): kind, the
     /// 128-bit value, the prefix length.
-    const fn sort_key(&self) -> (u8, u128, u8) {
+    pub(crate) const fn sort_key(&self) -> (u8, u128, u8) {
         match *self {
             Self::Address(a) => (0, a.to_bits(), 128),
             Self::Prefix { prefix, len } => (1, prefix.to_bits(), len),

@@ -20,6 +20,7 @@ use crate::config::{
     Role,
 };
 use crate::conflict::{self, Decision, LocalView, RejectReason, UpdateView};
+use crate::few::Few;
 use crate::mclt;
 use crate::ring::IdRing;
 use crate::rng::Rng;
@@ -81,13 +82,43 @@ enum Conn {
 )]
 enum WriteKind {
     State,
-    Binding(Resource),
+    Binding {
+        resource: Resource,
+        known: Known,
+    },
     /// An accepted partner update; `previous` is the binding it replaced, put back if the
     /// write fails.
     PartnerUpdate {
         resource: Resource,
         reply: u64,
         previous: Option<Binding>,
+        known: Known,
+    },
+    Other,
+}
+
+/// The binding table's mutation epoch when a binding's write was issued, and the binding's
+/// "partner needs update" flag then: while the epoch is unchanged, the acknowledgement reads
+/// the flag from here instead of searching the table (see [`Endpoint::owes_update`]).
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    epoch: u64,
+    needs_partner_update: bool,
+}
+
+/// What an acknowledged write acts on: its [`WriteKind`] without the binding to put back,
+/// read where the write lies in the ring (that binding is taken out only if the write failed).
+#[derive(Clone, Copy, Debug)]
+enum Ack {
+    State,
+    Binding {
+        resource: Resource,
+        known: Known,
+    },
+    PartnerUpdate {
+        resource: Resource,
+        reply: u64,
+        known: Known,
     },
     Other,
 }
@@ -97,9 +128,9 @@ struct PendingReply {
     remaining: usize,
     xid: u32,
     upd: UpdateMsg,
-    replies: Vec<LeaseReply>,
+    replies: Few<LeaseReply>,
     /// Where each written resource's answer is in `replies`.
-    slots: Vec<(Resource, usize)>,
+    slots: Few<(Resource, usize)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -211,6 +242,9 @@ pub struct Endpoint {
     state_durable: bool,
     next_reply: u64,
     replies: IdRing<PendingReply>,
+    /// The client of the partner update being applied, kept between updates so that its
+    /// DUID buffer is reused (a binding takes its own copy only when its client changes).
+    scratch_client: ClientKey,
     // ---- outputs ----
     transmits: VecDeque<Transmit>,
     storage_out: VecDeque<StorageWrite>,
@@ -319,6 +353,10 @@ impl Endpoint {
             state_durable: true,
             next_reply: 1,
             replies: IdRing::default(),
+            scratch_client: ClientKey {
+                duid: Vec::new(),
+                iaid: 0,
+            },
             transmits: VecDeque::new(),
             storage_out: VecDeque::new(),
             events: VecDeque::new(),
@@ -923,11 +961,33 @@ impl Endpoint {
         result: Result<(), StorageError>,
     ) -> Result<(), InputError> {
         self.observe_clock(now);
-        let kind = self
-            .writes
-            .remove(id.0)
-            .ok_or(InputError::UnknownWriteId(id))?;
         let ok = result.is_ok();
+        let (kind, previous) = match self.writes.get_mut(id.0) {
+            None => return Err(InputError::UnknownWriteId(id)),
+            Some(WriteKind::State) => (Ack::State, None),
+            Some(WriteKind::Binding { resource, known }) => (
+                Ack::Binding {
+                    resource: *resource,
+                    known: *known,
+                },
+                None,
+            ),
+            Some(WriteKind::PartnerUpdate {
+                resource,
+                reply,
+                previous,
+                known,
+            }) => (
+                Ack::PartnerUpdate {
+                    resource: *resource,
+                    reply: *reply,
+                    known: *known,
+                },
+                if ok { None } else { previous.take() },
+            ),
+            Some(WriteKind::Other) => (Ack::Other, None),
+        };
+        self.writes.discard(id.0);
         if let Err(e) = result {
             self.events.push_back(Event::StorageFailed {
                 id,
@@ -935,7 +995,7 @@ impl Endpoint {
             });
         }
         match kind {
-            WriteKind::State => {
+            Ack::State => {
                 if self.latest_state_write == Some(id) {
                     self.latest_state_write = None;
                     if ok {
@@ -952,16 +1012,12 @@ impl Endpoint {
                     }
                 }
             }
-            WriteKind::Binding(r) => {
+            Ack::Binding { resource: r, known } => {
                 if self.latest_write.get(&r) == Some(&id) {
                     self.latest_write.remove(&r);
                     if ok {
                         self.unpersisted.remove(&r);
-                        if self
-                            .bindings
-                            .get(&r)
-                            .is_some_and(|b| b.needs_partner_update)
-                        {
+                        if self.owes_update(&r, known) {
                             self.queue.insert(r);
                         }
                     } else {
@@ -970,20 +1026,15 @@ impl Endpoint {
                     }
                 }
             }
-            WriteKind::PartnerUpdate {
+            Ack::PartnerUpdate {
                 resource,
                 reply,
-                previous,
+                known,
             } => {
                 if self.latest_write.get(&resource) == Some(&id) {
                     self.latest_write.remove(&resource);
                     // A merged record still owes the partner an update (see `apply_lease`).
-                    if ok
-                        && self
-                            .bindings
-                            .get(&resource)
-                            .is_some_and(|b| b.needs_partner_update)
-                    {
+                    if ok && self.owes_update(&resource, known) {
                         self.queue.insert(resource);
                     }
                 }
@@ -1001,10 +1052,11 @@ impl Endpoint {
                     if !ok
                         && let Some(slot) = p
                             .slots
+                            .as_slice()
                             .iter()
                             .find(|(r, _)| *r == resource)
                             .map(|(_, i)| *i)
-                        && let Some(l) = p.replies.get_mut(slot)
+                        && let Some(l) = p.replies.as_mut_slice().get_mut(slot)
                     {
                         l.status = Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
                     }
@@ -1014,14 +1066,25 @@ impl Endpoint {
                         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
                         //# A server MUST NOT send the BNDREPLY before its
                         //# binding database is updated.
-                        self.send_bndreply(now, p.xid, &p.upd, &p.replies, None);
+                        self.send_bndreply(now, p.xid, &p.upd, p.replies.as_slice(), None);
                     }
                 }
             }
-            WriteKind::Other => {}
+            Ack::Other => {}
         }
         self.pump_updates(now);
         Ok(())
+    }
+
+    /// Whether the binding of `r` exists and owes the partner an update. `known` was taken
+    /// when a write of that binding was issued: if the table has not been borrowed mutably
+    /// since, it is exactly as it was then and the flag recorded there is the answer.
+    fn owes_update(&self, r: &Resource, known: Known) -> bool {
+        if self.bindings.epoch() == known.epoch {
+            known.needs_partner_update
+        } else {
+            self.bindings.get(r).is_some_and(|b| b.needs_partner_update)
+        }
     }
 
     /// Operator command: the partner is down. Allowed in NORMAL, COMMUNICATIONS-INTERRUPTED
@@ -1699,9 +1762,22 @@ impl Endpoint {
 
     fn persist_binding(&mut self, r: Resource) -> WriteId {
         let rec = self.bindings.get(&r).cloned();
+        self.persist_record(r, rec)
+    }
+
+    /// [`persist_binding`](Self::persist_binding) of `rec`, the current binding of `r` (if
+    /// any), already at hand.
+    fn persist_record(&mut self, r: Resource, rec: Option<Binding>) -> WriteId {
         match rec {
             Some(b) => {
-                let id = self.issue_write(StorageRecord::Binding(b), WriteKind::Binding(r));
+                let known = Known {
+                    epoch: self.bindings.epoch(),
+                    needs_partner_update: b.needs_partner_update,
+                };
+                let id = self.issue_write(
+                    StorageRecord::Binding(b),
+                    WriteKind::Binding { resource: r, known },
+                );
                 self.latest_write.insert(r, id);
                 self.queue.remove(&r);
                 id
@@ -2185,10 +2261,18 @@ impl Endpoint {
                 return;
             }
         };
-        let mut slots = Vec::new();
+        let mut slots = Few::default();
         let reply_id = self.next_reply;
         self.next_reply = self.next_reply.wrapping_add(1);
-        let mut replies = Vec::new();
+        let mut replies = Few::default();
+        // The client key is built in a buffer kept across updates (no allocation per update).
+        let mut client_buf = core::mem::replace(
+            &mut self.scratch_client,
+            ClientKey {
+                duid: Vec::new(),
+                iaid: 0,
+            },
+        );
         let mut writes = 0usize;
         let mut whole = None;
         match &upd {
@@ -2219,9 +2303,11 @@ impl Endpoint {
                             replies.push(LeaseReply { status: None });
                             continue;
                         }
-                        let client = duid.as_ref().map(|d| ClientKey {
-                            duid: d.clone(),
-                            iaid: ia.iaid,
+                        let client = duid.as_ref().map(|d| {
+                            client_buf.duid.clear();
+                            client_buf.duid.extend_from_slice(d);
+                            client_buf.iaid = ia.iaid;
+                            &client_buf
                         });
                         let (reply, wrote) =
                             self.apply_lease(now, l, client, base, Some((ia.t1, ia.t2)), reply_id);
@@ -2255,8 +2341,9 @@ impl Endpoint {
                 }
             }
         }
+        self.scratch_client = client_buf;
         if writes == 0 {
-            self.send_bndreply(now, xid, &upd, &replies, whole);
+            self.send_bndreply(now, xid, &upd, replies.as_slice(), whole);
         } else {
             self.replies.insert(
                 reply_id,
@@ -2277,7 +2364,7 @@ impl Endpoint {
         &mut self,
         now: Now,
         l: &LeaseMsg,
-        client: Option<ClientKey>,
+        client: Option<&ClientKey>,
         base: Option<(UnixTime, UnixTime)>,
         ia_times: Option<(u32, u32)>,
         reply_id: u64,
@@ -2356,7 +2443,7 @@ impl Endpoint {
                 state_expiration_time: l
                     .state_expiration_time
                     .map(|t| corr_time(t, now, self.time_correction)),
-                client: client.as_ref(),
+                client,
             };
             let d = conflict::resolve(
                 lv.as_ref(),
@@ -2373,7 +2460,7 @@ impl Endpoint {
                     if lv.status == BindingStatus::Active
                         && status == BindingStatus::Active
                         && lv.client.is_some()
-                        && lv.client == client.as_ref()
+                        && lv.client == client
                         && uv.state_expiration_time > lv.state_expiration_time =>
                 {
                     Decision::Accept
@@ -2387,7 +2474,7 @@ impl Endpoint {
                 b.status == BindingStatus::Active
                     && status == BindingStatus::Active
                     && b.client.is_some()
-                    && b.client == client
+                    && b.client.as_ref() == client
             })
             .and_then(|b| b.state_expiration_time);
         match decision {
@@ -2492,8 +2579,8 @@ impl Endpoint {
                     b.t1 = Duration::from_secs(u64::from(t1));
                     b.t2 = Duration::from_secs(u64::from(t2));
                 }
-                if client.is_some() && b.client != client {
-                    b.client = client.clone();
+                if client.is_some() && b.client.as_ref() != client {
+                    b.client = client.cloned();
                 }
                 if l.fqdn.is_some() {
                     b.fqdn = l.fqdn.clone();
@@ -2515,7 +2602,7 @@ impl Endpoint {
                 self.queue.remove(&resource);
                 self.takeback.remove(&resource);
                 let old_client = previous.as_ref().and_then(|b| b.client.as_ref());
-                let client_changed = old_client != client.as_ref();
+                let client_changed = old_client != client;
                 if let Some(old) = old_client
                     && client_changed
                     && let Some(set) = self.by_client.get_mut(&(old.clone(), resource.kind()))
@@ -2526,7 +2613,7 @@ impl Endpoint {
                     && client_changed
                 {
                     self.by_client
-                        .entry((c, resource.kind()))
+                        .entry((c.clone(), resource.kind()))
                         .or_default()
                         .insert(resource);
                 }
@@ -2537,12 +2624,18 @@ impl Endpoint {
                         .push_back(Event::DnsInfoWithoutDnsSupport { resource });
                 }
                 self.events.push_back(Event::BindingUpdated { resource });
+                // `rec` is the binding as the table holds it now.
+                let known = Known {
+                    epoch: self.bindings.epoch(),
+                    needs_partner_update: rec.needs_partner_update,
+                };
                 let id = self.issue_write(
                     StorageRecord::Binding(rec),
                     WriteKind::PartnerUpdate {
                         resource,
                         reply: reply_id,
                         previous,
+                        known,
                     },
                 );
                 self.latest_write.insert(resource, id);
@@ -2745,8 +2838,15 @@ impl Endpoint {
                 }
             }
             if write {
-                self.bump_if_changed(resource, unchanged);
-                self.persist_binding(resource);
+                // A status change after the ack must be announced again: a new sequence
+                // number. Then the record is written (one table search for both).
+                let rec = self.bindings.slot_mut(&resource).map(|s| {
+                    if unchanged && s.binding.needs_partner_update {
+                        s.seq = s.seq.wrapping_add(1);
+                    }
+                    s.binding.clone()
+                });
+                self.persist_record(resource, rec);
             }
         }
         // The answer to an UPDREQ/UPDREQALL is complete for this resource only if the partner
@@ -2772,18 +2872,6 @@ impl Endpoint {
         self.pump_updates(now);
     }
 
-    fn bump_if_changed(&mut self, r: Resource, unchanged: bool) {
-        // A status change after the ack must be announced again: a new sequence number.
-        if unchanged
-            && self
-                .bindings
-                .get(&r)
-                .is_some_and(|b| b.needs_partner_update)
-        {
-            self.bump(r);
-        }
-    }
-
     fn on_updreq(&mut self, now: Now, m: &FailoverMessage) {
         let all = m.msg_type == MessageType::UPDREQALL;
         if all && self.c_flag {
@@ -2796,25 +2884,28 @@ impl Endpoint {
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.4
         //# UPDREQ ⇒ responder sends BNDUPD for every lease whose "needs update" flag is
         //# set; UPDREQALL ⇒ responder sends its entire binding DB.
+        // One pass over the table (in resource order) picks the set and, for UPDREQALL, flags
+        // every binding in it; the queue takes the set in one sorted merge.
         let set: BTreeSet<Resource> = self
             .bindings
-            .values()
+            .values_mut()
             .filter(|b| {
                 (all || b.needs_partner_update)
                     && (b.client.is_some() || matches!(b.resource, Resource::Prefix { .. }))
             })
-            .map(|b| b.resource)
+            .map(|b| {
+                if all {
+                    b.needs_partner_update = true;
+                }
+                b.resource
+            })
             .collect();
-        for r in &set {
-            if all && let Some(b) = self.bindings.get_mut(r) {
-                b.needs_partner_update = true;
-            }
-        }
-        for r in &set {
-            if !self.latest_write.contains_key(r) {
-                self.queue.insert(*r);
-            }
-        }
+        let mut add: BTreeSet<Resource> = set
+            .iter()
+            .filter(|r| !self.latest_write.contains_key(r))
+            .copied()
+            .collect();
+        self.queue.append(&mut add);
         self.serving = Some(OpenRequest {
             xid: m.transaction_id,
             all,
@@ -2997,11 +3088,11 @@ impl Endpoint {
             }
             let takeback = self.takeback.contains(&r);
             let scratch;
-            let b = match self.bindings.get(&r) {
-                Some(b) => b,
+            let (b, seq) = match self.bindings.get_with_seq(&r) {
+                Some(found) => found,
                 None if takeback => {
                     scratch = Binding::new(r, BindingStatus::FreeBackup, now.wall);
-                    &scratch
+                    (&scratch, self.bindings.seq(&r))
                 }
                 None => continue,
             };
@@ -3038,7 +3129,6 @@ impl Endpoint {
                     self.send(m, now);
                 }
             }
-            let seq = self.bindings.seq(&r);
             self.outstanding.insert(
                 xid,
                 Outstanding {

@@ -122,6 +122,7 @@ mod codec;
 mod config;
 pub mod conflict;
 mod endpoint;
+mod few;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mclt;

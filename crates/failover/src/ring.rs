@@ -1,8 +1,9 @@
 //! A map keyed by ids that are issued in increasing order and mostly retired in the same
-//! order (storage writes, pending BNDREPLYs): a ring buffer indexed by `id - base`, so an
-//! insert or a removal moves one value instead of shifting B-tree nodes of them.
+//! order (storage writes, pending BNDREPLYs): a circular buffer indexed by `id - base`, so an
+//! insert or a removal touches one slot instead of shifting B-tree nodes, and retiring the
+//! oldest ids only advances the start of the buffer (no value is moved).
 
-use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 /// Values keyed by increasing `u64` ids. Memory is proportional to the span between the
 /// oldest and the newest id held, not to the number held: an id that is never removed keeps
@@ -10,9 +11,14 @@ use alloc::collections::VecDeque;
 /// its connection drops).
 #[derive(Clone, Debug)]
 pub(crate) struct IdRing<T> {
-    /// The id of `slots[0]`.
+    /// The id of the slot at `head`.
     base: u64,
-    slots: VecDeque<Option<T>>,
+    /// Where the oldest id's slot is in `slots`.
+    head: usize,
+    /// How many slots from `head` on are in use (from the oldest to the newest id held).
+    span: usize,
+    /// A power-of-two number of slots (or none); every slot outside the span is `None`.
+    slots: Vec<Option<T>>,
     len: usize,
 }
 
@@ -20,7 +26,9 @@ impl<T> Default for IdRing<T> {
     fn default() -> Self {
         Self {
             base: 0,
-            slots: VecDeque::new(),
+            head: 0,
+            span: 0,
+            slots: Vec::new(),
             len: 0,
         }
     }
@@ -32,35 +40,72 @@ impl<T> IdRing<T> {
         self.len
     }
 
-    /// The slot index of `id`, if it lies inside the ring.
+    /// The position in `slots` of the slot `off` places after the oldest.
+    fn pos(&self, off: usize) -> usize {
+        self.head.wrapping_add(off) & self.slots.len().wrapping_sub(1)
+    }
+
+    /// The position in `slots` of `id`, if it lies inside the span.
     fn index(&self, id: u64) -> Option<usize> {
         let off = usize::try_from(id.wrapping_sub(self.base)).ok()?;
-        (off < self.slots.len()).then_some(off)
+        (off < self.span).then(|| self.pos(off))
+    }
+
+    /// Makes room for a span of `n` slots; `false` if that many cannot be held.
+    fn reserve_span(&mut self, n: usize) -> bool {
+        if n <= self.slots.len() {
+            return true;
+        }
+        let Some(cap) = n.max(8).checked_next_power_of_two() else {
+            return false;
+        };
+        let mut slots: Vec<Option<T>> = Vec::with_capacity(cap);
+        for off in 0..self.span {
+            let p = self.pos(off);
+            slots.push(self.slots.get_mut(p).and_then(Option::take));
+        }
+        slots.resize_with(cap, || None);
+        self.slots = slots;
+        self.head = 0;
+        true
     }
 
     /// Holds `value` under `id`, replacing any value held under it. Ids are expected to grow;
-    /// an id below the oldest one held is still stored correctly (the ring grows at the front).
+    /// an id below the oldest one held is still stored correctly (the span grows at the front).
     pub(crate) fn insert(&mut self, id: u64, value: T) {
-        if self.slots.is_empty() {
+        if self.span == 0 {
             self.base = id;
         }
         let off = id.wrapping_sub(self.base);
         if off > u64::MAX / 2 {
             // Below `base` (or far beyond it after wrapping): grow at the front.
-            let back = self.base.wrapping_sub(id);
-            for _ in 0..back {
-                self.slots.push_front(None);
+            let Ok(back) = usize::try_from(self.base.wrapping_sub(id)) else {
+                return;
+            };
+            let Some(span) = self.span.checked_add(back) else {
+                return;
+            };
+            if !self.reserve_span(span) {
+                return;
             }
+            self.head = self.head.wrapping_sub(back) & self.slots.len().wrapping_sub(1);
             self.base = id;
+            self.span = span;
         }
-        let off = id.wrapping_sub(self.base);
-        let Ok(off) = usize::try_from(off) else {
+        let Ok(off) = usize::try_from(id.wrapping_sub(self.base)) else {
             return;
         };
-        while self.slots.len() <= off {
-            self.slots.push_back(None);
+        if off >= self.span {
+            let Some(span) = off.checked_add(1) else {
+                return;
+            };
+            if !self.reserve_span(span) {
+                return;
+            }
+            self.span = span;
         }
-        if let Some(slot) = self.slots.get_mut(off) {
+        let p = self.pos(off);
+        if let Some(slot) = self.slots.get_mut(p) {
             if slot.is_none() {
                 self.len += 1;
             }
@@ -79,19 +124,47 @@ impl<T> IdRing<T> {
         let i = self.index(id)?;
         let v = self.slots.get_mut(i)?.take()?;
         self.len -= 1;
-        while let Some(None) = self.slots.front() {
-            self.slots.pop_front();
-            self.base = self.base.wrapping_add(1);
-        }
-        while let Some(None) = self.slots.back() {
-            self.slots.pop_back();
-        }
+        self.trim();
         Some(v)
+    }
+
+    /// Drops the value held under `id` where it lies (no move); `false` if there is none.
+    pub(crate) fn discard(&mut self, id: u64) -> bool {
+        let Some(slot) = self.index(id).and_then(|i| self.slots.get_mut(i)) else {
+            return false;
+        };
+        if slot.is_none() {
+            return false;
+        }
+        *slot = None;
+        self.len -= 1;
+        self.trim();
+        true
+    }
+
+    /// Shrinks the span to the oldest and newest ids held.
+    fn trim(&mut self) {
+        while self.span > 0 && self.slots.get(self.head).is_some_and(Option::is_none) {
+            self.head = self.pos(1);
+            self.base = self.base.wrapping_add(1);
+            self.span -= 1;
+        }
+        while self.span > 0
+            && self
+                .slots
+                .get(self.pos(self.span - 1))
+                .is_some_and(Option::is_none)
+        {
+            self.span -= 1;
+        }
     }
 
     /// Drops every value.
     pub(crate) fn clear(&mut self) {
-        self.slots.clear();
+        for slot in &mut self.slots {
+            *slot = None;
+        }
+        self.span = 0;
         self.len = 0;
     }
 }
@@ -118,9 +191,13 @@ mod tests {
                     next = next.wrapping_add(1);
                 }
                 2 => {
-                    // Remove one of the last few ids (some absent).
+                    // Remove one of the last few ids (some absent), by value or in place.
                     let id = next.wrapping_sub((x >> 20) % 6 + 1);
-                    assert_eq!(ring.remove(id), map.remove(&id));
+                    if x & 2 == 0 {
+                        assert_eq!(ring.remove(id), map.remove(&id));
+                    } else {
+                        assert_eq!(ring.discard(id), map.remove(&id).is_some());
+                    }
                 }
                 _ => {
                     let id = next.wrapping_sub((x >> 20) % 6 + 1);
@@ -141,5 +218,33 @@ mod tests {
         assert_eq!(ring.remove(10), Some(1));
         assert_eq!(ring.len(), 0);
         assert_eq!(ring.remove(10), None);
+    }
+
+    #[test]
+    fn front_growth_and_reallocation_keep_every_value() {
+        let mut ring = IdRing::default();
+        let mut map = BTreeMap::new();
+        for id in 100..120u64 {
+            ring.insert(id, id);
+            map.insert(id, id);
+        }
+        // Retire the oldest: the start of the buffer moves on.
+        for id in 100..115u64 {
+            assert_eq!(ring.remove(id), map.remove(&id));
+        }
+        // Ids below the oldest held one: the span grows at the front across the buffer's
+        // start, then beyond its capacity.
+        for id in [90u64, 60, 3] {
+            ring.insert(id, id);
+            map.insert(id, id);
+            for k in 0..130u64 {
+                assert_eq!(ring.get_mut(k).copied(), map.get(&k).copied(), "id {k}");
+            }
+        }
+        for id in 0..130u64 {
+            assert_eq!(ring.remove(id), map.remove(&id), "id {id}");
+        }
+        assert_eq!(ring.len(), 0);
+        assert!(!ring.discard(5));
     }
 }

@@ -6,6 +6,29 @@ use alloc::collections::{BTreeMap, btree_map};
 
 use crate::binding::{Binding, Resource};
 
+/// The table's key: a resource's order (kind, 128-bit value, prefix length; see
+/// [`Resource::sort_key`]) computed once per search, so that each step of a search compares
+/// plain integers instead of decoding two `Resource`s. Orders exactly as `Resource` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key {
+    kind: u8,
+    hi: u64,
+    lo: u64,
+    len: u8,
+}
+
+impl Key {
+    pub(crate) const fn of(r: &Resource) -> Self {
+        let (kind, v, len) = r.sort_key();
+        Self {
+            kind,
+            hi: (v >> 64) as u64,
+            lo: v as u64,
+            len,
+        }
+    }
+}
+
 /// One resource's record.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
@@ -19,25 +42,39 @@ pub(crate) struct Slot {
 /// removal of its binding (kept in `gone`), so a re-created binding never repeats one.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BindingTable {
-    map: BTreeMap<Resource, Slot>,
+    map: BTreeMap<Key, Slot>,
     gone: BTreeMap<Resource, u64>,
+    /// Advanced by every method that borrows the table mutably (whether or not the caller
+    /// then changes anything): while it stays the same, the table is exactly as it was.
+    epoch: u64,
 }
 
 impl BindingTable {
+    /// The mutation epoch: equal values mean nothing was borrowed mutably in between, so
+    /// whatever was read from the table then still holds.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn touch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
     pub(crate) fn get(&self, r: &Resource) -> Option<&Binding> {
-        self.map.get(r).map(|s| &s.binding)
+        self.map.get(&Key::of(r)).map(|s| &s.binding)
     }
 
     pub(crate) fn get_mut(&mut self, r: &Resource) -> Option<&mut Binding> {
-        self.map.get_mut(r).map(|s| &mut s.binding)
+        self.touch();
+        self.map.get_mut(&Key::of(r)).map(|s| &mut s.binding)
     }
 
     pub(crate) fn contains_key(&self, r: &Resource) -> bool {
-        self.map.contains_key(r)
+        self.map.contains_key(&Key::of(r))
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &Binding> {
@@ -45,12 +82,14 @@ impl BindingTable {
     }
 
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Binding> {
+        self.touch();
         self.map.values_mut().map(|s| &mut s.binding)
     }
 
     /// Puts `b` in (replacing any binding of `r`; the sequence number is kept).
     pub(crate) fn insert(&mut self, r: Resource, b: Binding) {
-        match self.map.entry(r) {
+        self.touch();
+        match self.map.entry(Key::of(&r)) {
             btree_map::Entry::Occupied(o) => o.into_mut().binding = b,
             btree_map::Entry::Vacant(v) => {
                 let seq = self.gone.remove(&r).unwrap_or(0);
@@ -61,7 +100,8 @@ impl BindingTable {
 
     /// Takes the binding of `r` out (its sequence number stays).
     pub(crate) fn remove(&mut self, r: &Resource) {
-        if let Some(s) = self.map.remove(r) {
+        self.touch();
+        if let Some(s) = self.map.remove(&Key::of(r)) {
             self.gone.insert(*r, s.seq);
         }
     }
@@ -72,7 +112,8 @@ impl BindingTable {
         r: Resource,
         f: impl FnOnce() -> Binding,
     ) -> &mut Binding {
-        match self.map.entry(r) {
+        self.touch();
+        match self.map.entry(Key::of(&r)) {
             btree_map::Entry::Occupied(o) => &mut o.into_mut().binding,
             btree_map::Entry::Vacant(v) => {
                 let seq = self.gone.remove(&r).unwrap_or(0);
@@ -87,15 +128,27 @@ impl BindingTable {
         &mut self,
         r: Resource,
     ) -> (
-        btree_map::Entry<'_, Resource, Slot>,
+        btree_map::Entry<'_, Key, Slot>,
         &mut BTreeMap<Resource, u64>,
     ) {
-        (self.map.entry(r), &mut self.gone)
+        self.touch();
+        (self.map.entry(Key::of(&r)), &mut self.gone)
+    }
+
+    /// The binding of `r` with its sequence number.
+    pub(crate) fn get_with_seq(&self, r: &Resource) -> Option<(&Binding, u64)> {
+        self.map.get(&Key::of(r)).map(|s| (&s.binding, s.seq))
+    }
+
+    /// The record of `r` (binding and sequence number), mutably.
+    pub(crate) fn slot_mut(&mut self, r: &Resource) -> Option<&mut Slot> {
+        self.touch();
+        self.map.get_mut(&Key::of(r))
     }
 
     /// The sequence number of `r` (0 if it never changed).
     pub(crate) fn seq(&self, r: &Resource) -> u64 {
-        match self.map.get(r) {
+        match self.map.get(&Key::of(r)) {
             Some(s) => s.seq,
             None => self.gone.get(r).copied().unwrap_or(0),
         }
@@ -103,10 +156,39 @@ impl BindingTable {
 
     /// A new sequence number for `r`.
     pub(crate) fn bump(&mut self, r: Resource) {
-        let s = match self.map.get_mut(&r) {
+        self.touch();
+        let s = match self.map.get_mut(&Key::of(&r)) {
             Some(s) => &mut s.seq,
             None => self.gone.entry(r).or_insert(0),
         };
         *s = s.wrapping_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Key;
+    use crate::binding::Resource;
+    use alloc::vec::Vec;
+    use core::net::Ipv6Addr;
+
+    #[test]
+    fn key_orders_exactly_as_resource() {
+        let vals: [u128; 6] = [0, 1, 1 << 63, 1 << 64, (1 << 64) | 7, u128::MAX];
+        let mut rs = Vec::new();
+        for v in vals {
+            rs.push(Resource::Address(Ipv6Addr::from(v)));
+            for len in [0u8, 48, 64, 128] {
+                rs.push(Resource::Prefix {
+                    prefix: Ipv6Addr::from(v),
+                    len,
+                });
+            }
+        }
+        for a in &rs {
+            for b in &rs {
+                assert_eq!(Key::of(a).cmp(&Key::of(b)), a.cmp(b), "{a} vs {b}");
+            }
+        }
     }
 }

@@ -1013,8 +1013,7 @@ impl Endpoint {
                 }
             }
             Ack::Binding { resource: r, known } => {
-                if self.latest_write.get(&r) == Some(&id) {
-                    self.latest_write.remove(&r);
+                if self.take_latest_write(r, id) {
                     if ok {
                         self.unpersisted.remove(&r);
                         if self.owes_update(&r, known) {
@@ -1031,8 +1030,7 @@ impl Endpoint {
                 reply,
                 known,
             } => {
-                if self.latest_write.get(&resource) == Some(&id) {
-                    self.latest_write.remove(&resource);
+                if self.take_latest_write(resource, id) {
                     // A merged record still owes the partner an update (see `apply_lease`).
                     if ok && self.owes_update(&resource, known) {
                         self.queue.insert(resource);
@@ -1060,13 +1058,41 @@ impl Endpoint {
                     {
                         l.status = Some((Status::UNSPEC_FAIL, "storage write failed".to_string()));
                     }
-                    if p.remaining == 0
-                        && let Some(p) = self.replies.remove(reply)
-                    {
+                    if p.remaining == 0 {
                         //= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
                         //# A server MUST NOT send the BNDREPLY before its
                         //# binding database is updated.
-                        self.send_bndreply(now, p.xid, &p.upd, p.replies.as_slice(), None);
+                        // The common shapes are encoded where the pending reply lies, which is
+                        // then dropped in place; the others go through `send_bndreply`.
+                        let direct = (self.conn == Conn::Up).then(|| {
+                            codec::encode_bndreply_frame(
+                                p.xid,
+                                now.wall,
+                                &p.upd,
+                                p.replies.as_slice(),
+                                None,
+                            )
+                        });
+                        match direct {
+                            None => {
+                                self.replies.discard(reply);
+                            }
+                            Some(Some(bytes)) => {
+                                self.replies.discard(reply);
+                                self.send_frame(bytes, now);
+                            }
+                            Some(None) => {
+                                if let Some(p) = self.replies.remove(reply) {
+                                    self.send_bndreply(
+                                        now,
+                                        p.xid,
+                                        &p.upd,
+                                        p.replies.as_slice(),
+                                        None,
+                                    );
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -1074,6 +1100,17 @@ impl Endpoint {
         }
         self.pump_updates(now);
         Ok(())
+    }
+
+    /// If `id` is the latest write of `r`, forgets it (one search) and says so.
+    fn take_latest_write(&mut self, r: Resource, id: WriteId) -> bool {
+        match self.latest_write.entry(r) {
+            btree_map::Entry::Occupied(o) if *o.get() == id => {
+                o.remove();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether the binding of `r` exists and owes the partner an update. `known` was taken
@@ -2751,6 +2788,8 @@ impl Endpoint {
         }
         let unchanged = self.bindings.seq(&resource) == out.seq;
         let accepted = codec::is_success(&status);
+        // The binding's flag as last read, if this reply wrote it (see `owes_update`).
+        let mut known = None;
         if !accepted {
             let (code, text) = status.unwrap_or((Status::UNSPEC_FAIL.0, String::new()));
             self.rejected = self.rejected.saturating_add(1);
@@ -2846,6 +2885,10 @@ impl Endpoint {
                     }
                     s.binding.clone()
                 });
+                known = Some(Known {
+                    epoch: self.bindings.epoch(),
+                    needs_partner_update: rec.as_ref().is_some_and(|b| b.needs_partner_update),
+                });
                 self.persist_record(resource, rec);
             }
         }
@@ -2858,10 +2901,13 @@ impl Endpoint {
         // and UPDDONE waits for that (sim seeds 20002, 313529: a recovering primary went
         // RECOVER-WAIT → NORMAL without the lease and gave it to another client).
         if self.serving.is_some() {
-            let owed = self
-                .bindings
-                .get(&resource)
-                .is_some_and(|b| b.needs_partner_update);
+            let owed = match known {
+                Some(k) => self.owes_update(&resource, k),
+                None => self
+                    .bindings
+                    .get(&resource)
+                    .is_some_and(|b| b.needs_partner_update),
+            };
             if (unchanged && accepted) || !owed {
                 self.serving_left.remove(&resource);
             } else if !unchanged && !self.latest_write.contains_key(&resource) {

@@ -72,6 +72,7 @@ impl<T> IdRing<T> {
 
     /// Holds `value` under `id`, replacing any value held under it. Ids are expected to grow;
     /// an id below the oldest one held is still stored correctly (the span grows at the front).
+    #[inline]
     pub(crate) fn insert(&mut self, id: u64, value: T) {
         if self.span == 0 {
             self.base = id;

@@ -437,6 +437,10 @@ fn tls_configs(
     Ok((client, server))
 }
 
+/// How many bytes of queued partner messages one write may gather (a TLS record carries at
+/// most 16 KiB; rustls splits larger writes).
+const COALESCE_BYTES: usize = 64 * 1024;
+
 static CONN_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Runs one established connection until it closes.
@@ -470,9 +474,28 @@ async fn run_conn(ctx: &LinkCtx, stream: Box<dyn Stream>, peer: SocketAddr) -> S
                 Err(e) => break format!("read: {e}"),
             },
             c = cmd_rx.recv() => match c {
-                Some(LinkCmd::Send(b)) => {
+                Some(LinkCmd::Send(mut b)) => {
+                    // Everything else already queued goes in the same write: one TLS record
+                    // and one system call for a turn's worth of BNDUPDs (or BNDREPLYs) instead
+                    // of one per message, and fewer, larger reads on the partner's side.
+                    let mut close = false;
+                    while b.len() < COALESCE_BYTES {
+                        match cmd_rx.try_recv() {
+                            Ok(LinkCmd::Send(more)) => b.extend_from_slice(&more),
+                            Ok(LinkCmd::Close) => {
+                                close = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
                     if let Err(e) = wr.write_all(&b).await {
                         break format!("write: {e}");
+                    }
+                    if close {
+                        let _ = wr.flush().await;
+                        let _ = wr.shutdown().await;
+                        break "closed by us".into();
                     }
                 }
                 Some(LinkCmd::Close) | None => {

@@ -106,18 +106,24 @@ fn normal_secondary() -> Endpoint {
     s.options.push(DhcpOption::ServerFlags(0));
     s.options.push(DhcpOption::StartTimeOfState(abs));
     ep.handle_bytes(t, &frame(&s));
-    // Fresh secondary: RECOVER, UPDREQALL; answer UPDDONE, skip the wait, reach NORMAL.
-    let mut xid = None;
-    pump_single(&mut ep, t, &mut |m| {
-        if m.msg_type == MessageType::UPDREQALL {
-            xid = Some(m.transaction_id);
+    // Fresh secondary: RECOVER, UPDREQALL; answer UPDDONE, skip the wait; in RECOVER-DONE it
+    // asks UPDREQ (what the partner still owes it), answered by UPDDONE too; then NORMAL.
+    for _ in 0..8 {
+        let mut xid = None;
+        pump_single(&mut ep, t, &mut |m| {
+            if m.msg_type == MessageType::UPDREQALL || m.msg_type == MessageType::UPDREQ {
+                xid = Some(m.transaction_id);
+            }
+        });
+        if ep.state() == State::Normal {
+            break;
         }
-    });
-    let done = FailoverMessage::new(MessageType::UPDDONE, xid.expect("UPDREQALL"), abs);
-    ep.handle_bytes(t, &frame(&done));
-    pump_single(&mut ep, t, &mut |_| {});
-    ep.handle_timeout(t);
-    pump_single(&mut ep, t, &mut |_| {});
+        if let Some(x) = xid {
+            let done = FailoverMessage::new(MessageType::UPDDONE, x, abs);
+            ep.handle_bytes(t, &frame(&done));
+        }
+        ep.handle_timeout(t);
+    }
     assert_eq!(ep.state(), State::Normal, "secondary reached NORMAL");
     ep
 }

@@ -2829,6 +2829,8 @@ impl Endpoint {
             let w = now.wall;
             let mode = self.mode_of(&resource);
             let mut write = false;
+            // The record to write, when the branch below already holds the binding.
+            let mut written = None;
             if self.takeback.remove(&resource) {
                 // The secondary gave the prefix back: it is the primary's again.
                 let b = self.bindings.get_or_insert_with(resource, || {
@@ -2839,7 +2841,8 @@ impl Endpoint {
                 b.start_time_of_state = w;
                 b.needs_partner_update = false;
                 write = true;
-            } else if let Some(b) = self.bindings.get_mut(&resource) {
+            } else if let Some(s) = self.bindings.slot_mut(&resource) {
+                let b = &mut s.binding;
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
                 //# OPTION_F_PARTNER_LIFETIME_SENT is stored in the
                 //# acked-partner-lifetime; partner-lifetime is set to 0.
@@ -2875,16 +2878,27 @@ impl Endpoint {
                         }
                     }
                 }
+                if write {
+                    // A status change after the ack must be announced again: a new
+                    // sequence number (on the record at hand, as below).
+                    if unchanged && s.binding.needs_partner_update {
+                        s.seq = s.seq.wrapping_add(1);
+                    }
+                    written = Some(Some(s.binding.clone()));
+                }
             }
             if write {
                 // A status change after the ack must be announced again: a new sequence
                 // number. Then the record is written (one table search for both).
-                let rec = self.bindings.slot_mut(&resource).map(|s| {
-                    if unchanged && s.binding.needs_partner_update {
-                        s.seq = s.seq.wrapping_add(1);
-                    }
-                    s.binding.clone()
-                });
+                let rec = match written {
+                    Some(rec) => rec,
+                    None => self.bindings.slot_mut(&resource).map(|s| {
+                        if unchanged && s.binding.needs_partner_update {
+                            s.seq = s.seq.wrapping_add(1);
+                        }
+                        s.binding.clone()
+                    }),
+                };
                 known = Some(Known {
                     epoch: self.bindings.epoch(),
                     needs_partner_update: rec.as_ref().is_some_and(|b| b.needs_partner_update),

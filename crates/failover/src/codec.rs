@@ -685,6 +685,281 @@ pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// BNDREPLY: only what `Endpoint::on_bndreply` reads.
+//
+// A BNDREPLY is read for the status codes and the partner-lifetime-sent of one lease (the
+// outstanding update's resource). `decode_reply_frame` accepts exactly the frames
+// `decode_update_frame` accepts (same checks, in the same walk) and answers what
+// `reply_answer` computes from that decode, without building the owned update.
+// ---------------------------------------------------------------------------------------------
+
+/// A status code read in place: code and message.
+pub(crate) type StatusView<'a> = (u16, &'a str);
+
+/// What `Endpoint::on_bndreply` reads of a BNDREPLY about one resource: the status that
+/// decides it (the first top-level status, overridden by a failed client-level, IA-level or
+/// lease-level status, as in [`reply_answer`]) and the lease's partner-lifetime-sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReplyAnswer<'a> {
+    /// The deciding status code, if any.
+    pub(crate) status: Option<StatusView<'a>>,
+    /// OPTION_F_PARTNER_LIFETIME_SENT of the lease.
+    pub(crate) lifetime_sent: Option<u32>,
+}
+
+/// A BNDREPLY decoded from borrowed views for one resource (see [`decode_reply_frame`]).
+#[derive(Debug)]
+pub(crate) struct FastReply<'a> {
+    /// The transaction id (24 bits).
+    pub(crate) xid: u32,
+    /// The sent-time of the failover header.
+    pub(crate) sent_time: u32,
+    /// The answer about the resource of the outstanding update.
+    pub(crate) answer: ReplyAnswer<'a>,
+}
+
+fn failed(s: Option<StatusView<'_>>) -> bool {
+    s.is_some_and(|(c, _)| c != Status::SUCCESS.0)
+}
+
+fn view_status(data: &[u8]) -> Option<StatusView<'_>> {
+    let (code, msg) = data.split_first_chunk::<2>()?;
+    Some((u16::from_be_bytes(*code), core::str::from_utf8(msg).ok()?))
+}
+
+/// Checks the per-lease options as [`fast_lease_options`] does; answers the last
+/// OPTION_STATUS_CODE and the last OPTION_F_PARTNER_LIFETIME_SENT (the values it keeps).
+fn view_lease_options(data: &[u8]) -> Option<(Option<StatusView<'_>>, Option<u32>)> {
+    let mut status = None;
+    let mut sent = None;
+    for o in OptionsIter::new(data, 0) {
+        let o = o.ok()?;
+        match o.code {
+            OptionCode::F_BINDING_STATUS => {
+                o.as_u8()?;
+            }
+            OptionCode::F_START_TIME_OF_STATE
+            | OptionCode::F_STATE_EXPIRATION_TIME
+            | OptionCode::CLT_TIME
+            | OptionCode::F_PARTNER_LIFETIME
+            | OptionCode::F_PARTNER_RAW_CLT_TIME
+            | OptionCode::F_EXPIRATION_TIME
+            | OptionCode::LQ_BASE_TIME => {
+                exact_u32(o.data)?;
+            }
+            OptionCode::F_PARTNER_LIFETIME_SENT => sent = Some(exact_u32(o.data)?),
+            OptionCode::STATUS_CODE => status = Some(view_status(o.data)?),
+            _ => return None,
+        }
+    }
+    Some((status, sent))
+}
+
+/// An IAADDR's address and lease answer, checked as [`fast_ia_addr`] does.
+fn view_ia_addr(data: &[u8]) -> Option<(Resource, Option<StatusView<'_>>, Option<u32>)> {
+    let (a, rest) = data.split_first_chunk::<16>()?;
+    let (_, rest) = rest.split_first_chunk::<8>()?;
+    let (status, sent) = view_lease_options(rest)?;
+    Some((Resource::Address(Ipv6Addr::from(*a)), status, sent))
+}
+
+/// An IAPREFIX's prefix and lease answer, checked as [`fast_ia_prefix`] does.
+fn view_ia_prefix(data: &[u8]) -> Option<(Resource, Option<StatusView<'_>>, Option<u32>)> {
+    let (_, rest) = data.split_first_chunk::<8>()?;
+    let (&len, rest) = rest.split_first()?;
+    if len > 128 {
+        return None;
+    }
+    let (a, rest) = rest.split_first_chunk::<16>()?;
+    let (status, sent) = view_lease_options(rest)?;
+    let prefix = Ipv6Addr::from(*a);
+    Some((Resource::Prefix { prefix, len }, status, sent))
+}
+
+/// One IA_NA / IA_PD, checked as [`fast_ia`] does; applies its effect on the answer about
+/// `resource` in the order [`reply_answer`] does (per matching lease: a failed IA status, then
+/// a failed lease status, then the lease's partner-lifetime-sent).
+fn view_ia<'a>(
+    data: &'a [u8],
+    is_pd: bool,
+    resource: Option<Resource>,
+    ans: &mut ReplyAnswer<'a>,
+) -> Option<()> {
+    let (_, rest) = data.split_first_chunk::<12>()?;
+    let mut ia_status = None;
+    // The matching leases: the last one's answer, and the last failed status among them.
+    let mut last: Option<(Option<StatusView<'a>>, Option<u32>)> = None;
+    let mut last_failed = None;
+    for o in OptionsIter::new(rest, 0) {
+        let o = o.ok()?;
+        let lease = match o.code {
+            OptionCode::IAADDR if !is_pd => view_ia_addr(o.data)?,
+            OptionCode::IAPREFIX if is_pd => view_ia_prefix(o.data)?,
+            OptionCode::STATUS_CODE => {
+                let s = view_status(o.data)?;
+                ia_status = ia_status.or(Some(s));
+                continue;
+            }
+            _ => return None,
+        };
+        if Some(lease.0) == resource {
+            if failed(lease.1) {
+                last_failed = lease.1;
+            }
+            last = Some((lease.1, lease.2));
+        }
+    }
+    if let Some((status, sent)) = last {
+        if failed(ia_status) {
+            ans.status = if failed(status) { status } else { ia_status };
+        } else if last_failed.is_some() {
+            ans.status = last_failed;
+        }
+        ans.lifetime_sent = sent;
+    }
+    Some(())
+}
+
+/// OPTION_CLIENT_DATA checked as [`fast_client_data`] does; its effect on the answer about
+/// `resource` (a status only when the client-level or an IA/lease status overrides).
+fn view_client_data(data: &[u8], resource: Option<Resource>) -> Option<ReplyAnswer<'_>> {
+    let mut client_status = None;
+    // The IAs' effect alone (applied after the client-level status, whatever its position).
+    let mut ias = ReplyAnswer::default();
+    for o in OptionsIter::new(data, 0) {
+        let o = o.ok()?;
+        match o.code {
+            OptionCode::CLIENTID => {
+                Duid::new(o.data).ok()?;
+            }
+            OptionCode::LQ_BASE_TIME => {
+                exact_u32(o.data)?;
+            }
+            OptionCode::IA_NA => view_ia(o.data, false, resource, &mut ias)?,
+            OptionCode::IA_PD => view_ia(o.data, true, resource, &mut ias)?,
+            OptionCode::STATUS_CODE => {
+                let s = view_status(o.data)?;
+                client_status = client_status.or(Some(s));
+            }
+            _ => return None,
+        }
+    }
+    Some(ReplyAnswer {
+        status: ias
+            .status
+            .or_else(|| client_status.filter(|s| failed(Some(*s)))),
+        lifetime_sent: ias.lifetime_sent,
+    })
+}
+
+/// Decodes a BNDREPLY frame (without its length prefix) from borrowed views: `None` exactly
+/// when [`decode_update_frame`] would answer `None` (or the frame is not a BNDREPLY).
+/// `resource_of` names, from the transaction id, the resource whose answer is read (the
+/// outstanding update's; `None` for an unknown id). The answer equals [`reply_answer`] of the
+/// `decode_update_frame` result; nothing is allocated.
+pub(crate) fn decode_reply_frame(
+    frame: &[u8],
+    resource_of: impl FnOnce(u32) -> Option<Resource>,
+) -> Option<FastReply<'_>> {
+    let (&[t, x0, x1, x2], rest) = frame.split_first_chunk::<4>()?;
+    if MessageType(t) != MessageType::BNDREPLY {
+        return None;
+    }
+    let (sent, opts) = rest.split_first_chunk::<4>()?;
+    let xid = u32::from_be_bytes([0, x0, x1, x2]);
+    let resource = resource_of(xid);
+    let mut top = None;
+    // The effect of the body (the only CLIENT_DATA or top-level IAPREFIX), and how many.
+    let mut body = ReplyAnswer::default();
+    let mut bodies = 0usize;
+    for o in OptionsIter::new(opts, FAILOVER_HEADER_LEN) {
+        let o = o.ok()?;
+        let found = match o.code {
+            OptionCode::CLIENT_DATA => view_client_data(o.data, resource)?,
+            OptionCode::IAPREFIX => {
+                let (_, status, sent) = view_ia_prefix(o.data)?;
+                ReplyAnswer {
+                    status: status.filter(|s| failed(Some(*s))),
+                    lifetime_sent: sent,
+                }
+            }
+            OptionCode::STATUS_CODE => {
+                let s = view_status(o.data)?;
+                top = top.or(Some(s));
+                continue;
+            }
+            _ => return None,
+        };
+        bodies += 1;
+        if bodies == 1 {
+            body = found;
+        }
+    }
+    // Several bodies (or none): the update does not decode and only the top-level status counts.
+    let answer = if bodies == 1 {
+        ReplyAnswer {
+            status: body.status.or(top),
+            lifetime_sent: body.lifetime_sent,
+        }
+    } else {
+        ReplyAnswer {
+            status: top,
+            lifetime_sent: None,
+        }
+    };
+    Some(FastReply {
+        xid,
+        sent_time: u32::from_be_bytes(*sent),
+        answer,
+    })
+}
+
+/// What `Endpoint::on_bndreply` reads of a decoded BNDREPLY about `resource` (the general
+/// path's counterpart of [`decode_reply_frame`]).
+pub(crate) fn reply_answer(
+    top_status: Option<(u16, String)>,
+    body: Option<UpdateMsg>,
+    resource: Resource,
+) -> (Option<(u16, String)>, Option<u32>) {
+    let mut status = top_status;
+    let mut lifetime_sent = None;
+    if let Some(body) = body {
+        match body {
+            UpdateMsg::Client {
+                ias, status_code, ..
+            } => {
+                if !is_success(&status_code) {
+                    status = status_code;
+                }
+                for ia in ias {
+                    for l in ia.leases {
+                        if l.resource == Some(resource) {
+                            //= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
+                            //# an error status in an IA_* rejects that IA; in an
+                            //# IAADDR/IAPREFIX rejects that one lease
+                            if !is_success(&ia.status_code) {
+                                status = ia.status_code.clone();
+                            }
+                            if !is_success(&l.status_code) {
+                                status = l.status_code.clone();
+                            }
+                            lifetime_sent = l.partner_lifetime_sent;
+                        }
+                    }
+                }
+            }
+            UpdateMsg::Prefix { lease, .. } => {
+                if !is_success(&lease.status_code) {
+                    status = lease.status_code.clone();
+                }
+                lifetime_sent = lease.partner_lifetime_sent;
+            }
+        }
+    }
+    (status, lifetime_sent)
+}
+
 /// Direct writer of one framed failover message: options are opened, filled and closed
 /// (their length back-patched); the frame length is set by [`FrameOut::finish`].
 struct FrameOut(Vec<u8>);
@@ -1071,7 +1346,48 @@ mod tests {
         assert!(encode_bndupd_frame(&b, b.status, now).is_none());
     }
 
+    /// The BNDREPLY reader accepts exactly what `decode_update_frame` accepts and answers what
+    /// `reply_answer` computes from that decode, for every lease's resource and one absent.
+    fn check_reply(frame: &[u8]) {
+        let mut frame = frame.to_vec();
+        if let Some(t) = frame.first_mut() {
+            *t = MessageType::BNDREPLY.0;
+        }
+        let full = decode_update_frame(&frame);
+        let mut resources = alloc::vec![Resource::Address(Ipv6Addr::LOCALHOST)];
+        match full.as_ref().map(|f| &f.body) {
+            Some(Ok(UpdateMsg::Client { ias, .. })) => {
+                resources.extend(
+                    ias.iter()
+                        .flat_map(|i| i.leases.iter().filter_map(|l| l.resource)),
+                );
+            }
+            Some(Ok(UpdateMsg::Prefix { lease, .. })) => resources.extend(lease.resource),
+            _ => {}
+        }
+        for r in resources {
+            let fast = decode_reply_frame(&frame, |_| Some(r));
+            let Some(full) = decode_update_frame(&frame) else {
+                assert!(
+                    fast.is_none(),
+                    "reply reader accepted what the decode rejects: {frame:x?}"
+                );
+                continue;
+            };
+            let fast = fast.unwrap_or_else(|| panic!("reply reader rejected {frame:x?}"));
+            assert_eq!((fast.xid, fast.sent_time), (full.xid, full.sent_time));
+            let (status, sent) = reply_answer(full.top_status, full.body.ok(), r);
+            let got = fast.answer.status.map(|(c, m)| (c, String::from(m)));
+            assert_eq!(
+                (got, fast.answer.lifetime_sent),
+                (status, sent),
+                "{r:?} {frame:x?}"
+            );
+        }
+    }
+
     fn check_decode(frame: &[u8]) -> bool {
+        check_reply(frame);
         let Some(f) = decode_update_frame(frame) else {
             return false;
         };
@@ -1166,6 +1482,105 @@ mod tests {
             accepted > 1000,
             "mutants still on the fast path: {accepted}"
         );
+        // BNDREPLYs with lease and whole-update statuses, mutated (0x0d turns an option into a
+        // status code: IA-level and client-level statuses).
+        let mut replies = 0usize;
+        for (k, b) in bs.iter().enumerate().step_by(5) {
+            let Some(f) = encode_bndupd_frame(b, b.status, now) else {
+                continue;
+            };
+            let Some(upd) =
+                decode_update_frame(f.get(2..).expect("framed")).and_then(|u| u.body.ok())
+            else {
+                continue;
+            };
+            let whole = (k % 2 == 0).then(|| (Status::UNSPEC_FAIL, String::from("whole")));
+            let Some(r) =
+                encode_bndreply_frame(0x12_3456, now, &upd, &replies_for(&upd, k), whole.as_ref())
+            else {
+                continue;
+            };
+            let body = r.get(2..).expect("framed").to_vec();
+            for i in 0..body.len() {
+                for v in [0u8, 1, 0x0d, 0x19, 0x80] {
+                    let mut m = body.clone();
+                    if let Some(x) = m.get_mut(i) {
+                        *x = v;
+                    }
+                    replies += usize::from(check_decode(&m));
+                }
+            }
+        }
+        assert!(replies > 1000, "reply mutants on the fast path: {replies}");
+    }
+
+    fn opt(code: OptionCode, data: &[u8]) -> Vec<u8> {
+        let mut v = code.0.to_be_bytes().to_vec();
+        v.extend_from_slice(&u16::try_from(data.len()).expect("short").to_be_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn status_opt(s: Option<u16>, m: &str) -> Vec<u8> {
+        s.map_or_else(Vec::new, |c| {
+            opt(
+                OptionCode::STATUS_CODE,
+                &[&c.to_be_bytes()[..], m.as_bytes()].concat(),
+            )
+        })
+    }
+
+    fn lease_opt(addr: Ipv6Addr, st: Option<u16>, sent: Option<u32>) -> Vec<u8> {
+        let mut d = addr.octets().to_vec();
+        d.extend_from_slice(&[0, 0, 1, 0, 0, 0, 2, 0]);
+        d.extend(status_opt(st, "lease"));
+        if let Some(t) = sent {
+            d.extend(opt(OptionCode::F_PARTNER_LIFETIME_SENT, &t.to_be_bytes()));
+        }
+        opt(OptionCode::IAADDR, &d)
+    }
+
+    #[test]
+    fn reply_reader_matches_the_decode_on_status_combinations() {
+        let ours = Ipv6Addr::LOCALHOST;
+        let other = Ipv6Addr::UNSPECIFIED;
+        let sts = [None, Some(0u16), Some(2)];
+        let mut n = 0usize;
+        for top in sts {
+            for client in sts {
+                for ia in sts {
+                    for l1 in sts {
+                        for l2 in sts {
+                            for shape in 0..4 {
+                                let mut ia_data = alloc::vec![0u8; 12];
+                                let st = status_opt(ia.map(|c| c + 1), "ia");
+                                if shape % 2 == 0 {
+                                    ia_data.extend(st.clone());
+                                }
+                                ia_data.extend(lease_opt(ours, l1, Some(7)));
+                                let second = if shape < 2 { ours } else { other };
+                                ia_data.extend(lease_opt(second, l2.map(|c| c + 7), None));
+                                if shape % 2 == 1 {
+                                    ia_data.extend(st);
+                                }
+                                let mut cd =
+                                    opt(OptionCode::CLIENTID, &[0, 3, 0, 1, 1, 2, 3, 4, 5, 6]);
+                                cd.extend(status_opt(client.map(|c| c + 3), "client"));
+                                cd.extend(opt(OptionCode::IA_NA, &ia_data));
+                                let mut frame =
+                                    alloc::vec![MessageType::BNDREPLY.0, 0, 0, 1, 0, 0, 0, 9];
+                                frame.extend(opt(OptionCode::CLIENT_DATA, &cd));
+                                frame.extend(status_opt(top.map(|c| c + 1), "top"));
+                                assert!(decode_update_frame(&frame).is_some(), "{frame:x?}");
+                                check_reply(&frame);
+                                n += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 972);
     }
 
     #[test]

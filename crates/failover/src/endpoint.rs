@@ -1886,14 +1886,40 @@ impl Endpoint {
 
     fn handle_frame(&mut self, now: Now, frame: &[u8]) {
         // BNDUPD / BNDREPLY of the common shapes skip the owned option tree (see the fast path
-        // in `codec`); they get exactly the treatment of the general path below.
+        // in `codec`); they get exactly the treatment of the general path below. A BNDREPLY
+        // is read only for the answer about the outstanding update's resource.
+        if let Some(f) =
+            codec::decode_reply_frame(frame, |xid| self.outstanding.get(&xid).map(|o| o.resource))
+        {
+            if !self.on_message_received(now, MessageType::BNDREPLY, f.sent_time) {
+                return;
+            }
+            match self.conn {
+                Conn::Up => {
+                    let a = f.answer;
+                    self.on_bndreply(now, f.xid, |_| {
+                        (a.status.map(|(c, m)| (c, String::from(m))), a.lifetime_sent)
+                    });
+                }
+                c => self.events.push_back(Event::ProtocolViolation {
+                    what: format!(
+                        "unexpected {:?} in connection phase {c:?}",
+                        MessageType::BNDREPLY
+                    ),
+                }),
+            }
+            return;
+        }
         if let Some(f) = codec::decode_update_frame(frame) {
             if !self.on_message_received(now, f.msg_type, f.sent_time) {
                 return;
             }
             match (self.conn, f.msg_type) {
                 (Conn::Up, MessageType::BNDUPD) => self.on_bndupd(now, f.xid, f.body),
-                (Conn::Up, _) => self.on_bndreply(now, f.xid, f.top_status, f.body.ok()),
+                (Conn::Up, _) => {
+                    let (top, body) = (f.top_status, f.body.ok());
+                    self.on_bndreply(now, f.xid, |r| codec::reply_answer(top, body, r));
+                }
                 (c, t) => self.events.push_back(Event::ProtocolViolation {
                     what: format!("unexpected {t:?} in connection phase {c:?}"),
                 }),
@@ -1943,14 +1969,14 @@ impl Endpoint {
             (Conn::Up, MessageType::BNDUPD) => {
                 self.on_bndupd(now, m.transaction_id, codec::parse_update(&m.options));
             }
-            (Conn::Up, MessageType::BNDREPLY) => self.on_bndreply(
-                now,
-                m.transaction_id,
-                m.options
+            (Conn::Up, MessageType::BNDREPLY) => {
+                let top = m
+                    .options
                     .status_code()
-                    .map(|s| (s.status.0, s.message.clone())),
-                codec::parse_update(&m.options).ok(),
-            ),
+                    .map(|s| (s.status.0, s.message.clone()));
+                let body = codec::parse_update(&m.options).ok();
+                self.on_bndreply(now, m.transaction_id, |r| codec::reply_answer(top, body, r));
+            }
             (Conn::Up, MessageType::UPDREQ | MessageType::UPDREQALL) => self.on_updreq(now, &m),
             (Conn::Up, MessageType::UPDDONE) => self.on_upddone(now, &m),
             (Conn::Up, MessageType::POOLREQ) => self.on_poolreq(now, &m),
@@ -2735,12 +2761,13 @@ impl Endpoint {
 
     /// A BNDREPLY: its transaction id, its first top-level OPTION_STATUS_CODE and its body (if
     /// one could be read).
+    /// A BNDREPLY for `xid`; `answer` gives, for the outstanding update's resource, the
+    /// deciding status and the lease's partner-lifetime-sent (see `codec::reply_answer`).
     fn on_bndreply(
         &mut self,
         now: Now,
         xid: u32,
-        top_status: Option<(u16, String)>,
-        body: Option<UpdateMsg>,
+        answer: impl FnOnce(Resource) -> (Option<(u16, String)>, Option<u32>),
     ) {
         let Some(out) = self.outstanding.remove(&xid) else {
             self.events.push_back(Event::ProtocolViolation {
@@ -2751,41 +2778,7 @@ impl Endpoint {
         self.outstanding_res.remove(&out.resource);
         let resource = out.resource;
         // The lease-level answer about our resource (or the whole-update status).
-        let mut status: Option<(u16, String)> = top_status;
-        let mut lifetime_sent = None;
-        if let Some(body) = body {
-            match body {
-                UpdateMsg::Client {
-                    ias, status_code, ..
-                } => {
-                    if !codec::is_success(&status_code) {
-                        status = status_code;
-                    }
-                    for ia in ias {
-                        for l in ia.leases {
-                            if l.resource == Some(resource) {
-                                //= https://www.rfc-editor.org/rfc/rfc8156#section-7.6
-                                //# an error status in an IA_* rejects that IA; in an
-                                //# IAADDR/IAPREFIX rejects that one lease
-                                if !codec::is_success(&ia.status_code) {
-                                    status = ia.status_code.clone();
-                                }
-                                if !codec::is_success(&l.status_code) {
-                                    status = l.status_code.clone();
-                                }
-                                lifetime_sent = l.partner_lifetime_sent;
-                            }
-                        }
-                    }
-                }
-                UpdateMsg::Prefix { lease, .. } => {
-                    if !codec::is_success(&lease.status_code) {
-                        status = lease.status_code.clone();
-                    }
-                    lifetime_sent = lease.partner_lifetime_sent;
-                }
-            }
-        }
+        let (status, lifetime_sent) = answer(resource);
         let unchanged = self.bindings.seq(&resource) == out.seq;
         let accepted = codec::is_success(&status);
         // The binding's flag as last read, if this reply wrote it (see `owes_update`).

@@ -326,8 +326,22 @@ fn partner_link_cut_while_clients_arrive_no_duplicates() {
     }
     let mut owner: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..clients {
+        // dhclient's lease file can trail its exit by a moment: give it a few seconds to show
+        // both leases; a client that really got no prefix still fails below, with the logs.
+        common::wait_for(Duration::from_secs(5), || {
+            let (a, pf, _) = t.held(i);
+            a.is_some() && pf.is_some()
+        });
         let (a, pf, _) = t.held(i);
-        for r in [a.expect("an address"), pf.expect("a prefix")] {
+        let (Some(a), Some(pf)) = (a, pf) else {
+            panic!(
+                "client {i} holds no address or no prefix: {:?}\nlease file:\n{}\n{}",
+                t.held(i),
+                fs::read_to_string(t.path(&format!("c{i}.leases"))).unwrap_or_default(),
+                t.logs()
+            );
+        };
+        for r in [a, pf] {
             if let Some(other) = owner.insert(r.clone(), i) {
                 panic!("{r} given to clients {other} and {i}\n{}", t.logs());
             }

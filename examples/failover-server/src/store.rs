@@ -78,7 +78,7 @@ const FOLD_MIN: u64 = 16_384;
 /// (measured with perf: the store thread took 44 % of the server's CPU under perfdhcp with
 /// IA_NA+IA_PD, most of it copying, writing and syncing those pages). The journal is folded into
 /// the bindings table in one transaction once it holds a quarter as many entries as the table
-/// (at least [`FOLD_MIN`]), so each page of the table is written about once per fold. Reading
+/// (at least `FOLD_MIN`), so each page of the table is written about once per fold. Reading
 /// applies the journal over the table in order; both are in every transaction, so a commit is
 /// exactly as durable and atomic as before.
 #[derive(Debug)]

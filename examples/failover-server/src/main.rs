@@ -186,11 +186,7 @@ fn main() -> ExitCode {
                 since,
                 json,
             };
-            let Some(rt) = started(
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build(),
-            ) else {
+            let Some(rt) = current_thread() else {
                 return ExitCode::FAILURE;
             };
             match rt.block_on(dhcpv6_failover_server::control::request(&socket, &req)) {
@@ -248,11 +244,7 @@ fn main() -> ExitCode {
             // secondary fell thousands of leases behind). Both runtimes on one multi-thread
             // runtime would not do: its `block_on` thread does not poll the reactor, so every
             // client datagram would first wake the link worker (see `service::run_with_links`).
-            let Some(rt) = started(
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build(),
-            ) else {
+            let Some(rt) = current_thread() else {
                 return ExitCode::FAILURE;
             };
             let link_rt = if cfg.failover.is_empty() {
@@ -296,6 +288,15 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// A current-thread runtime with I/O and timers (see [`started`]).
+fn current_thread() -> Option<tokio::runtime::Runtime> {
+    started(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
 }
 
 /// The runtime, or `None` after saying on standard error why it could not start.

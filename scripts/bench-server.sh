@@ -13,6 +13,16 @@
 #                   the binary before a change) interleaved with the others: an A/B comparison
 #   BUILD=head      build exactly the last commit (a `git archive HEAD` export), not the working tree
 #   BUILD=0 ...     use the release binary already in $CARGO_TARGET_DIR (default: build it first)
+#   CLIENT_RCVBUF=BYTES  net.core.rmem_default (and rmem_max if lower) set in the root namespace
+#                   for the whole run, restored on exit (default 8388608; 0 = leave the system's
+#                   value). perfdhcp sets no SO_RCVBUF, so with the system default (212,992 bytes,
+#                   ~256 Replies) its socket overflows when a group commit releases a burst of
+#                   Replies. Every socket created during the run without its own SO_RCVBUF gets
+#                   it: perfdhcp's in every run (ours, pair, kea, kea-ha alike) and Kea's server
+#                   socket; ours sets its own (4 MiB requested, 8 MiB granted) either way.
+#   REFINE=N        after the ladder, up to N bisection steps per mode and server between the
+#                   highest loss-free rate and the next lossy one above it (default 3; 0 = off),
+#                   stopping when they are REFINE_MIN offered/s apart or closer (default 250)
 #
 # Topology: namespaces P (the standalone server, or the primary), S (the secondary / standby),
 # C (perfdhcp) on one bridge in namespace W (multicast snooping off), and a partner link of its
@@ -24,9 +34,11 @@
 # client interface, since perfdhcp 2.2 prints only min/avg/max/std-dev), the CPU of every
 # process (servers from /proc/<pid>/stat, perfdhcp from time(1)), the 1-minute load average,
 # and for the pairs the lease count of each side halfway through the run (with the primary's
-# unacked window) and 1 s after it, and whether both tables are then equal. Then summaries:
-# the highest rate each server sustained with under 1% drops (with its CPU), ours/Kea, and
-# pair/alone ratios. Every run is bounded (perfdhcp -p DURATION under timeout, bounded waits);
+# unacked window) and 1 s after it, and whether both tables are then equal; the receive-buffer
+# drops, buffer size and peak queue of the server's and perfdhcp's UDP sockets (`ss -uam`,
+# sampled every 0.25 s) and the busiest thread of each. Then summaries: the highest rate each
+# server sustained with under 1% drops (with its CPU), where the first drops happened and which
+# process was short of CPU there, ours/Kea, and pair/alone ratios. Every run is bounded (perfdhcp -p DURATION under timeout, bounded waits);
 # the namespaces and every process the script started are removed on exit, also on failure.
 set -euo pipefail
 
@@ -39,10 +51,15 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/dhcpv6-failover-server"
 KEA="$(command -v kea-dhcp6 || true)"
 [[ -x /usr/sbin/kea-dhcp6 ]] && KEA=/usr/sbin/kea-dhcp6
+CLIENT_RCVBUF="${CLIENT_RCVBUF:-8388608}"
+REFINE="${REFINE:-3}"
+REFINE_MIN="${REFINE_MIN:-250}"
 HOOKS="${KEA_HOOKS:-$(dpkg -L kea-dhcp6-server kea-common 2>/dev/null | grep -m1 '/libdhcp_ha.so$' | xargs -r dirname)}"
 
 die() { echo "bench-server.sh: $*" >&2; exit 1; }
 [[ "$(id -u)" == 0 ]] || die "needs root (network namespaces)"
+[[ "$CLIENT_RCVBUF" =~ ^[0-9]+$ ]] || die "CLIENT_RCVBUF=$CLIENT_RCVBUF: expected a byte count (0 = leave the system's value)"
+[[ "$REFINE" =~ ^[0-9]+$ && "$REFINE_MIN" =~ ^[0-9]+$ ]] || die "REFINE and REFINE_MIN must be whole numbers"
 for t in perfdhcp tcpdump jq python3; do command -v "$t" >/dev/null || die "$t missing (scripts/test installs kea-admin, tcpdump)"; done
 if [[ " $SERVERS " == *" kea"* ]]; then
     [[ -n "$KEA" ]] || die "kea-dhcp6 missing: apt-get install kea-dhcp6-server (or SERVERS=\"ours pair\")"
@@ -88,6 +105,9 @@ NS_P="bench-p-$ID"; NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; NS_W="bench-w-$ID"
 IF_P="bp$ID"; IF_S="bs$ID"; IF_C="bc$ID"; BR="bw$ID"; LK_P="kp$ID"; LK_S="ks$ID"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-server.XXXXXX")"
 PIDS=()
+# The root namespace's receive-buffer sysctls as found, restored by cleanup (see CLIENT_RCVBUF).
+RMEM_DEFAULT0="$(sysctl -n net.core.rmem_default)"; RMEM_MAX0="$(sysctl -n net.core.rmem_max)"
+RMEM_SET=""; RMAX_SET=""
 
 cleanup() {
     local p ns
@@ -98,9 +118,40 @@ cleanup() {
         ip netns del "$ns" 2>/dev/null || true
     done
     rm -rf "$WORK"
+    # Restore only what still holds our value: someone who changed it since keeps theirs.
+    if [[ -n "$RMEM_SET" ]]; then
+        if [[ "$(sysctl -n net.core.rmem_default)" == "$CLIENT_RCVBUF" ]]; then
+            sysctl -qw net.core.rmem_default="$RMEM_DEFAULT0" || true
+        else
+            echo "bench-server.sh: net.core.rmem_default changed by someone else during the run; left as it is" >&2
+        fi
+    fi
+    if [[ -n "$RMAX_SET" && "$(sysctl -n net.core.rmem_max)" == "$CLIENT_RCVBUF" ]]; then
+        sysctl -qw net.core.rmem_max="$RMEM_MAX0" || true
+    fi
+    if [[ -n "$RMEM_SET$RMAX_SET" ]]; then
+        echo "receive buffer restored: net.core.rmem_default $(sysctl -n net.core.rmem_default), rmem_max $(sysctl -n net.core.rmem_max)" >&2
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# --- perfdhcp's receive buffer ------------------------------------------------------------------
+# Raised in the root namespace before our namespaces exist: a namespace created afterwards, and
+# every socket created in it, gets the new default (sysctl inside a namespace fails with EINVAL).
+if ((CLIENT_RCVBUF > 0)); then
+    if ((RMEM_MAX0 < CLIENT_RCVBUF)); then
+        sysctl -qw net.core.rmem_max="$CLIENT_RCVBUF"
+        RMAX_SET=1
+    fi
+    sysctl -qw net.core.rmem_default="$CLIENT_RCVBUF"
+    RMEM_SET=1
+    echo "receive buffer: net.core.rmem_default $CLIENT_RCVBUF for this run (was $RMEM_DEFAULT0; rmem_max $(sysctl -n net.core.rmem_max), was $RMEM_MAX0; both restored on exit)"
+else
+    echo "receive buffer: net.core.rmem_default left at the system's $RMEM_DEFAULT0 (CLIENT_RCVBUF=0; rmem_max $RMEM_MAX0)"
+fi
+echo "  it is the receive buffer of perfdhcp's socket in every run (ours, pair, kea, kea-ha alike: the same perfdhcp) and of"
+echo "  Kea's server sockets (Kea sets none); ours sets its own either way (SO_RCVBUF 4 MiB, doubled by the kernel, capped by rmem_max). Checked per run: c-rb / p-rb"
 
 # --- topology ---------------------------------------------------------------------------------
 for ns in "$NS_P" "$NS_S" "$NS_C" "$NS_W"; do
@@ -351,82 +402,196 @@ pf() { grep -E "^$1" "$3" | sed -n "$2p" | awk -F': ' '{print $2}' | awk '{print
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
-HDR='%-4s %-6s %6s %8s %7s %7s %7s %7s %8s %5s %5s %5s %8s %8s %6s %8s %8s %3s %5s %6s %6s\n'
-printf "$HDR" mode server rate leases/s sa-drp% rr-drp% rr-med rr-avg rr-max p-cpu s-cpu pdcpu p-mid s-mid window p-1s s-1s eq load1 p-rbuf c-rbuf
+HDR='%-4s %-6s %6s %8s %7s %7s %7s %7s %8s %5s %5s %5s %8s %8s %6s %8s %8s %3s %5s %6s %6s %5s %5s %5s %5s %5s %5s %6s\n'
+printf "$HDR" mode server rate leases/s sa-drp% rr-drp% rr-med rr-avg rr-max p-cpu s-cpu pdcpu p-mid s-mid window p-1s s-1s eq load1 p-rbuf c-rbuf \
+    c-rb c-rq p-rb p-rq p-thr c-thr sent/s
 # Udp6RcvbufErrors of a namespace: datagrams its UDP sockets' full receive buffers dropped.
 rcvbuf_errors() { ip netns exec "$1" awk '$1 == "Udp6RcvbufErrors" {print $2}' /proc/net/snmp6; }
+# udp_mem NS: the largest receive queue (r) and receive buffer (rb) in bytes among the UDP
+# sockets of a namespace (`ss -uam` skmem), "0 0" when it has none.
+udp_mem() {
+    ip netns exec "$1" ss -Huamn 2>/dev/null | awk '
+        match($0, /skmem:\(r[0-9]+,rb[0-9]+/) {
+            split(substr($0, RSTART + 8, RLENGTH - 8), a, ",rb")
+            if (a[1] + 0 > r) r = a[1] + 0
+            if (a[2] + 0 > b) b = a[2] + 0 }
+        END {print r + 0, b + 0}'
+}
+# thread_ticks PID: "tid utime+stime" for every thread of a process (nothing once it is gone).
+thread_ticks() {
+    local t
+    for t in /proc/"$1"/task/*/stat; do
+        # the fields after the command name, which may hold spaces: utime and stime are 12th, 13th
+        sed 's/^\([0-9]*\) (.*) /\1 /' "$t" 2>/dev/null | awk '{print $1, $13 + $14}'
+    done 2>/dev/null || true
+}
+# busiest_pct BEFORE AFTER: CPU % of the busiest thread between two thread_ticks snapshots.
+busiest_pct() {
+    awk -v t="$CLK_TCK" -v d="$DURATION" 'FILENAME == ARGV[1] {a[$1] = $2; next}
+        {x = $2 - a[$1]; if (x > m) m = x} END {printf "%.0f", m / t / d * 100}' "$1" "$2"
+}
+# sampler COUNT: every 0.25 s, the peak receive queue and the buffer of perfdhcp's and the
+# server's UDP sockets into $WORK/sock, and perfdhcp's thread ticks into $WORK/pd.ticks.
+sampler() {
+    local i cr=0 cb=0 pr=0 pb=0 r b pd=""
+    for ((i = 0; i < $1; i++)); do
+        read -r r b < <(udp_mem "$NS_C") || true
+        ((${r:-0} > cr)) && cr=$r; ((${b:-0} > cb)) && cb=$b
+        read -r r b < <(udp_mem "$NS_P") || true
+        ((${r:-0} > pr)) && pr=$r; ((${b:-0} > pb)) && pb=$b
+        echo "$cr $cb $pr $pb" > "$WORK/sock.tmp" && mv "$WORK/sock.tmp" "$WORK/sock"
+        if [[ -z "$pd" ]]; then
+            for p in $(ip netns pids "$NS_C" 2>/dev/null); do
+                [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == perfdhcp ]] && pd=$p
+            done
+        fi
+        if [[ -n "$pd" ]]; then
+            thread_ticks "$pd" > "$WORK/pd.tmp"
+            [[ -s "$WORK/pd.tmp" ]] && mv "$WORK/pd.tmp" "$WORK/pd.ticks"
+        fi
+        sleep 0.25
+    done
+}
+kib() { echo $(( ${1:-0} / 1024 )); }
+
+# run_one MODE SERVER RATE: one bounded perfdhcp run against a freshly started server; one row.
+run_one() {
+    local mode="$1" srv="$2" rate="$3" e=address-only
+    [[ "$mode" == napd ]] && e=address-and-prefix
+    if ! start "$srv"; then
+        stop
+        echo "$mode $srv $rate: did not start, run skipped" | tee -a "$WORK/failed" >&2
+        return 0
+    fi
+    local out="$WORK/perfdhcp.out" cap="$WORK/sample.pcap"
+    # 1/256 of the transactions (last byte of the transaction id is 0), both directions.
+    ip netns exec "$NS_C" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
+        'ip6 and udp and ip6[51] == 0' >/dev/null 2>&1 &
+    DUMP=$!; PIDS+=("$DUMP")
+    sleep 0.3
+    local p0 s0 pb0 cb0 p1 s1 pb1 cb1
+    p0="$(cpu_ticks "$P_PID")"; s0="$(cpu_ticks "$S_PID")"
+    pb0="$(rcvbuf_errors "$NS_P")"; cb0="$(rcvbuf_errors "$NS_C")"
+    thread_ticks "$P_PID" > "$WORK/p0.ticks"
+    rm -f "$WORK/sock" "$WORK/pd.ticks"
+    # Distinct clients (-R), bounded run (-p), wait for late replies (-W, µs).
+    setsid ip netns exec "$NS_C" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
+        perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 &
+    PERF=$!; PIDS+=("$PERF")
+    sampler $((DURATION * 4 + 12)) &
+    SAMPLER=$!; PIDS+=("$SAMPLER")
+    sleep "$(awk -v d="$DURATION" 'BEGIN {print d / 2}')"
+    local p_mid s_mid win=- p_1s s_1s eq
+    p_mid="$(lease_count "$srv" p)"; s_mid="$(lease_count "$srv" s)"
+    [[ "$srv" == pair ]] && win="$(window)"
+    wait "$PERF" || true
+    p1="$(cpu_ticks "$P_PID")"; s1="$(cpu_ticks "$S_PID")"
+    pb1="$(rcvbuf_errors "$NS_P")"; cb1="$(rcvbuf_errors "$NS_C")"
+    thread_ticks "$P_PID" > "$WORK/p1.ticks"
+    kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true
+    sleep 1
+    p_1s="$(lease_count "$srv" p)"; s_1s="$(lease_count "$srv" s)"
+    eq="$(tables_equal "$srv")"
+    kill -INT "$DUMP" 2>/dev/null || true; wait "$DUMP" 2>/dev/null || true
+    stop
+    if [[ -n "${KEEP_LOGS:-}" ]]; then
+        mkdir -p "$KEEP_LOGS/$mode-$srv-$rate" && cp "$WORK"/run/*.log "$WORK"/run/*.csv* "$out" "$KEEP_LOGS/$mode-$srv-$rate/" 2>/dev/null || true
+    fi
+    local rr_recv sa_sent med _n pd_cpu s_cpu=- cr=0 cb=0 pr=0 pb=0 c_thr=-
+    rr_recv="$(pf 'received packets' 2 "$out")"; rr_recv="${rr_recv:-0}"
+    sa_sent="$(pf 'sent packets' 1 "$out")"; sa_sent="${sa_sent:-0}"
+    read -r med _n < <(median_rr "$cap" 2>/dev/null || echo "- 0") || med=-
+    pd_cpu="$(awk '/^PDCPU/ {print $2 + $3}' "$out")"
+    [[ -n "$S_PID" ]] && s_cpu="$(pct "$s0" "$s1")"
+    [[ -s "$WORK/sock" ]] && read -r cr cb pr pb < "$WORK/sock"
+    # perfdhcp's threads from their start (0 ticks) to the sampler's last look (<= 0.25 s before exit)
+    [[ -s "$WORK/pd.ticks" ]] && c_thr="$(busiest_pct /dev/null "$WORK/pd.ticks")"
+    if ((CLIENT_RCVBUF > 0 && cb > 0 && cb != CLIENT_RCVBUF)); then
+        echo "warning: $mode $srv $rate: perfdhcp's socket had a $cb-byte receive buffer, not CLIENT_RCVBUF=$CLIENT_RCVBUF (sysctl changed meanwhile?)" | tee -a "$WORK/rbwarn" >&2
+    fi
+    printf "$HDR" "$mode" "$srv" "$rate" $((rr_recv / DURATION)) \
+        "$(pf 'drops ratio' 1 "$out")" "$(pf 'drops ratio' 2 "$out")" "$med" \
+        "$(pf 'avg delay' 2 "$out")" "$(pf 'max delay' 2 "$out")" \
+        "$(pct "$p0" "$p1")" "$s_cpu" "$(awk -v c="${pd_cpu:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", c / d * 100}')" \
+        "$p_mid" "$s_mid" "$win" "$p_1s" "$s_1s" "$eq" "$(cut -d' ' -f1 /proc/loadavg)" \
+        $((pb1 - pb0)) $((cb1 - cb0)) "$(kib "$cb")" "$(kib "$cr")" "$(kib "$pb")" "$(kib "$pr")" \
+        "$(busiest_pct "$WORK/p0.ticks" "$WORK/p1.ticks")" "$c_thr" $((sa_sent / DURATION)) | tee -a "$RESULTS"
+    if [[ -z "${SHOWN_SS:-}" ]]; then
+        # once per script run: perfdhcp's sockets as the kernel sees them (the last sample)
+        SHOWN_SS=1
+        echo "  check: perfdhcp's UDP socket(s) in this run: receive buffer (rb) $cb bytes, peak queue seen (r) $cr bytes; server's rb $pb, r $pr" >&2
+    fi
+}
+
+# refine_rate MODE SERVER: the midpoint (to 50/s) between the highest loss-free rate so far and
+# the lowest lossy rate above it, when they are more than REFINE_MIN apart; nothing otherwise.
+refine_rate() {
+    awk -v m="$1" -v s="$2" -v g="$REFINE_MIN" '$1 == m && $2 == s {
+            ok[NR] = (($5 + 0) < 1 && ($6 + 0) < 1 && $4 > 0); r[NR] = $3 }
+        END {
+            for (i in r) if (ok[i] && r[i] > h) h = r[i]
+            if (!h) exit
+            for (i in r) if (!ok[i] && r[i] > h && (!f || r[i] < f)) f = r[i]
+            if (!f || f - h <= g) exit
+            x = int((h + f) / 2 / 50 + 0.5) * 50
+            if (x > h && x < f) print x }' "$RESULTS"
+}
+
 for mode in $MODES; do
-    e=address-only; [[ "$mode" == napd ]] && e=address-and-prefix
     for rate in $RATES; do
+        for srv in $SERVERS; do run_one "$mode" "$srv" "$rate"; done
+    done
+    # Bisection steps, the servers still interleaved step by step; bounded by REFINE.
+    for ((step = 1; step <= REFINE; step++)); do
+        any=""
         for srv in $SERVERS; do
-            if ! start "$srv"; then
-                stop
-                echo "$mode $srv $rate: did not start, run skipped" | tee -a "$WORK/failed" >&2
-                continue
-            fi
-            out="$WORK/perfdhcp.out"; cap="$WORK/sample.pcap"
-            # 1/256 of the transactions (last byte of the transaction id is 0), both directions.
-            ip netns exec "$NS_C" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
-                'ip6 and udp and ip6[51] == 0' >/dev/null 2>&1 &
-            DUMP=$!; PIDS+=("$DUMP")
-            sleep 0.3
-            p0="$(cpu_ticks "$P_PID")"; s0="$(cpu_ticks "$S_PID")"
-            pb0="$(rcvbuf_errors "$NS_P")"; cb0="$(rcvbuf_errors "$NS_C")"
-            # Distinct clients (-R), bounded run (-p), wait for late replies (-W, µs).
-            setsid ip netns exec "$NS_C" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
-                perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 &
-            PERF=$!; PIDS+=("$PERF")
-            sleep "$(awk -v d="$DURATION" 'BEGIN {print d / 2}')"
-            p_mid="$(lease_count "$srv" p)"; s_mid="$(lease_count "$srv" s)"
-            win=-; [[ "$srv" == pair ]] && win="$(window)"
-            wait "$PERF" || true
-            p1="$(cpu_ticks "$P_PID")"; s1="$(cpu_ticks "$S_PID")"
-            pb1="$(rcvbuf_errors "$NS_P")"; cb1="$(rcvbuf_errors "$NS_C")"
-            sleep 1
-            p_1s="$(lease_count "$srv" p)"; s_1s="$(lease_count "$srv" s)"
-            eq="$(tables_equal "$srv")"
-            kill -INT "$DUMP" 2>/dev/null || true; wait "$DUMP" 2>/dev/null || true
-            stop
-            if [[ -n "${KEEP_LOGS:-}" ]]; then
-                mkdir -p "$KEEP_LOGS/$mode-$srv-$rate" && cp "$WORK"/run/*.log "$WORK"/run/*.csv* "$out" "$KEEP_LOGS/$mode-$srv-$rate/" 2>/dev/null || true
-            fi
-            rr_recv="$(pf 'received packets' 2 "$out")"; rr_recv="${rr_recv:-0}"
-            read -r med _n < <(median_rr "$cap" 2>/dev/null || echo "- 0") || med=-
-            pd_cpu="$(awk '/^PDCPU/ {print $2 + $3}' "$out")"
-            s_cpu=-; [[ -n "$S_PID" ]] && s_cpu="$(pct "$s0" "$s1")"
-            printf "$HDR" "$mode" "$srv" "$rate" $((rr_recv / DURATION)) \
-                "$(pf 'drops ratio' 1 "$out")" "$(pf 'drops ratio' 2 "$out")" "$med" \
-                "$(pf 'avg delay' 2 "$out")" "$(pf 'max delay' 2 "$out")" \
-                "$(pct "$p0" "$p1")" "$s_cpu" "$(awk -v c="${pd_cpu:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", c / d * 100}')" \
-                "$p_mid" "$s_mid" "$win" "$p_1s" "$s_1s" "$eq" "$(cut -d' ' -f1 /proc/loadavg)" \
-                $((pb1 - pb0)) $((cb1 - cb0)) | tee -a "$RESULTS"
+            x="$(refine_rate "$mode" "$srv")"
+            [[ -n "$x" ]] || continue
+            any=1
+            run_one "$mode" "$srv" "$x"
         done
+        [[ -n "$any" ]] || break
     done
 done
 
 echo
 [[ -s "$WORK/failed" ]] && { echo "runs skipped (server did not start):"; cat "$WORK/failed"; }
+[[ -s "$WORK/rbwarn" ]] && { echo "receive buffer NOT as set in these runs:"; cat "$WORK/rbwarn"; }
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "rr-med = median Request->Reply ms from a 1/256 sample at the client; rr-avg/rr-max = perfdhcp's;"
 echo "p-/s-cpu = primary (or standalone) / secondary CPU %, pdcpu = perfdhcp's; p-/s-mid = leases halfway"
 echo "through the run, window = the primary's unacked + pending updates then; p-/s-1s = 1 s after;"
 echo "eq = both full tables (resource, client) equal when dumped right after the 1 s counts;"
-echo "p-/c-rbuf = datagrams dropped for a full socket receive buffer (Udp6RcvbufErrors) in the server's / perfdhcp's namespace"
+echo "p-/c-rbuf = datagrams dropped for a full socket receive buffer (Udp6RcvbufErrors) in the server's / perfdhcp's namespace;"
+echo "c-/p-rb = receive buffer KiB of perfdhcp's / the server's UDP socket, c-/p-rq = the largest receive queue KiB seen"
+echo "(ss -uam every 0.25 s: bursts between samples are missed); p-/c-thr = CPU % of the busiest thread of the server / perfdhcp;"
+echo "sent/s = Solicits perfdhcp sent per second (below the offered rate: perfdhcp could not keep its own pace);"
+echo "rates not in RATES are bisection steps (REFINE=$REFINE, REFINE_MIN=$REFINE_MIN)"
 echo
 echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp),"
-echo "peak = the most leases/s at any offered rate (drops allowed), and the CPU at the first rate with drops (in ladder order):"
+echo "peak = the most leases/s at any offered rate (drops allowed), and at the lowest offered rate with drops: the CPU of"
+echo "each process, its busiest thread, and where the datagrams were lost (a full socket buffer: server's or perfdhcp's)"
 for mode in $MODES; do
     for srv in $SERVERS; do
         awk -v m="$mode" -v s="$srv" '$1 == m && $2 == s {
                 if ($4 > peak) {peak = $4; pr = $3}
-                if (($5 + 0) < 1 && ($6 + 0) < 1) {if ($4 > b) {b = $4; r = $0}}
-                else if (!lossy) lossy = $0 }
+                if (($5 + 0) < 1 && ($6 + 0) < 1 && $4 > 0) {if ($4 > b) {b = $4; r = $0}}
+                else if (!lossy || $3 < lr) {lossy = $0; lr = $3} }
             END {split(r, f, " "); split(lossy, g, " ");
-                 if (b) printf "%-4s %-6s loss-free %6d leases/s  med %s ms  cpu %s%s/%s", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12];
-                 else printf "%-4s %-6s loss-free   none on this ladder", m, s;
-                 printf "   peak %6d (offered %s)", peak, pr;
-                 if (lossy) printf "   first lossy rate %s: cpu %s%s/%s", g[3], g[10], (g[11] == "-" ? "" : "+" g[11]), g[12];
-                 printf "\n"}' "$RESULTS"
+                 if (b) {
+                     printf "%-4s %-6s loss-free %6d leases/s  med %s ms  cpu %s%s/%s", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12]
+                     if (f[28] < 0.97 * f[3]) printf " (offered %s, perfdhcp sent only %s/s)", f[3], f[28] }
+                 else printf "%-4s %-6s loss-free   none in this run", m, s;
+                 printf "   peak %6d (offered %s)\n", peak, pr;
+                 if (lossy) {
+                     where = (g[20] + g[21] == 0) ? "no socket overflowed (replies late, lost or not sent)" : \
+                         "socket drops: server " g[20] ", perfdhcp " g[21]
+                     printf "            first lossy rate %s (%s%% / %s%% drops): server at %s%%%s CPU (busiest thread %s%%), perfdhcp at %s%% CPU (busiest thread %s%%); %s", \
+                         g[3], g[5], g[6], g[10], (g[11] == "-" ? "" : "+" g[11]), g[26], g[12], g[27], where
+                     if (g[12] >= 100) printf "; perfdhcp used a full core or more"
+                     if (g[28] < 0.97 * g[3]) printf "; perfdhcp sent only %s Solicits/s", g[28]
+                     if (g[10] + g[11] + g[12] >= 180) printf "; server + perfdhcp used %d%% of the 200%% of this machine", g[10] + g[11] + g[12]
+                     printf "\n" }}' "$RESULTS"
     done
 done
 best() { awk -v m="$1" -v s="$2" '$1 == m && $2 == s && ($5 + 0) < 1 && ($6 + 0) < 1 && $4 > b {b = $4} END {print b + 0}' "$RESULTS"; }

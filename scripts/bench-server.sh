@@ -21,8 +21,9 @@
 #                   it: perfdhcp's in every run (ours, pair, kea, kea-ha alike) and Kea's server
 #                   socket; ours sets its own (4 MiB requested, 8 MiB granted) either way.
 #   REFINE=N        after the ladder, up to N bisection steps per mode and server between the
-#                   highest loss-free rate and the next lossy one above it (default 3; 0 = off),
-#                   stopping when they are REFINE_MIN offered/s apart or closer (default 250)
+#                   highest loss-free rate (0 if none) and the next lossy one above it (default 3;
+#                   0 = off), stopping when they are REFINE_MIN offered/s apart or closer (default
+#                   250); each step is one more run per server, interleaved like the ladder
 #
 # Topology: namespaces P (the standalone server, or the primary), S (the secondary / standby),
 # C (perfdhcp) on one bridge in namespace W (multicast snooping off), and a partner link of its
@@ -523,14 +524,14 @@ run_one() {
     fi
 }
 
-# refine_rate MODE SERVER: the midpoint (to 50/s) between the highest loss-free rate so far and
-# the lowest lossy rate above it, when they are more than REFINE_MIN apart; nothing otherwise.
+# refine_rate MODE SERVER: the midpoint (to 50/s) between the highest loss-free rate so far (0
+# when none was) and the lowest lossy rate above it, when they are more than REFINE_MIN apart;
+# nothing otherwise.
 refine_rate() {
     awk -v m="$1" -v s="$2" -v g="$REFINE_MIN" '$1 == m && $2 == s {
             ok[NR] = (($5 + 0) < 1 && ($6 + 0) < 1 && $4 > 0); r[NR] = $3 }
         END {
             for (i in r) if (ok[i] && r[i] > h) h = r[i]
-            if (!h) exit
             for (i in r) if (!ok[i] && r[i] > h && (!f || r[i] < f)) f = r[i]
             if (!f || f - h <= g) exit
             x = int((h + f) / 2 / 50 + 0.5) * 50
@@ -568,7 +569,8 @@ echo "(ss -uam every 0.25 s: bursts between samples are missed); p-/c-thr = CPU 
 echo "sent/s = Solicits perfdhcp sent per second (below the offered rate: perfdhcp could not keep its own pace);"
 echo "rates not in RATES are bisection steps (REFINE=$REFINE, REFINE_MIN=$REFINE_MIN)"
 echo
-echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp),"
+echo "per server: highest rate with under 1% drops in both exchanges (leases/s, median ms, CPU % server[+secondary]/perfdhcp,"
+echo "and that CPU divided by the leases: a figure that holds on a loaded machine, where the CPU % depend on the other load),"
 echo "peak = the most leases/s at any offered rate (drops allowed), and at the lowest offered rate with drops: the CPU of"
 echo "each process, its busiest thread, and where the datagrams were lost (a full socket buffer: server's or perfdhcp's)"
 for mode in $MODES; do
@@ -580,7 +582,8 @@ for mode in $MODES; do
             END {split(r, f, " "); split(lossy, g, " ");
                  if (b) {
                      printf "%-4s %-6s loss-free %6d leases/s  med %s ms  cpu %s%s/%s", m, s, b, f[7], f[10], (f[11] == "-" ? "" : "+" f[11]), f[12]
-                     if (f[28] < 0.97 * f[3]) printf " (offered %s, perfdhcp sent only %s/s)", f[3], f[28] }
+                     if (f[28] < 0.97 * f[3]) printf " (offered %s, perfdhcp sent only %s/s)", f[3], f[28]
+                     printf "  CPU per lease: server %.0f µs, perfdhcp %.0f µs", (f[10] + f[11]) * 1e4 / b, f[12] * 1e4 / b }
                  else printf "%-4s %-6s loss-free   none in this run", m, s;
                  printf "   peak %6d (offered %s)\n", peak, pr;
                  if (lossy) {

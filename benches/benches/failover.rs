@@ -19,6 +19,9 @@
 //!   out both 1M runs, `FAILOVER_BENCH_SKIP_SUMMARY=1` the whole table (for profiling one
 //!   criterion benchmark).
 //!
+//! * `FAILOVER_BENCH_PROFILE=bndupd:N` / `updreqall:N`: only that loop, for profilers (see
+//!   [`profile`]).
+//!
 //! `cargo bench -p dhcpv6-benches --bench failover` runs it; append `-- --quick` for a short run.
 #![expect(
     clippy::disallowed_methods,
@@ -459,4 +462,41 @@ criterion::criterion_group!(
     bench_updreqall,
     summary
 );
-criterion::criterion_main!(benches);
+
+/// `FAILOVER_BENCH_PROFILE=bndupd:N` or `updreqall:N`: run only that loop (N BNDUPDs after the
+/// setup, or one UPDREQALL of N bindings) and exit, for instruction counts, e.g.
+/// `valgrind --tool=callgrind --toggle-collect='*profile_bndupd_loop*'` or
+/// `--toggle-collect='*updreqall_cpu*step*'`.
+fn profile(spec: &str) {
+    let (what, n) = spec.split_once(':').unwrap_or((spec, "20000"));
+    let n: u64 = n
+        .parse()
+        .expect("FAILOVER_BENCH_PROFILE=bndupd:N or updreqall:N");
+    match what {
+        "bndupd" => {
+            let (mut ep, t, frames) = bndupd_setup();
+            profile_bndupd_loop(&mut ep, t, &frames, n);
+        }
+        "updreqall" => {
+            let (wall, cpu) = updreqall_cpu(n);
+            println!("UPDREQALL of {n} bindings: {cpu:.3} s CPU ({wall:.3} s wall)");
+        }
+        _ => panic!("FAILOVER_BENCH_PROFILE=bndupd:N or updreqall:N"),
+    }
+}
+
+#[inline(never)]
+fn profile_bndupd_loop(ep: &mut Endpoint, t: dhcpv6_failover::Now, frames: &[Vec<u8>], n: u64) {
+    for i in 0..n as usize {
+        handle_one(ep, t, &frames[i % frames.len()]);
+    }
+}
+
+fn main() {
+    if let Some(spec) = std::env::var_os("FAILOVER_BENCH_PROFILE") {
+        profile(&spec.to_string_lossy());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -63,6 +63,19 @@ pub(crate) enum UpdateMsg {
     },
 }
 
+impl UpdateMsg {
+    /// A client update with nothing in it (allocates nothing): a value to decode into.
+    pub(crate) const fn empty() -> Self {
+        Self::Client {
+            duid: None,
+            base_time: None,
+            vss: None,
+            ias: Vec::new(),
+            status_code: None,
+        }
+    }
+}
+
 fn status_of(opts: &Options) -> Option<(u16, String)> {
     opts.status_code().map(|s| (s.status.0, s.message.clone()))
 }
@@ -482,6 +495,7 @@ pub(crate) fn find_u32(opts: &Options, code: OptionCode) -> Option<u32> {
 // =============================================================================================
 
 /// A BNDUPD or BNDREPLY decoded from its frame without building the owned option tree.
+#[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct FastUpdate {
     /// BNDUPD or BNDREPLY.
@@ -494,6 +508,21 @@ pub(crate) struct FastUpdate {
     pub(crate) top_status: Option<(u16, String)>,
     /// What [`parse_update`] would answer for the message's options.
     pub(crate) body: Result<UpdateMsg, &'static str>,
+}
+
+/// [`FastUpdate`] with the body left where [`decode_update_frame_into`] decoded it.
+#[derive(Debug)]
+pub(crate) struct FastHeader {
+    /// BNDUPD or BNDREPLY.
+    pub(crate) msg_type: MessageType,
+    /// The transaction id (24 bits).
+    pub(crate) xid: u32,
+    /// The sent-time of the failover header.
+    pub(crate) sent_time: u32,
+    /// The first top-level OPTION_STATUS_CODE.
+    pub(crate) top_status: Option<(u16, String)>,
+    /// `Ok` when the body was decoded, or what [`parse_update`] would refuse.
+    pub(crate) body: Result<(), &'static str>,
 }
 
 fn exact_u32(data: &[u8]) -> Option<u32> {
@@ -536,18 +565,28 @@ fn fast_lease_options(data: &[u8], l: &mut LeaseMsg) -> Option<Option<u32>> {
     Some(base)
 }
 
-fn fast_ia_addr(data: &[u8]) -> Option<LeaseMsg> {
+/// An IAADDR into `l` (whatever `l` held before is replaced).
+fn fast_ia_addr_into(data: &[u8], l: &mut LeaseMsg) -> Option<()> {
     let (a, rest) = data.split_first_chunk::<16>()?;
     let (p, rest) = rest.split_first_chunk::<4>()?;
     let (v, rest) = rest.split_first_chunk::<4>()?;
-    let mut l = LeaseMsg {
+    *l = LeaseMsg {
         resource: Some(Resource::Address(Ipv6Addr::from(*a))),
         preferred: u32::from_be_bytes(*p),
         valid: u32::from_be_bytes(*v),
         ..LeaseMsg::default()
     };
-    fast_lease_options(rest, &mut l)?;
-    Some(l)
+    fast_lease_options(rest, l)?;
+    Some(())
+}
+
+/// The slot for the `n`th value of `v`, reusing one left from an earlier decode (`n` is at
+/// most `v.len()`).
+fn reuse_slot<T: Default>(v: &mut Vec<T>, n: usize) -> Option<&mut T> {
+    if n >= v.len() {
+        v.push(T::default());
+    }
+    v.get_mut(n)
 }
 
 fn fast_ia_prefix(data: &[u8]) -> Option<(LeaseMsg, Option<u32>)> {
@@ -571,64 +610,88 @@ fn fast_ia_prefix(data: &[u8]) -> Option<(LeaseMsg, Option<u32>)> {
     Some((l, base))
 }
 
-fn fast_ia(data: &[u8], is_pd: bool) -> Option<IaMsg> {
+/// An IA_NA / IA_PD into `ia`, reusing its lease vector (whatever `ia` held is replaced).
+fn fast_ia_into(data: &[u8], is_pd: bool, ia: &mut IaMsg) -> Option<()> {
     let (iaid, rest) = data.split_first_chunk::<4>()?;
     let (t1, rest) = rest.split_first_chunk::<4>()?;
     let (t2, rest) = rest.split_first_chunk::<4>()?;
-    let mut ia = IaMsg {
-        is_pd,
-        iaid: u32::from_be_bytes(*iaid),
-        t1: u32::from_be_bytes(*t1),
-        t2: u32::from_be_bytes(*t2),
-        leases: Vec::with_capacity(1),
-        status_code: None,
-    };
+    ia.is_pd = is_pd;
+    ia.iaid = u32::from_be_bytes(*iaid);
+    ia.t1 = u32::from_be_bytes(*t1);
+    ia.t2 = u32::from_be_bytes(*t2);
+    ia.status_code = None;
+    let mut n = 0;
     for o in OptionsIter::new(rest, 0) {
         let o = o.ok()?;
         match o.code {
-            OptionCode::IAADDR if !is_pd => ia.leases.push(fast_ia_addr(o.data)?),
-            OptionCode::IAPREFIX if is_pd => ia.leases.push(fast_ia_prefix(o.data)?.0),
+            OptionCode::IAADDR if !is_pd => {
+                fast_ia_addr_into(o.data, reuse_slot(&mut ia.leases, n)?)?;
+                n += 1;
+            }
+            OptionCode::IAPREFIX if is_pd => {
+                *reuse_slot(&mut ia.leases, n)? = fast_ia_prefix(o.data)?.0;
+                n += 1;
+            }
             OptionCode::STATUS_CODE => {
                 let s = fast_status(o.data)?;
-                ia.status_code = ia.status_code.or(Some(s));
+                ia.status_code = ia.status_code.take().or(Some(s));
             }
             _ => return None,
         }
     }
-    Some(ia)
+    ia.leases.truncate(n);
+    Some(())
 }
 
-fn fast_client_data(data: &[u8]) -> Option<UpdateMsg> {
-    let mut duid = None;
-    let mut base_time = None;
-    let mut ias = Vec::with_capacity(1);
-    let mut status_code = None;
+/// An OPTION_CLIENT_DATA into `out`, reusing the DUID, IA and lease vectors of an earlier
+/// decode held there (whatever `out` held is replaced).
+fn fast_client_data_into(data: &[u8], out: &mut UpdateMsg) -> Option<()> {
+    if !matches!(out, UpdateMsg::Client { .. }) {
+        *out = UpdateMsg::empty();
+    }
+    let UpdateMsg::Client {
+        duid,
+        base_time,
+        vss,
+        ias,
+        status_code,
+    } = out
+    else {
+        return None;
+    };
+    let mut duid_buf = duid.take().unwrap_or_default();
+    duid_buf.clear();
+    let mut have_duid = false;
+    *base_time = None;
+    *vss = None;
+    *status_code = None;
+    let mut n = 0;
     for o in OptionsIter::new(data, 0) {
         let o = o.ok()?;
         match o.code {
             OptionCode::CLIENTID => {
                 Duid::new(o.data).ok()?;
-                if duid.is_none() {
-                    duid = Some(o.data.to_vec());
+                if !have_duid {
+                    duid_buf.extend_from_slice(o.data);
+                    have_duid = true;
                 }
             }
-            OptionCode::LQ_BASE_TIME => base_time = Some(exact_u32(o.data)?),
-            OptionCode::IA_NA => ias.push(fast_ia(o.data, false)?),
-            OptionCode::IA_PD => ias.push(fast_ia(o.data, true)?),
+            OptionCode::LQ_BASE_TIME => *base_time = Some(exact_u32(o.data)?),
+            OptionCode::IA_NA | OptionCode::IA_PD => {
+                let is_pd = o.code == OptionCode::IA_PD;
+                fast_ia_into(o.data, is_pd, reuse_slot(ias, n)?)?;
+                n += 1;
+            }
             OptionCode::STATUS_CODE => {
                 let s = fast_status(o.data)?;
-                status_code = status_code.or(Some(s));
+                *status_code = status_code.take().or(Some(s));
             }
             _ => return None,
         }
     }
-    Some(UpdateMsg::Client {
-        duid,
-        base_time,
-        vss: None,
-        ias,
-        status_code,
-    })
+    ias.truncate(n);
+    *duid = have_duid.then_some(duid_buf);
+    Some(())
 }
 
 /// Decodes a BNDUPD or BNDREPLY frame (without its length prefix) from borrowed views.
@@ -636,7 +699,25 @@ fn fast_client_data(data: &[u8]) -> Option<UpdateMsg> {
 /// shapes (then [`FailoverMessage::parse`](dhcpv6_wire::FailoverMessage::parse) and
 /// [`parse_update`] decide). When it answers, the owned parse would have succeeded and
 /// [`parse_update`] would have returned the same body.
+#[cfg(test)]
 pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
+    let mut body = UpdateMsg::empty();
+    let h = decode_update_frame_into(frame, &mut body)?;
+    Some(FastUpdate {
+        msg_type: h.msg_type,
+        xid: h.xid,
+        sent_time: h.sent_time,
+        top_status: h.top_status,
+        body: h.body.map(|()| body),
+    })
+}
+
+/// [`decode_update_frame`] with the body decoded into `out`, whose vectors (left from an
+/// earlier decode) are reused: the endpoint keeps decoded updates for reuse, so that a
+/// BNDUPD of the common shapes allocates nothing here. The header's `body` is `Ok(())` when
+/// `out` holds the body; when the header is `None` or its body is `Err`, `out` holds no
+/// meaningful value (only buffers to reuse).
+pub(crate) fn decode_update_frame_into(frame: &[u8], out: &mut UpdateMsg) -> Option<FastHeader> {
     let (&[t, x0, x1, x2], rest) = frame.split_first_chunk::<4>()?;
     let msg_type = MessageType(t);
     if msg_type != MessageType::BNDUPD && msg_type != MessageType::BNDREPLY {
@@ -644,18 +725,22 @@ pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
     }
     let (sent, opts) = rest.split_first_chunk::<4>()?;
     let mut top_status = None;
-    let mut body = None;
-    let mut several = false;
+    let mut bodies = 0usize;
     for o in OptionsIter::new(opts, FAILOVER_HEADER_LEN) {
         let o = o.ok()?;
-        let found = match o.code {
-            OptionCode::CLIENT_DATA => fast_client_data(o.data)?,
+        match o.code {
+            // The first body is decoded into `out`; later ones only checked (the message is
+            // then refused for having several).
+            OptionCode::CLIENT_DATA if bodies == 0 => fast_client_data_into(o.data, out)?,
+            OptionCode::CLIENT_DATA => fast_client_data_into(o.data, &mut UpdateMsg::empty())?,
             OptionCode::IAPREFIX => {
                 let (lease, base_time) = fast_ia_prefix(o.data)?;
-                UpdateMsg::Prefix {
-                    base_time,
-                    vss: None,
-                    lease,
+                if bodies == 0 {
+                    *out = UpdateMsg::Prefix {
+                        base_time,
+                        vss: None,
+                        lease,
+                    };
                 }
             }
             OptionCode::STATUS_CODE => {
@@ -664,19 +749,15 @@ pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
                 continue;
             }
             _ => return None,
-        };
-        if body.is_some() {
-            several = true;
-        } else {
-            body = Some(found);
         }
+        bodies += 1;
     }
-    let body = if several {
-        Err("more than one OPTION_CLIENT_DATA / top-level OPTION_IAPREFIX")
-    } else {
-        body.ok_or("no OPTION_CLIENT_DATA and no top-level OPTION_IAPREFIX")
+    let body = match bodies {
+        0 => Err("no OPTION_CLIENT_DATA and no top-level OPTION_IAPREFIX"),
+        1 => Ok(()),
+        _ => Err("more than one OPTION_CLIENT_DATA / top-level OPTION_IAPREFIX"),
     };
-    Some(FastUpdate {
+    Some(FastHeader {
         msg_type,
         xid: u32::from_be_bytes([0, x0, x1, x2]),
         sent_time: u32::from_be_bytes(*sent),
@@ -756,7 +837,7 @@ fn view_lease_options(data: &[u8]) -> Option<(Option<StatusView<'_>>, Option<u32
     Some((status, sent))
 }
 
-/// An IAADDR's address and lease answer, checked as [`fast_ia_addr`] does.
+/// An IAADDR's address and lease answer, checked as [`fast_ia_addr_into`] does.
 fn view_ia_addr(data: &[u8]) -> Option<(Resource, Option<StatusView<'_>>, Option<u32>)> {
     let (a, rest) = data.split_first_chunk::<16>()?;
     let (_, rest) = rest.split_first_chunk::<8>()?;
@@ -1386,9 +1467,59 @@ mod tests {
         }
     }
 
+    /// Decoded updates holding vectors and values of other shapes: a client update with two
+    /// IAs of two leases each and status codes everywhere, and a top-level IAPREFIX.
+    fn dirty_spares() -> Vec<UpdateMsg> {
+        let mut ias = Vec::new();
+        for (iaid, n) in [(7u32, 1u8), (8, 5)] {
+            let mut d = [
+                iaid.to_be_bytes(),
+                100u32.to_be_bytes(),
+                200u32.to_be_bytes(),
+            ]
+            .concat();
+            d.extend(lease_opt(Ipv6Addr::from([n; 16]), Some(2), Some(99)));
+            d.extend(lease_opt(Ipv6Addr::from([n + 1; 16]), Some(4), None));
+            d.extend(status_opt(Some(5), "ia"));
+            ias.extend(opt(OptionCode::IA_NA, &d));
+        }
+        let mut cd = opt(OptionCode::CLIENTID, &[0, 3, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9]);
+        cd.extend(opt(OptionCode::LQ_BASE_TIME, &77u32.to_be_bytes()));
+        cd.extend(status_opt(Some(3), "client"));
+        cd.extend(ias);
+        let mut client = alloc::vec![MessageType::BNDUPD.0, 1, 2, 3, 0, 0, 0, 9];
+        client.extend(opt(OptionCode::CLIENT_DATA, &cd));
+        let prefix = bindings()
+            .into_iter()
+            .find(|b| b.client.is_none() && matches!(b.resource, Resource::Prefix { .. }))
+            .and_then(|b| encode_bndupd_frame(&b, b.status, UnixTime::from_secs(1_800_000_000)))
+            .expect("a top-level IAPREFIX");
+        [&client[..], prefix.get(2..).expect("framed")]
+            .into_iter()
+            .map(|f| {
+                let mut u = UpdateMsg::empty();
+                let h = decode_update_frame_into(f, &mut u).expect("fast path");
+                assert!(h.body.is_ok());
+                u
+            })
+            .collect()
+    }
+
     fn check_decode(frame: &[u8]) -> bool {
         check_reply(frame);
-        let Some(f) = decode_update_frame(frame) else {
+        // Decoding into an update left from an earlier decode gives what a fresh decode gives.
+        let fresh = decode_update_frame(frame);
+        for mut spare in dirty_spares() {
+            let reused = decode_update_frame_into(frame, &mut spare).map(|h| FastUpdate {
+                msg_type: h.msg_type,
+                xid: h.xid,
+                sent_time: h.sent_time,
+                top_status: h.top_status,
+                body: h.body.map(|()| spare),
+            });
+            assert_eq!(format!("{reused:?}"), format!("{fresh:?}"), "{frame:x?}");
+        }
+        let Some(f) = fresh else {
             return false;
         };
         let m = FailoverMessage::parse(frame).unwrap_or_else(|e| {

@@ -48,6 +48,8 @@ enum Timer {
 const TIMERS: usize = 9;
 /// Delay before a failed storage write is issued again.
 const STORAGE_RETRY: Duration = Duration::from_secs(1);
+/// The most decoded partner updates kept for reuse (see `Endpoint::recycle_update`).
+const MAX_SPARE_UPDATES: usize = 4096;
 /// How many candidates [`Endpoint::allocate`] examines at most before giving up.
 const ALLOCATION_SCAN_LIMIT: usize = 4096;
 const ALL_TIMERS: [Timer; TIMERS] = [
@@ -245,6 +247,10 @@ pub struct Endpoint {
     /// The client of the partner update being applied, kept between updates so that its
     /// DUID buffer is reused (a binding takes its own copy only when its client changes).
     scratch_client: ClientKey,
+    /// Decoded partner updates whose replies went out, kept so that the next BNDUPDs are
+    /// decoded into their vectors instead of allocating new ones (at most
+    /// [`Self::spare_limit`]).
+    spare_updates: Vec<UpdateMsg>,
     // ---- outputs ----
     transmits: VecDeque<Transmit>,
     storage_out: VecDeque<StorageWrite>,
@@ -357,6 +363,7 @@ impl Endpoint {
                 duid: Vec::new(),
                 iaid: 0,
             },
+            spare_updates: Vec::new(),
             transmits: VecDeque::new(),
             storage_out: VecDeque::new(),
             events: VecDeque::new(),
@@ -1075,10 +1082,14 @@ impl Endpoint {
                         });
                         match direct {
                             None => {
+                                let upd = core::mem::replace(&mut p.upd, UpdateMsg::empty());
                                 self.replies.discard(reply);
+                                self.recycle_update(upd);
                             }
                             Some(Some(bytes)) => {
+                                let upd = core::mem::replace(&mut p.upd, UpdateMsg::empty());
                                 self.replies.discard(reply);
+                                self.recycle_update(upd);
                                 self.send_frame(bytes, now);
                             }
                             Some(None) => {
@@ -1090,6 +1101,7 @@ impl Endpoint {
                                         p.replies.as_slice(),
                                         None,
                                     );
+                                    self.recycle_update(p.upd);
                                 }
                             }
                         }
@@ -1100,6 +1112,22 @@ impl Endpoint {
         }
         self.pump_updates(now);
         Ok(())
+    }
+
+    /// How many decoded updates [`Self::spare_updates`] keeps: as many as the partner may
+    /// have unacknowledged (it never sends more), within a fixed bound.
+    fn spare_limit(&self) -> usize {
+        usize::try_from(self.cfg.max_unacked_bndupd)
+            .unwrap_or(usize::MAX)
+            .min(MAX_SPARE_UPDATES)
+    }
+
+    /// Keeps a decoded update whose reply went out (or that was not used) for the next
+    /// decode, if fewer than [`Self::spare_limit`] are kept.
+    fn recycle_update(&mut self, upd: UpdateMsg) {
+        if self.spare_updates.len() < self.spare_limit() {
+            self.spare_updates.push(upd);
+        }
     }
 
     /// If `id` is the latest write of `r`, forgets it (one search) and says so.
@@ -1910,22 +1938,33 @@ impl Endpoint {
             }
             return;
         }
-        if let Some(f) = codec::decode_update_frame(frame) {
+        // Decoded into the vectors of an earlier update whose reply went out (if any).
+        let mut upd = self.spare_updates.pop().unwrap_or(UpdateMsg::empty());
+        if let Some(f) = codec::decode_update_frame_into(frame, &mut upd) {
             if !self.on_message_received(now, f.msg_type, f.sent_time) {
+                self.recycle_update(upd);
                 return;
             }
-            match (self.conn, f.msg_type) {
-                (Conn::Up, MessageType::BNDUPD) => self.on_bndupd(now, f.xid, f.body),
-                (Conn::Up, _) => {
-                    let (top, body) = (f.top_status, f.body.ok());
+            match (self.conn, f.msg_type, f.body) {
+                (Conn::Up, MessageType::BNDUPD, Ok(())) => self.on_bndupd(now, f.xid, Ok(upd)),
+                (Conn::Up, MessageType::BNDUPD, Err(e)) => {
+                    self.recycle_update(upd);
+                    self.on_bndupd(now, f.xid, Err(e));
+                }
+                (Conn::Up, _, body) => {
+                    let (top, body) = (f.top_status, body.ok().map(|()| upd));
                     self.on_bndreply(now, f.xid, |r| codec::reply_answer(top, body, r));
                 }
-                (c, t) => self.events.push_back(Event::ProtocolViolation {
-                    what: format!("unexpected {t:?} in connection phase {c:?}"),
-                }),
+                (c, t, _) => {
+                    self.recycle_update(upd);
+                    self.events.push_back(Event::ProtocolViolation {
+                        what: format!("unexpected {t:?} in connection phase {c:?}"),
+                    });
+                }
             }
             return;
         }
+        self.recycle_update(upd);
         let m = match FailoverMessage::parse(frame) {
             Ok(m) => m,
             Err(e) => {
@@ -2407,6 +2446,7 @@ impl Endpoint {
         self.scratch_client = client_buf;
         if writes == 0 {
             self.send_bndreply(now, xid, &upd, replies.as_slice(), whole);
+            self.recycle_update(upd);
         } else {
             self.replies.insert(
                 reply_id,

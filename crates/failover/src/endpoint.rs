@@ -14,6 +14,7 @@ use crate::binding::{
     AllocationMode, Binding, BindingStatus, ClientKey, Resource, ResourceKind,
     pending_free_destination,
 };
+use crate::clients::ClientIndex;
 use crate::codec::{self, LeaseMsg, LeaseReply, UpdateMsg};
 use crate::config::{
     Config, ConfigError, FINGERPRINT_ENTERPRISE_NUMBER, FINGERPRINT_SUBOPTION, PROTOCOL_VERSION,
@@ -219,7 +220,7 @@ pub struct Endpoint {
     // ---- bindings ----
     /// Bindings with their sequence numbers (see [`BindingTable`]).
     bindings: BindingTable,
-    by_client: BTreeMap<(ClientKey, ResourceKind), BTreeSet<Resource>>,
+    by_client: ClientIndex,
     latest_write: BTreeMap<Resource, WriteId>,
     unpersisted: BTreeSet<Resource>,
     queue: BTreeSet<Resource>,
@@ -282,18 +283,14 @@ impl Endpoint {
         let recorded_state = rec.as_ref().map(|r| r.state);
         let mut last_operating = rec.as_ref().map(|r| r.written_at);
         let mut bindings = BindingTable::default();
-        let mut by_client: BTreeMap<(ClientKey, ResourceKind), BTreeSet<Resource>> =
-            BTreeMap::new();
+        let mut by_client = ClientIndex::default();
         let mut queue = BTreeSet::new();
         for b in persisted.bindings {
             if let Some(t) = b.client_last_transaction_time {
                 last_operating = Some(last_operating.map_or(t, |l| l.max(t)));
             }
             if let Some(c) = &b.client {
-                by_client
-                    .entry((c.clone(), b.resource.kind()))
-                    .or_default()
-                    .insert(b.resource);
+                by_client.insert(c.clone(), b.resource.kind(), b.resource);
             }
             if b.needs_partner_update {
                 queue.insert(b.resource);
@@ -644,9 +641,7 @@ impl Endpoint {
         kind: ResourceKind,
     ) -> impl Iterator<Item = &Binding> {
         self.by_client
-            .get(&(client.clone(), kind))
-            .into_iter()
-            .flatten()
+            .get(client, kind)
             .filter_map(|r| self.bindings.get(r))
             .filter(move |b| b.is_for(client))
     }
@@ -1290,14 +1285,11 @@ impl Endpoint {
         b.needs_partner_update = true;
         if let Some(old) = old_client
             && old != g.client
-            && let Some(set) = self.by_client.get_mut(&(old, g.resource.kind()))
         {
-            set.remove(&g.resource);
+            self.by_client.remove(old, g.resource.kind(), &g.resource);
         }
         self.by_client
-            .entry((g.client, g.resource.kind()))
-            .or_default()
-            .insert(g.resource);
+            .insert(g.client, g.resource.kind(), g.resource);
         self.bump(g.resource);
         Ok(())
     }
@@ -2708,17 +2700,14 @@ impl Endpoint {
                 let client_changed = old_client != client;
                 if let Some(old) = old_client
                     && client_changed
-                    && let Some(set) = self.by_client.get_mut(&(old.clone(), resource.kind()))
                 {
-                    set.remove(&resource);
+                    self.by_client
+                        .remove(old.clone(), resource.kind(), &resource);
                 }
                 if let Some(c) = client
                     && client_changed
                 {
-                    self.by_client
-                        .entry((c.clone(), resource.kind()))
-                        .or_default()
-                        .insert(resource);
+                    self.by_client.insert(c.clone(), resource.kind(), resource);
                 }
                 if l.dns.is_some() && !self.cfg.dns_update_supported {
                     //= https://www.rfc-editor.org/rfc/rfc8156#section-9
@@ -2749,18 +2738,13 @@ impl Endpoint {
 
     /// Puts back the binding an accepted partner update replaced (its write failed).
     fn revert_binding(&mut self, resource: Resource, previous: Option<Binding>) {
-        if let Some(c) = self.bindings.get(&resource).and_then(|b| b.client.clone())
-            && let Some(set) = self.by_client.get_mut(&(c, resource.kind()))
-        {
-            set.remove(&resource);
+        if let Some(c) = self.bindings.get(&resource).and_then(|b| b.client.clone()) {
+            self.by_client.remove(c, resource.kind(), &resource);
         }
         match previous {
             Some(b) => {
                 if let Some(c) = &b.client {
-                    self.by_client
-                        .entry((c.clone(), resource.kind()))
-                        .or_default()
-                        .insert(resource);
+                    self.by_client.insert(c.clone(), resource.kind(), resource);
                 }
                 self.bindings.insert(resource, b);
             }
@@ -2819,8 +2803,15 @@ impl Endpoint {
         let resource = out.resource;
         // The lease-level answer about our resource (or the whole-update status).
         let (status, lifetime_sent) = answer(resource);
-        let unchanged = self.bindings.seq(&resource) == out.seq;
         let accepted = codec::is_success(&status);
+        // Whether the binding is still the one the BNDUPD carried (its sequence number is
+        // unchanged). An accepted reply that is no take-back reads it from the record it
+        // updates (one table search for both); the other cases read it here.
+        let mut unchanged = false;
+        let reads_slot = accepted && !self.takeback.contains(&resource);
+        if !reads_slot {
+            unchanged = self.bindings.seq(&resource) == out.seq;
+        }
         // The binding's flag as last read, if this reply wrote it (see `owes_update`).
         let mut known = None;
         if !accepted {
@@ -2875,6 +2866,7 @@ impl Endpoint {
                 b.needs_partner_update = false;
                 write = true;
             } else if let Some(s) = self.bindings.slot_mut(&resource) {
+                unchanged = s.seq == out.seq;
                 let b = &mut s.binding;
                 //= https://www.rfc-editor.org/rfc/rfc8156#section-7.7
                 //# OPTION_F_PARTNER_LIFETIME_SENT is stored in the
@@ -2919,6 +2911,8 @@ impl Endpoint {
                     }
                     written = Some(Some(s.binding.clone()));
                 }
+            } else {
+                unchanged = self.bindings.seq(&resource) == out.seq;
             }
             if write {
                 // A status change after the ack must be announced again: a new sequence

@@ -118,6 +118,7 @@ extern crate alloc;
 extern crate std;
 
 mod binding;
+mod clients;
 mod codec;
 mod config;
 pub mod conflict;

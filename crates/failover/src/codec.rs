@@ -2,6 +2,7 @@
 //! on top of `dhcpv6-wire`'s owned option model. Syntax is wire's job; this module checks
 //! the protocol shape (which options must be where) and reports what is missing.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::Ipv6Addr;
@@ -55,11 +56,12 @@ pub(crate) enum UpdateMsg {
         ias: Vec<IaMsg>,
         status_code: Option<(u16, String)>,
     },
-    /// Top-level OPTION_IAPREFIX (an unbound delegable prefix).
+    /// Top-level OPTION_IAPREFIX (an unbound delegable prefix). The lease is boxed: this
+    /// shape is rare, and the client shape, moved on every partner update, stays small.
     Prefix {
         base_time: Option<u32>,
         vss: Option<Vss>,
-        lease: LeaseMsg,
+        lease: Box<LeaseMsg>,
     },
 }
 
@@ -190,7 +192,7 @@ pub(crate) fn parse_update(opts: &Options) -> Result<UpdateMsg, &'static str> {
                 Some(UpdateMsg::Prefix {
                     base_time,
                     vss,
-                    lease: prefix_lease(p),
+                    lease: Box::new(prefix_lease(p)),
                 })
             }
             _ => None,
@@ -739,7 +741,7 @@ pub(crate) fn decode_update_frame_into(frame: &[u8], out: &mut UpdateMsg) -> Opt
                     *out = UpdateMsg::Prefix {
                         base_time,
                         vss: None,
-                        lease,
+                        lease: Box::new(lease),
                     };
                 }
             }
@@ -1056,8 +1058,8 @@ impl FrameOut {
 
     fn open(&mut self, code: OptionCode) -> usize {
         let at = self.0.len();
-        self.0.extend_from_slice(&code.0.to_be_bytes());
-        self.0.extend_from_slice(&[0, 0]);
+        let [c0, c1] = code.0.to_be_bytes();
+        self.0.extend_from_slice(&[c0, c1, 0, 0]);
         at
     }
 
@@ -1072,14 +1074,14 @@ impl FrameOut {
     }
 
     fn u32_opt(&mut self, code: OptionCode, v: u32) {
-        self.0.extend_from_slice(&code.0.to_be_bytes());
-        self.0.extend_from_slice(&[0, 4]);
-        self.0.extend_from_slice(&v.to_be_bytes());
+        let [c0, c1] = code.0.to_be_bytes();
+        let [v0, v1, v2, v3] = v.to_be_bytes();
+        self.0.extend_from_slice(&[c0, c1, 0, 4, v0, v1, v2, v3]);
     }
 
     fn u8_opt(&mut self, code: OptionCode, v: u8) {
-        self.0.extend_from_slice(&code.0.to_be_bytes());
-        self.0.extend_from_slice(&[0, 1, v]);
+        let [c0, c1] = code.0.to_be_bytes();
+        self.0.extend_from_slice(&[c0, c1, 0, 1, v]);
     }
 
     fn bytes_opt(&mut self, code: OptionCode, v: &[u8]) -> Option<()> {

@@ -26,7 +26,7 @@ use crate::mclt;
 use crate::ring::IdRing;
 use crate::rng::Rng;
 use crate::state::{self, FsmEvent, Responsiveness, State};
-use crate::table::{BindingTable, Slot};
+use crate::table::{BindingTable, ResourceMap, ResourceSet, Slot};
 use crate::time::{Duration, Instant, Now, UnixTime};
 use crate::types::{
     Alarm, ClientRequestKind, CloseReason, Event, InputError, LeaseChange, LeaseError, LeaseGrant,
@@ -78,23 +78,19 @@ enum Conn {
     Up,
 }
 
-#[derive(Clone, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "held in a ring buffer and moved once in and once out; boxing would add an allocation per partner update"
-)]
+/// What a write issued and not yet acknowledged is for.
+#[derive(Clone, Copy, Debug)]
 enum WriteKind {
     State,
     Binding {
         resource: Resource,
         known: Known,
     },
-    /// An accepted partner update; `previous` is the binding it replaced, put back if the
-    /// write fails.
+    /// An accepted partner update (the binding it replaced, put back if the write fails, is
+    /// kept apart in [`Endpoint::undo`], so that this record stays small).
     PartnerUpdate {
         resource: Resource,
         reply: u64,
-        previous: Option<Binding>,
         known: Known,
     },
     Other,
@@ -107,23 +103,6 @@ enum WriteKind {
 struct Known {
     epoch: u64,
     needs_partner_update: bool,
-}
-
-/// What an acknowledged write acts on: its [`WriteKind`] without the binding to put back,
-/// read where the write lies in the ring (that binding is taken out only if the write failed).
-#[derive(Clone, Copy, Debug)]
-enum Ack {
-    State,
-    Binding {
-        resource: Resource,
-        known: Known,
-    },
-    PartnerUpdate {
-        resource: Resource,
-        reply: u64,
-        known: Known,
-    },
-    Other,
 }
 
 #[derive(Clone, Debug)]
@@ -221,12 +200,12 @@ pub struct Endpoint {
     /// Bindings with their sequence numbers (see [`BindingTable`]).
     bindings: BindingTable,
     by_client: ClientIndex,
-    latest_write: BTreeMap<Resource, WriteId>,
+    latest_write: ResourceMap<WriteId>,
     unpersisted: BTreeSet<Resource>,
     queue: BTreeSet<Resource>,
     takeback: BTreeSet<Resource>,
     outstanding: BTreeMap<u32, Outstanding>,
-    outstanding_res: BTreeSet<Resource>,
+    outstanding_res: ResourceSet,
     my_request: Option<OpenRequest>,
     /// RECOVER-DONE: an UPDREQ sent on this connection after the partner left PARTNER-DOWN
     /// was answered (UPDDONE), so the partner's PARTNER-DOWN grants are all here and NORMAL
@@ -240,6 +219,9 @@ pub struct Endpoint {
     next_write: u64,
     /// Writes issued and not yet acknowledged, by id.
     writes: IdRing<WriteKind>,
+    /// For each unacknowledged write of an accepted partner update that replaced a binding:
+    /// that binding, put back if the write fails.
+    undo: IdRing<Binding>,
     latest_state_write: Option<WriteId>,
     /// The current state (or, in STARTUP, the recorded one) is in stable storage.
     state_durable: bool,
@@ -339,12 +321,12 @@ impl Endpoint {
             retry_delay: config.connect_retry,
             bindings,
             by_client,
-            latest_write: BTreeMap::new(),
+            latest_write: ResourceMap::default(),
             unpersisted: BTreeSet::new(),
             queue,
             takeback: BTreeSet::new(),
             outstanding: BTreeMap::new(),
-            outstanding_res: BTreeSet::new(),
+            outstanding_res: ResourceSet::default(),
             my_request: None,
             recover_done_synced: false,
             serving: None,
@@ -352,6 +334,7 @@ impl Endpoint {
             poolreq_pending: false,
             next_write: 1,
             writes: IdRing::default(),
+            undo: IdRing::default(),
             latest_state_write: None,
             state_durable: true,
             next_reply: 1,
@@ -601,7 +584,7 @@ impl Endpoint {
             BindingStatus::Expired | BindingStatus::Released => {
                 !unresolved
                     && b.needs_partner_update
-                    && !self.outstanding_res.contains(&b.resource)
+                    && !self.outstanding_res.contains_key(&b.resource)
                     && self.returns_to_me(&b.resource)
             }
             _ => false,
@@ -964,32 +947,18 @@ impl Endpoint {
     ) -> Result<(), InputError> {
         self.observe_clock(now);
         let ok = result.is_ok();
-        let (kind, previous) = match self.writes.get_mut(id.0) {
-            None => return Err(InputError::UnknownWriteId(id)),
-            Some(WriteKind::State) => (Ack::State, None),
-            Some(WriteKind::Binding { resource, known }) => (
-                Ack::Binding {
-                    resource: *resource,
-                    known: *known,
-                },
-                None,
-            ),
-            Some(WriteKind::PartnerUpdate {
-                resource,
-                reply,
-                previous,
-                known,
-            }) => (
-                Ack::PartnerUpdate {
-                    resource: *resource,
-                    reply: *reply,
-                    known: *known,
-                },
-                if ok { None } else { previous.take() },
-            ),
-            Some(WriteKind::Other) => (Ack::Other, None),
+        let Some(kind) = self.writes.remove(id.0) else {
+            return Err(InputError::UnknownWriteId(id));
         };
-        self.writes.discard(id.0);
+        // The binding an accepted partner update replaced is needed only if its write failed.
+        let previous = match kind {
+            WriteKind::PartnerUpdate { .. } if !ok => self.undo.remove(id.0),
+            WriteKind::PartnerUpdate { .. } => {
+                self.undo.discard(id.0);
+                None
+            }
+            _ => None,
+        };
         if let Err(e) = result {
             self.events.push_back(Event::StorageFailed {
                 id,
@@ -997,7 +966,7 @@ impl Endpoint {
             });
         }
         match kind {
-            Ack::State => {
+            WriteKind::State => {
                 if self.latest_state_write == Some(id) {
                     self.latest_state_write = None;
                     if ok {
@@ -1014,7 +983,7 @@ impl Endpoint {
                     }
                 }
             }
-            Ack::Binding { resource: r, known } => {
+            WriteKind::Binding { resource: r, known } => {
                 if self.take_latest_write(r, id) {
                     if ok {
                         self.unpersisted.remove(&r);
@@ -1027,7 +996,7 @@ impl Endpoint {
                     }
                 }
             }
-            Ack::PartnerUpdate {
+            WriteKind::PartnerUpdate {
                 resource,
                 reply,
                 known,
@@ -1103,7 +1072,7 @@ impl Endpoint {
                     }
                 }
             }
-            Ack::Other => {}
+            WriteKind::Other => {}
         }
         self.pump_updates(now);
         Ok(())
@@ -1127,13 +1096,7 @@ impl Endpoint {
 
     /// If `id` is the latest write of `r`, forgets it (one search) and says so.
     fn take_latest_write(&mut self, r: Resource, id: WriteId) -> bool {
-        match self.latest_write.entry(r) {
-            btree_map::Entry::Occupied(o) if *o.get() == id => {
-                o.remove();
-                true
-            }
-            _ => false,
-        }
+        self.latest_write.remove_if(&r, |w| *w == id)
     }
 
     /// Whether the binding of `r` exists and owes the partner an update. `known` was taken
@@ -2726,10 +2689,12 @@ impl Endpoint {
                     WriteKind::PartnerUpdate {
                         resource,
                         reply: reply_id,
-                        previous,
                         known,
                     },
                 );
+                if let Some(p) = previous {
+                    self.undo.insert(id.0, p);
+                }
                 self.latest_write.insert(resource, id);
                 (LeaseReply { status: None }, true)
             }
@@ -3170,7 +3135,7 @@ impl Endpoint {
             let Some(r) = self.queue.pop_first() else {
                 break;
             };
-            if self.outstanding_res.contains(&r) || self.latest_write.contains_key(&r) {
+            if self.outstanding_res.contains_key(&r) || self.latest_write.contains_key(&r) {
                 continue;
             }
             let takeback = self.takeback.contains(&r);
@@ -3224,7 +3189,7 @@ impl Endpoint {
                     sent_status: status,
                 },
             );
-            self.outstanding_res.insert(r);
+            self.outstanding_res.insert(r, ());
         }
         //= https://www.rfc-editor.org/rfc/rfc8156#section-8.8
         //# When the above process is complete, if the server entering NORMAL
@@ -3352,7 +3317,7 @@ impl Endpoint {
         let mut prim = Vec::new();
         let mut sec = Vec::new();
         for r in all {
-            if self.outstanding_res.contains(&r) || self.latest_write.contains_key(&r) {
+            if self.outstanding_res.contains_key(&r) || self.latest_write.contains_key(&r) {
                 continue;
             }
             match self.available_owner(&r) {

@@ -165,6 +165,58 @@ impl BindingTable {
     }
 }
 
+/// A map keyed by resource through its [`Key`] (a search compares precomputed integers, not
+/// two decoded `Resource`s per step), for the endpoint's per-resource bookkeeping. Iterates
+/// in resource order, as a map keyed by `Resource` would.
+#[derive(Clone, Debug)]
+pub(crate) struct ResourceMap<V> {
+    map: BTreeMap<Key, V>,
+}
+
+impl<V> Default for ResourceMap<V> {
+    fn default() -> Self {
+        Self {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<V> ResourceMap<V> {
+    pub(crate) fn insert(&mut self, r: Resource, v: V) -> Option<V> {
+        self.map.insert(Key::of(&r), v)
+    }
+
+    pub(crate) fn contains_key(&self, r: &Resource) -> bool {
+        self.map.contains_key(&Key::of(r))
+    }
+
+    pub(crate) fn remove(&mut self, r: &Resource) -> Option<V> {
+        self.map.remove(&Key::of(r))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// Removes the value of `r` if `pred` holds for it (one search); whether it did.
+    pub(crate) fn remove_if(&mut self, r: &Resource, pred: impl FnOnce(&V) -> bool) -> bool {
+        match self.map.entry(Key::of(r)) {
+            btree_map::Entry::Occupied(o) if pred(o.get()) => {
+                o.remove();
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A set of resources kept as a [`ResourceMap`].
+pub(crate) type ResourceSet = ResourceMap<()>;
+
 #[cfg(test)]
 mod tests {
     use super::Key;

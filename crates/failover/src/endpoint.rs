@@ -272,7 +272,7 @@ impl Endpoint {
                 last_operating = Some(last_operating.map_or(t, |l| l.max(t)));
             }
             if let Some(c) = &b.client {
-                by_client.insert(c.clone(), b.resource.kind(), b.resource);
+                by_client.insert(c, b.resource.kind(), b.resource);
             }
             if b.needs_partner_update {
                 queue.insert(b.resource);
@@ -1249,10 +1249,10 @@ impl Endpoint {
         if let Some(old) = old_client
             && old != g.client
         {
-            self.by_client.remove(old, g.resource.kind(), &g.resource);
+            self.by_client.remove(&old, g.resource.kind(), &g.resource);
         }
         self.by_client
-            .insert(g.client, g.resource.kind(), g.resource);
+            .insert(&g.client, g.resource.kind(), g.resource);
         self.bump(g.resource);
         Ok(())
     }
@@ -2664,13 +2664,12 @@ impl Endpoint {
                 if let Some(old) = old_client
                     && client_changed
                 {
-                    self.by_client
-                        .remove(old.clone(), resource.kind(), &resource);
+                    self.by_client.remove(old, resource.kind(), &resource);
                 }
                 if let Some(c) = client
                     && client_changed
                 {
-                    self.by_client.insert(c.clone(), resource.kind(), resource);
+                    self.by_client.insert(c, resource.kind(), resource);
                 }
                 if l.dns.is_some() && !self.cfg.dns_update_supported {
                     //= https://www.rfc-editor.org/rfc/rfc8156#section-9
@@ -2703,13 +2702,13 @@ impl Endpoint {
 
     /// Puts back the binding an accepted partner update replaced (its write failed).
     fn revert_binding(&mut self, resource: Resource, previous: Option<Binding>) {
-        if let Some(c) = self.bindings.get(&resource).and_then(|b| b.client.clone()) {
+        if let Some(c) = self.bindings.get(&resource).and_then(|b| b.client.as_ref()) {
             self.by_client.remove(c, resource.kind(), &resource);
         }
         match previous {
             Some(b) => {
                 if let Some(c) = &b.client {
-                    self.by_client.insert(c.clone(), resource.kind(), resource);
+                    self.by_client.insert(c, resource.kind(), resource);
                 }
                 self.bindings.insert(resource, b);
             }

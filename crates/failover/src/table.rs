@@ -9,22 +9,24 @@ use crate::binding::{Binding, Resource};
 /// The table's key: a resource's order (kind, 128-bit value, prefix length; see
 /// [`Resource::sort_key`]) computed once per search, so that each step of a search compares
 /// plain integers instead of decoding two `Resource`s. Orders exactly as `Resource` does.
+///
+/// The 137 bits of (kind bit, value, length) are packed in order into a `u128` and a `u16`,
+/// so that a step of a search is one 128-bit comparison (the second field decides only
+/// between equal 127-bit prefixes); the kind is 0 or 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
-    kind: u8,
-    hi: u64,
-    lo: u64,
-    len: u8,
+    /// The kind bit, then the value's upper 127 bits.
+    high: u128,
+    /// The value's lowest bit, then the 8-bit length.
+    low: u16,
 }
 
 impl Key {
     pub(crate) const fn of(r: &Resource) -> Self {
         let (kind, v, len) = r.sort_key();
         Self {
-            kind,
-            hi: (v >> 64) as u64,
-            lo: v as u64,
-            len,
+            high: ((kind as u128 & 1) << 127) | (v >> 1),
+            low: (((v & 1) as u16) << 8) | len as u16,
         }
     }
 }

@@ -512,7 +512,8 @@ pub(crate) struct FastUpdate {
     pub(crate) body: Result<UpdateMsg, &'static str>,
 }
 
-/// [`FastUpdate`] with the body left where [`decode_update_frame_into`] decoded it.
+/// A decoded BNDUPD or BNDREPLY with the body left where [`decode_update_frame_into`]
+/// decoded it.
 #[derive(Debug)]
 pub(crate) struct FastHeader {
     /// BNDUPD or BNDREPLY.
@@ -714,7 +715,7 @@ pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
     })
 }
 
-/// [`decode_update_frame`] with the body decoded into `out`, whose vectors (left from an
+/// `decode_update_frame` with the body decoded into `out`, whose vectors (left from an
 /// earlier decode) are reused: the endpoint keeps decoded updates for reuse, so that a
 /// BNDUPD of the common shapes allocates nothing here. The header's `body` is `Ok(())` when
 /// `out` holds the body; when the header is `None` or its body is `Err`, `out` holds no
@@ -860,7 +861,7 @@ fn view_ia_prefix(data: &[u8]) -> Option<(Resource, Option<StatusView<'_>>, Opti
     Some((Resource::Prefix { prefix, len }, status, sent))
 }
 
-/// One IA_NA / IA_PD, checked as [`fast_ia`] does; applies its effect on the answer about
+/// One IA_NA / IA_PD, checked as [`fast_ia_into`] does; applies its effect on the answer about
 /// `resource` in the order [`reply_answer`] does (per matching lease: a failed IA status, then
 /// a failed lease status, then the lease's partner-lifetime-sent).
 fn view_ia<'a>(
@@ -904,7 +905,7 @@ fn view_ia<'a>(
     Some(())
 }
 
-/// OPTION_CLIENT_DATA checked as [`fast_client_data`] does; its effect on the answer about
+/// OPTION_CLIENT_DATA checked as [`fast_client_data_into`] does; its effect on the answer about
 /// `resource` (a status only when the client-level or an IA/lease status overrides).
 fn view_client_data(data: &[u8], resource: Option<Resource>) -> Option<ReplyAnswer<'_>> {
     let mut client_status = None;
@@ -937,7 +938,7 @@ fn view_client_data(data: &[u8], resource: Option<Resource>) -> Option<ReplyAnsw
 }
 
 /// Decodes a BNDREPLY frame (without its length prefix) from borrowed views: `None` exactly
-/// when [`decode_update_frame`] would answer `None` (or the frame is not a BNDREPLY).
+/// when [`decode_update_frame_into`] would answer `None` (or the frame is not a BNDREPLY).
 /// `resource_of` names, from the transaction id, the resource whose answer is read (the
 /// outstanding update's; `None` for an unknown id). The answer equals [`reply_answer`] of the
 /// `decode_update_frame` result; nothing is allocated.

@@ -17,9 +17,11 @@
 #                   for the whole run, restored on exit (default 8388608; 0 = leave the system's
 #                   value). perfdhcp sets no SO_RCVBUF, so with the system default (212,992 bytes,
 #                   ~256 Replies) its socket overflows when a group commit releases a burst of
-#                   Replies. Every socket created during the run without its own SO_RCVBUF gets
-#                   it: perfdhcp's in every run (ours, pair, kea, kea-ha alike) and Kea's server
-#                   socket; ours sets its own (4 MiB requested, 8 MiB granted) either way.
+#                   Replies. The sysctl is global (namespaces read the root's value): every
+#                   socket created anywhere during the run without its own SO_RCVBUF gets it,
+#                   perfdhcp's in every run (ours, pair, kea, kea-ha alike) and Kea's server
+#                   sockets; ours sets its own (4 MiB requested, 8 MiB granted) either way.
+#                   Overlapping runs of this script share it; the last one out restores it.
 #   REFINE=N        after the ladder, up to N bisection steps per mode and server between the
 #                   highest loss-free rate (0 if none) and the next lossy one above it (default 3;
 #                   0 = off), stopping when they are REFINE_MIN offered/s apart or closer (default
@@ -106,9 +108,36 @@ NS_P="bench-p-$ID"; NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; NS_W="bench-w-$ID"
 IF_P="bp$ID"; IF_S="bs$ID"; IF_C="bc$ID"; BR="bw$ID"; LK_P="kp$ID"; LK_S="ks$ID"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-server.XXXXXX")"
 PIDS=()
-# The root namespace's receive-buffer sysctls as found, restored by cleanup (see CLIENT_RCVBUF).
-RMEM_DEFAULT0="$(sysctl -n net.core.rmem_default)"; RMEM_MAX0="$(sysctl -n net.core.rmem_max)"
-RMEM_SET=""; RMAX_SET=""
+# net.core.rmem_default / rmem_max are global: every namespace reads the root namespace's value
+# when a socket is created (sysctl inside a namespace fails with EINVAL). Runs of this script
+# that overlap share them: the first one records the values as found in $RB_DIR/orig, each
+# registers itself there ($RB_DIR/PID), and the last one to leave restores them.
+RB_DIR=/run/bench-server-rcvbuf
+RB_REGISTERED=""
+exec 9>"$RB_DIR.lock"
+rb_prune() { # under the lock: forget runs that are gone
+    local f
+    for f in "$RB_DIR"/[0-9]*; do
+        [[ -e "$f" ]] || continue
+        kill -0 "${f##*/}" 2>/dev/null || rm -f "$f"
+    done
+}
+rb_others() { compgen -G "$RB_DIR/[0-9]*" >/dev/null; }
+rb_release() {
+    [[ -n "$RB_REGISTERED" ]] || return 0
+    flock 9
+    rm -f "$RB_DIR/$$"; rb_prune
+    if rb_others; then
+        echo "receive buffer: left at $(sysctl -n net.core.rmem_default) for another run of this script still running" >&2
+    else
+        local d m
+        read -r d m < "$RB_DIR/orig"
+        sysctl -qw net.core.rmem_default="$d" net.core.rmem_max="$m" || true
+        rm -rf "$RB_DIR"
+        echo "receive buffer restored: net.core.rmem_default $(sysctl -n net.core.rmem_default), rmem_max $(sysctl -n net.core.rmem_max)" >&2
+    fi
+    flock -u 9
+}
 
 cleanup() {
     local p ns
@@ -119,38 +148,36 @@ cleanup() {
         ip netns del "$ns" 2>/dev/null || true
     done
     rm -rf "$WORK"
-    # Restore only what still holds our value: someone who changed it since keeps theirs.
-    if [[ -n "$RMEM_SET" ]]; then
-        if [[ "$(sysctl -n net.core.rmem_default)" == "$CLIENT_RCVBUF" ]]; then
-            sysctl -qw net.core.rmem_default="$RMEM_DEFAULT0" || true
-        else
-            echo "bench-server.sh: net.core.rmem_default changed by someone else during the run; left as it is" >&2
-        fi
-    fi
-    if [[ -n "$RMAX_SET" && "$(sysctl -n net.core.rmem_max)" == "$CLIENT_RCVBUF" ]]; then
-        sysctl -qw net.core.rmem_max="$RMEM_MAX0" || true
-    fi
-    if [[ -n "$RMEM_SET$RMAX_SET" ]]; then
-        echo "receive buffer restored: net.core.rmem_default $(sysctl -n net.core.rmem_default), rmem_max $(sysctl -n net.core.rmem_max)" >&2
-    fi
+    rb_release
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- perfdhcp's receive buffer ------------------------------------------------------------------
-# Raised in the root namespace before our namespaces exist: a namespace created afterwards, and
-# every socket created in it, gets the new default (sysctl inside a namespace fails with EINVAL).
+flock 9
+rb_prune
+# the values as found before any run of this script changed them
+if rb_others && [[ -s "$RB_DIR/orig" ]]; then
+    read -r RMEM_DEFAULT0 RMEM_MAX0 < "$RB_DIR/orig"
+else
+    RMEM_DEFAULT0="$(sysctl -n net.core.rmem_default)"; RMEM_MAX0="$(sysctl -n net.core.rmem_max)"
+fi
 if ((CLIENT_RCVBUF > 0)); then
-    if ((RMEM_MAX0 < CLIENT_RCVBUF)); then
-        sysctl -qw net.core.rmem_max="$CLIENT_RCVBUF"
-        RMAX_SET=1
+    if ! rb_others; then
+        mkdir -p "$RB_DIR"
+        echo "$RMEM_DEFAULT0 $RMEM_MAX0" > "$RB_DIR/orig"
     fi
+    : > "$RB_DIR/$$"; RB_REGISTERED=1
+    (($(sysctl -n net.core.rmem_max) >= CLIENT_RCVBUF)) || sysctl -qw net.core.rmem_max="$CLIENT_RCVBUF"
     sysctl -qw net.core.rmem_default="$CLIENT_RCVBUF"
-    RMEM_SET=1
+    EXPECT_RB="$CLIENT_RCVBUF"
     echo "receive buffer: net.core.rmem_default $CLIENT_RCVBUF for this run (was $RMEM_DEFAULT0; rmem_max $(sysctl -n net.core.rmem_max), was $RMEM_MAX0; both restored on exit)"
 else
-    echo "receive buffer: net.core.rmem_default left at the system's $RMEM_DEFAULT0 (CLIENT_RCVBUF=0; rmem_max $RMEM_MAX0)"
+    EXPECT_RB="$(sysctl -n net.core.rmem_default)"
+    echo "receive buffer: net.core.rmem_default left at the system's $EXPECT_RB (CLIENT_RCVBUF=0; rmem_max $(sysctl -n net.core.rmem_max))"
+    rb_others && echo "  (another run of this script with CLIENT_RCVBUF set is running: the values may change under this run; see the warnings)"
 fi
+flock -u 9
 echo "  it is the receive buffer of perfdhcp's socket in every run (ours, pair, kea, kea-ha alike: the same perfdhcp) and of"
 echo "  Kea's server sockets (Kea sets none); ours sets its own either way (SO_RCVBUF 4 MiB, doubled by the kernel, capped by rmem_max). Checked per run: c-rb / p-rb"
 
@@ -507,8 +534,8 @@ run_one() {
     [[ -s "$WORK/sock" ]] && read -r cr cb pr pb < "$WORK/sock"
     # perfdhcp's threads from their start (0 ticks) to the sampler's last look (<= 0.25 s before exit)
     [[ -s "$WORK/pd.ticks" ]] && c_thr="$(busiest_pct /dev/null "$WORK/pd.ticks")"
-    if ((CLIENT_RCVBUF > 0 && cb > 0 && cb != CLIENT_RCVBUF)); then
-        echo "warning: $mode $srv $rate: perfdhcp's socket had a $cb-byte receive buffer, not CLIENT_RCVBUF=$CLIENT_RCVBUF (sysctl changed meanwhile?)" | tee -a "$WORK/rbwarn" >&2
+    if ((cb > 0 && cb != EXPECT_RB)); then
+        echo "warning: $mode $srv $rate: perfdhcp's socket had a $cb-byte receive buffer, not $EXPECT_RB (net.core.rmem_default changed meanwhile)" | tee -a "$WORK/rbwarn" >&2
     fi
     printf "$HDR" "$mode" "$srv" "$rate" $((rr_recv / DURATION)) \
         "$(pf 'drops ratio' 1 "$out")" "$(pf 'drops ratio' 2 "$out")" "$med" \

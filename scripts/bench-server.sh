@@ -41,8 +41,9 @@
 # drops, buffer size and peak queue of the server's and perfdhcp's UDP sockets (`ss -uam`,
 # sampled every 0.25 s) and the busiest thread of each. Then summaries: the highest rate each
 # server sustained with under 1% drops (with its CPU), where the first drops happened and which
-# process was short of CPU there, ours/Kea, and pair/alone ratios. Every run is bounded (perfdhcp -p DURATION under timeout, bounded waits);
-# the namespaces and every process the script started are removed on exit, also on failure.
+# process was short of CPU there, ours/Kea, and pair/alone ratios. Every run is bounded
+# (perfdhcp -p DURATION under timeout, bounded waits; REFINE bounds the extra runs); the
+# namespaces and every process the script started are removed on exit, also on failure.
 set -euo pipefail
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -156,16 +157,17 @@ trap 'exit 130' INT TERM
 # --- perfdhcp's receive buffer ------------------------------------------------------------------
 flock 9
 rb_prune
-# the values as found before any run of this script changed them
-if rb_others && [[ -s "$RB_DIR/orig" ]]; then
+# The values as found before any run of this script changed them: recorded by a run still
+# going, or by one killed before it could restore them (SIGKILL), else the current ones.
+if [[ -s "$RB_DIR/orig" ]]; then
     read -r RMEM_DEFAULT0 RMEM_MAX0 < "$RB_DIR/orig"
 else
     RMEM_DEFAULT0="$(sysctl -n net.core.rmem_default)"; RMEM_MAX0="$(sysctl -n net.core.rmem_max)"
 fi
 if ((CLIENT_RCVBUF > 0)); then
-    if ! rb_others; then
+    if [[ ! -s "$RB_DIR/orig" ]]; then
         mkdir -p "$RB_DIR"
-        echo "$RMEM_DEFAULT0 $RMEM_MAX0" > "$RB_DIR/orig"
+        echo "$RMEM_DEFAULT0 $RMEM_MAX0" > "$RB_DIR/orig.tmp" && mv "$RB_DIR/orig.tmp" "$RB_DIR/orig"
     fi
     : > "$RB_DIR/$$"; RB_REGISTERED=1
     (($(sysctl -n net.core.rmem_max) >= CLIENT_RCVBUF)) || sysctl -qw net.core.rmem_max="$CLIENT_RCVBUF"
@@ -175,7 +177,11 @@ if ((CLIENT_RCVBUF > 0)); then
 else
     EXPECT_RB="$(sysctl -n net.core.rmem_default)"
     echo "receive buffer: net.core.rmem_default left at the system's $EXPECT_RB (CLIENT_RCVBUF=0; rmem_max $(sysctl -n net.core.rmem_max))"
-    rb_others && echo "  (another run of this script with CLIENT_RCVBUF set is running: the values may change under this run; see the warnings)"
+    if rb_others; then
+        echo "  (another run of this script with CLIENT_RCVBUF set is running: the values may change under this run; see the warnings)"
+    elif [[ -s "$RB_DIR/orig" ]]; then
+        echo "  (a run killed before it could restore them left these values; before it: $RMEM_DEFAULT0 / $RMEM_MAX0, restored by the next run with CLIENT_RCVBUF set)"
+    fi
 fi
 flock -u 9
 echo "  it is the receive buffer of perfdhcp's socket in every run (ours, pair, kea, kea-ha alike: the same perfdhcp) and of"

@@ -336,7 +336,7 @@ mod tests {
         let mut m = FailoverMessage::new(MessageType::BNDUPD, 1, 0);
         m.options.push(crate::DhcpOption::Unknown {
             code: crate::OptionCode(999),
-            data: alloc::vec![0; MAX_FRAME_LEN],
+            data: alloc::vec![0; MAX_FRAME_LEN].into(),
         });
         let mut out = Vec::new();
         assert!(encode_frame(&m, &mut out).is_err());

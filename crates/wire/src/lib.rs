@@ -66,6 +66,7 @@ pub mod codes;
 mod duid;
 mod error;
 mod frame;
+mod list;
 mod message;
 mod name;
 mod option;
@@ -77,6 +78,7 @@ pub use codes::{BindingStatus, HeaderKind, MessageType, OptionCode, ServerState,
 pub use duid::{Duid, DuidKind};
 pub use error::{AllowedLength, EmitError, FrameError, ParseError, ParseErrorKind};
 pub use frame::{FrameDecoder, MAX_FRAME_LEN, encode_frame};
+pub use list::{Ipv6Addrs, OptionCodes, Payload};
 pub use message::{
     CLIENT_HEADER_LEN, ClientMessage, FAILOVER_HEADER_LEN, FailoverMessage, MAX_TRANSACTION_ID,
     Message, RELAY_HEADER_LEN, RelayMessage,

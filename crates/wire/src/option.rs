@@ -18,6 +18,7 @@ use bytes::BufMut;
 use crate::codes::{BindingStatus, MessageType, OptionCode, ServerState, Status};
 use crate::duid::Duid;
 use crate::error::{AllowedLength, ParseError, ParseErrorKind};
+use crate::list::{Ipv6Addrs, OptionCodes, Payload};
 use crate::message::Message;
 use crate::name::DomainName;
 use crate::reader::{Depth, Reader};
@@ -44,7 +45,7 @@ pub enum DhcpOption {
     /// `OPTION_IAADDR` (5), [RFC 8415 §21.6](https://www.rfc-editor.org/rfc/rfc8415#section-21.6).
     IaAddr(IaAddr),
     /// `OPTION_ORO` (6), [RFC 8415 §21.7](https://www.rfc-editor.org/rfc/rfc8415#section-21.7).
-    Oro(Vec<OptionCode>),
+    Oro(OptionCodes),
     /// `OPTION_PREFERENCE` (7), [RFC 8415 §21.8](https://www.rfc-editor.org/rfc/rfc8415#section-21.8).
     Preference(u8),
     /// `OPTION_ELAPSED_TIME` (8) in hundredths of a second,
@@ -68,13 +69,13 @@ pub enum DhcpOption {
     /// `OPTION_VENDOR_OPTS` (17), [RFC 8415 §21.17](https://www.rfc-editor.org/rfc/rfc8415#section-21.17).
     VendorOpts(VendorOpts),
     /// `OPTION_INTERFACE_ID` (18), [RFC 8415 §21.18](https://www.rfc-editor.org/rfc/rfc8415#section-21.18).
-    InterfaceId(Vec<u8>),
+    InterfaceId(Payload),
     /// `OPTION_RECONF_MSG` (19), [RFC 8415 §21.19](https://www.rfc-editor.org/rfc/rfc8415#section-21.19).
     ReconfMsg(MessageType),
     /// `OPTION_RECONF_ACCEPT` (20), [RFC 8415 §21.20](https://www.rfc-editor.org/rfc/rfc8415#section-21.20).
     ReconfAccept,
     /// `OPTION_DNS_SERVERS` (23), [RFC 3646 §3](https://www.rfc-editor.org/rfc/rfc3646#section-3).
-    DnsServers(Vec<Ipv6Addr>),
+    DnsServers(Ipv6Addrs),
     /// `OPTION_DOMAIN_LIST` (24): fully qualified names,
     /// [RFC 3646 §4](https://www.rfc-editor.org/rfc/rfc3646#section-4).
     DomainList(Vec<DomainName>),
@@ -97,7 +98,7 @@ pub enum DhcpOption {
     /// `OPTION_LQ_RELAY_DATA` (47), [RFC 5007 §4.1.2.5](https://www.rfc-editor.org/rfc/rfc5007#section-4.1.2.5).
     LqRelayData(LqRelayData),
     /// `OPTION_LQ_CLIENT_LINK` (48), [RFC 5007 §4.1.2.6](https://www.rfc-editor.org/rfc/rfc5007#section-4.1.2.6).
-    LqClientLink(Vec<Ipv6Addr>),
+    LqClientLink(Ipv6Addrs),
     /// `OPTION_RELAY_ID` (53), [RFC 5460 §5.4.1](https://www.rfc-editor.org/rfc/rfc5460#section-5.4.1).
     RelayId(Duid),
     /// `OPTION_VSS` (68), [RFC 6607 §3.3](https://www.rfc-editor.org/rfc/rfc6607#section-3.3).
@@ -172,7 +173,7 @@ pub enum DhcpOption {
         /// The option code.
         code: OptionCode,
         /// The payload bytes (at most 65535 for the option to be emittable).
-        data: Vec<u8>,
+        data: Payload,
     },
 }
 
@@ -1070,16 +1071,15 @@ impl DhcpOption {
                 if data.len() & 1 != 0 {
                     return Err(bad_len(start, data.len(), AllowedLength::MultipleOf(2)));
                 }
-                let codes = data
-                    .chunks_exact(2)
-                    .map(|c| {
-                        OptionCode(u16::from_be_bytes([
-                            c.first().copied().unwrap_or(0),
-                            c.last().copied().unwrap_or(0),
-                        ]))
-                    })
-                    .collect();
-                out.put(|| Self::Oro(codes));
+                // Stored first and filled in place (up to 22 codes inline, no allocation).
+                let slot = out.put_mut(|| Self::Oro(OptionCodes::new()));
+                let Some(Self::Oro(codes)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                let items = codes.resize_for_overwrite(data.len() / 2);
+                for (c, w) in items.iter_mut().zip(data.chunks_exact(2)) {
+                    *c = OptionCode(u16::from_be_bytes(w.try_into().unwrap_or_default()));
+                }
             }
             OptionCode::PREFERENCE => {
                 let [b] = fixed::<1>(data, start)?;
@@ -1169,8 +1169,11 @@ impl DhcpOption {
                 });
             }
             OptionCode::INTERFACE_ID => {
-                let id = data.to_vec();
-                out.put(|| Self::InterfaceId(id));
+                let slot = out.put_mut(|| Self::InterfaceId(Payload::new()));
+                let Some(Self::InterfaceId(id)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                id.resize_for_overwrite(data.len()).copy_from_slice(data);
             }
             OptionCode::RECONF_MSG => {
                 let [t] = fixed::<1>(data, start)?;
@@ -1180,17 +1183,20 @@ impl DhcpOption {
                 if data.len() & 15 != 0 {
                     return Err(bad_len(start, data.len(), AllowedLength::MultipleOf(16)));
                 }
-                let addresses = data
-                    .chunks_exact(16)
-                    .map(|c| Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or_default()))
-                    .collect();
-                out.put(|| {
+                let slot = out.put_mut(|| {
                     if code == OptionCode::DNS_SERVERS {
-                        Self::DnsServers(addresses)
+                        Self::DnsServers(Ipv6Addrs::new())
                     } else {
-                        Self::LqClientLink(addresses)
+                        Self::LqClientLink(Ipv6Addrs::new())
                     }
                 });
+                let Some(Self::DnsServers(addresses) | Self::LqClientLink(addresses)) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                let items = addresses.resize_for_overwrite(data.len() / 16);
+                for (a, w) in items.iter_mut().zip(data.chunks_exact(16)) {
+                    *a = Ipv6Addr::from(<[u8; 16]>::try_from(w).unwrap_or_default());
+                }
             }
             OptionCode::DOMAIN_LIST => {
                 // Room for four names up front: what the first push would allocate anyway,
@@ -1356,8 +1362,14 @@ impl DhcpOption {
                 out.put(|| Self::from_u32_code(code, v));
             }
             code => {
-                let data = data.to_vec();
-                out.put(|| Self::Unknown { code, data });
+                let slot = out.put_mut(|| Self::Unknown {
+                    code,
+                    data: Payload::new(),
+                });
+                let Some(Self::Unknown { data: d, .. }) = slot else {
+                    return Err(ParseError::new(dstart, NOT_STORED));
+                };
+                d.resize_for_overwrite(data.len()).copy_from_slice(data);
             }
         }
         Ok(())
@@ -2021,7 +2033,7 @@ mod tests {
             ),
             (
                 hex!("0006 0004 0017 0018").to_vec(),
-                DhcpOption::Oro(vec![OptionCode::DNS_SERVERS, OptionCode::DOMAIN_LIST]),
+                DhcpOption::Oro([OptionCode::DNS_SERVERS, OptionCode::DOMAIN_LIST].into()),
             ),
             (hex!("0007 0001 ff").to_vec(), DhcpOption::Preference(255)),
             (
@@ -2077,7 +2089,7 @@ mod tests {
             ),
             (
                 hex!("0012 0004 65746830").to_vec(),
-                DhcpOption::InterfaceId(b"eth0".to_vec()),
+                DhcpOption::InterfaceId(b"eth0"[..].into()),
             ),
             (
                 hex!("0013 0001 05").to_vec(),
@@ -2086,7 +2098,7 @@ mod tests {
             (hex!("0014 0000").to_vec(), DhcpOption::ReconfAccept),
             (
                 hex!("0017 0010 20010db8000100007a2bcc1d4e5f1001").to_vec(),
-                DhcpOption::DnsServers(vec![ADDR]),
+                DhcpOption::DnsServers([ADDR].into()),
             ),
             (
                 hex!("0018 000e 076578616d706c6503636f6d00 00").to_vec(),
@@ -2153,7 +2165,7 @@ mod tests {
             ),
             (
                 hex!("0030 0010 20010db8000100007a2bcc1d4e5f1001").to_vec(),
-                DhcpOption::LqClientLink(vec![ADDR]),
+                DhcpOption::LqClientLink([ADDR].into()),
             ),
             (
                 hex!("0044 0001 ff").to_vec(),
@@ -2267,7 +2279,7 @@ mod tests {
                 hex!("fde8 0003 010203").to_vec(),
                 DhcpOption::Unknown {
                     code: OptionCode(65000),
-                    data: vec![1, 2, 3],
+                    data: [1, 2, 3].into(),
                 },
             ),
         ]

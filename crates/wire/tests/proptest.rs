@@ -82,7 +82,8 @@ fn leaf_option() -> impl Strategy<Value = DhcpOption> {
         duid().prop_map(DhcpOption::ClientId),
         duid().prop_map(DhcpOption::ServerId),
         duid().prop_map(DhcpOption::RelayId),
-        vec(any::<u16>().prop_map(OptionCode), 0..8).prop_map(DhcpOption::Oro),
+        // Up to 30 codes: inline (≤ 22) and heap-held lists.
+        vec(any::<u16>().prop_map(OptionCode), 0..30).prop_map(|v| DhcpOption::Oro(v.into())),
         any::<u8>().prop_map(DhcpOption::Preference),
         any::<u16>().prop_map(DhcpOption::ElapsedTime),
         (
@@ -124,10 +125,10 @@ fn leaf_option() -> impl Strategy<Value = DhcpOption> {
                     .map(|(code, data)| VendorOption { code, data })
                     .collect(),
             })),
-        vec(any::<u8>(), 0..16).prop_map(DhcpOption::InterfaceId),
+        vec(any::<u8>(), 0..48).prop_map(|v| DhcpOption::InterfaceId(v.into())),
         any::<u8>().prop_map(|t| DhcpOption::ReconfMsg(MessageType(t))),
-        vec(ipv6(), 0..4).prop_map(DhcpOption::DnsServers),
-        vec(ipv6(), 0..4).prop_map(DhcpOption::LqClientLink),
+        vec(ipv6(), 0..4).prop_map(|v| DhcpOption::DnsServers(v.into())),
+        vec(ipv6(), 0..4).prop_map(|v| DhcpOption::LqClientLink(v.into())),
         vec(name(true), 0..4).prop_map(DhcpOption::DomainList),
         (any::<u8>(), any_name())
             .prop_map(|(flags, name)| DhcpOption::ClientFqdn(ClientFqdn { flags, name })),
@@ -147,8 +148,10 @@ fn leaf_option() -> impl Strategy<Value = DhcpOption> {
         ".{0,16}".prop_map(DhcpOption::RelationshipName),
         any::<u8>().prop_map(DhcpOption::ServerFlags),
         any::<u8>().prop_map(|s| DhcpOption::ServerState(ServerState(s))),
-        (unknown_code(), vec(any::<u8>(), 0..16))
-            .prop_map(|(code, data)| DhcpOption::Unknown { code, data }),
+        (unknown_code(), vec(any::<u8>(), 0..48)).prop_map(|(code, data)| DhcpOption::Unknown {
+            code,
+            data: data.into()
+        }),
     ]
 }
 

@@ -128,11 +128,14 @@ fn client_options_case() -> Case {
         t2: 560,
         options: Options::new().with(O::IaPrefix(prefix)),
     }));
-    o.push(O::Oro(vec![
-        OptionCode::DNS_SERVERS,
-        OptionCode::DOMAIN_LIST,
-        OptionCode::SOL_MAX_RT,
-    ]));
+    o.push(O::Oro(
+        [
+            OptionCode::DNS_SERVERS,
+            OptionCode::DOMAIN_LIST,
+            OptionCode::SOL_MAX_RT,
+        ]
+        .into(),
+    ));
     o.push(O::Preference(255));
     o.push(O::ElapsedTime(1234));
     o.push(O::Auth(Auth {
@@ -168,7 +171,9 @@ fn client_options_case() -> Case {
     }));
     o.push(O::ReconfMsg(MessageType::RENEW));
     o.push(O::ReconfAccept);
-    o.push(O::DnsServers(vec![ip("2001:db8::53"), ip("2001:db8::54")]));
+    o.push(O::DnsServers(
+        [ip("2001:db8::53"), ip("2001:db8::54")].into(),
+    ));
     o.push(O::DomainList(vec![
         name("example.com"),
         name("lab.example.org"),
@@ -182,7 +187,7 @@ fn client_options_case() -> Case {
     o.push(O::InfMaxRt(7200));
     o.push(O::Unknown {
         code: OptionCode(65_000),
-        data: vec![1, 2, 3],
+        data: [1, 2, 3].into(),
     });
     let fields = vec![
         ("dhcpv6.duid.type", strs(&[1, 2])),
@@ -256,7 +261,7 @@ fn nested_relays_case() -> Case {
         link_address: ip("2001:db8:1::1"),
         peer_address: ip("fe80::9"),
         options: Options::new()
-            .with(O::InterfaceId(b"eth1".to_vec()))
+            .with(O::InterfaceId(b"eth1"[..].into()))
             .with(O::RelayMsg(Box::new(Message::Client(solicit)))),
     };
     let outer = RelayMessage {
@@ -265,7 +270,7 @@ fn nested_relays_case() -> Case {
         link_address: ip("2001:db8:2::1"),
         peer_address: ip("2001:db8:1::1"),
         options: Options::new()
-            .with(O::InterfaceId(vec![0, 0, 0, 7]))
+            .with(O::InterfaceId([0, 0, 0, 7].into()))
             .with(O::Vss(Vss {
                 vss_type: 0,
                 info: b"blue".to_vec(),
@@ -305,10 +310,9 @@ fn leasequery_case() -> Case {
             .with(iaaddr("2001:db8:1::77", 1000, 2000, Options::new()))
             .with(O::CltTime(42)),
     ));
-    m.options.push(O::LqClientLink(vec![
-        ip("2001:db8:1::"),
-        ip("2001:db8:9::"),
-    ]));
+    m.options.push(O::LqClientLink(
+        [ip("2001:db8:1::"), ip("2001:db8:9::")].into(),
+    ));
     m.options
         .push(O::RelayId(Duid::en(311, &[1, 2, 3, 4, 5]).unwrap()));
     m.options.push(O::LqBaseTime(1_700_000_000));

@@ -223,7 +223,7 @@ fn client_message(i: usize, t: MessageType, held: &Held) -> Vec<u8> {
             u16::try_from(i % 65_536).unwrap_or(0),
         ),
         options: Options::from(vec![
-            DhcpOption::InterfaceId(format!("port{i}").into_bytes()),
+            DhcpOption::InterfaceId(format!("port{i}").as_bytes().into()),
             DhcpOption::RelayMsg(Box::new(m.into())),
         ]),
     };

@@ -279,7 +279,7 @@ impl Engine {
                         };
                     };
                     let interface_id = r.options.iter().find_map(|o| match o {
-                        DhcpOption::InterfaceId(id) => Some(id.clone()),
+                        DhcpOption::InterfaceId(id) => Some(id.to_vec()),
                         _ => None,
                     });
                     hops.push(RelayHop {
@@ -910,12 +910,12 @@ impl Engine {
         let oro: Vec<OptionCode> = req
             .iter()
             .find_map(|x| match x {
-                DhcpOption::Oro(codes) => Some(codes.clone()),
+                DhcpOption::Oro(codes) => Some(codes.to_vec()),
                 _ => None,
             })
             .unwrap_or_default();
         if oro.contains(&OptionCode::DNS_SERVERS) && !o.dns_servers.is_empty() {
-            out.push(DhcpOption::DnsServers(o.dns_servers.clone()));
+            out.push(DhcpOption::DnsServers(o.dns_servers.as_slice().into()));
         }
         if oro.contains(&OptionCode::DOMAIN_LIST) && !o.domain_search.is_empty() {
             let names: Vec<DomainName> = o
@@ -1050,7 +1050,7 @@ fn wrap_relay(reply: ClientMessage, hops: &[RelayHop]) -> Message {
     for hop in hops.iter().rev() {
         let mut options = Options::new();
         if let Some(id) = &hop.interface_id {
-            options.push(DhcpOption::InterfaceId(id.clone()));
+            options.push(DhcpOption::InterfaceId(id.as_slice().into()));
         }
         options.push(DhcpOption::RelayMsg(Box::new(m)));
         m = Message::Relay(RelayMessage {
@@ -1182,11 +1182,14 @@ addresses = ["2001:db8:2::/120"]
     #[test]
     fn solicit_request_renew_release() {
         let mut e = engine();
-        let oro = DhcpOption::Oro(vec![
-            OptionCode::DNS_SERVERS,
-            OptionCode::DOMAIN_LIST,
-            OptionCode::SOL_MAX_RT,
-        ]);
+        let oro = DhcpOption::Oro(
+            vec![
+                OptionCode::DNS_SERVERS,
+                OptionCode::DOMAIN_LIST,
+                OptionCode::SOL_MAX_RT,
+            ]
+            .into(),
+        );
         let sol = msg(MessageType::SOLICIT, 1, vec![ia_na(1, &[]), ia_pd(2), oro]);
         let (adv, ans) = answer(&mut e, &direct(), &sol.into());
         assert!(!ans.durable, "an Advertise commits nothing");
@@ -1342,10 +1345,9 @@ addresses = ["2001:db8:2::/120"]
         );
 
         let mut inf = ClientMessage::new(MessageType::INFORMATION_REQUEST, 5);
-        inf.options.push(DhcpOption::Oro(vec![
-            OptionCode::DNS_SERVERS,
-            OptionCode::INF_MAX_RT,
-        ]));
+        inf.options.push(DhcpOption::Oro(
+            vec![OptionCode::DNS_SERVERS, OptionCode::INF_MAX_RT].into(),
+        ));
         let (reply, ans) = answer(&mut e, &direct(), &inf.into());
         let reply = client_part(&reply).clone();
         assert!(!ans.durable);
@@ -1395,7 +1397,7 @@ addresses = ["2001:db8:2::/120"]
             link_address: "2001:db8:2::1".parse().expect("a"),
             peer_address: "fe80::7".parse().expect("a"),
             options: Options::from(vec![
-                DhcpOption::InterfaceId(b"port7".to_vec()),
+                DhcpOption::InterfaceId(b"port7".to_vec().into()),
                 DhcpOption::RelayMsg(Box::new(sol.into())),
             ]),
         };
@@ -1425,7 +1427,7 @@ addresses = ["2001:db8:2::/120"]
         assert!(
             i.options
                 .iter()
-                .any(|x| *x == DhcpOption::InterfaceId(b"port7".to_vec()))
+                .any(|x| *x == DhcpOption::InterfaceId(b"port7".to_vec().into()))
         );
         let addrs = addrs_of(client_part(&reply));
         assert!(

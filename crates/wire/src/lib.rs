@@ -83,7 +83,7 @@ pub use message::{
     CLIENT_HEADER_LEN, ClientMessage, FAILOVER_HEADER_LEN, FailoverMessage, MAX_TRANSACTION_ID,
     Message, RELAY_HEADER_LEN, RelayMessage,
 };
-pub use name::{DomainName, MAX_NAME_LEN};
+pub use name::{DomainName, DomainNames, MAX_NAME_LEN};
 pub use option::{
     Auth, ClientFqdn, DhcpOption, IaAddr, IaNa, IaPd, IaPrefix, IaTa, LqQuery, LqRelayData,
     Options, ProtocolVersion, ReconfigureData, StatusCode, VendorClass, VendorOption, VendorOpts,

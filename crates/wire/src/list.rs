@@ -114,6 +114,26 @@ impl<T: Elem, const N: usize> Small<T, N> {
         }
     }
 
+    fn extend_from_slice(&mut self, items: &[T]) {
+        let old = self.as_slice().len();
+        if let (Self::Inline { len, buf }, Some(new)) = (&mut *self, old.checked_add(items.len())) {
+            if let (Some(dst), Ok(new8)) = (buf.get_mut(old..new), u8::try_from(new)) {
+                dst.copy_from_slice(items);
+                *len = new8;
+                return;
+            }
+        }
+        match self {
+            Self::Inline { .. } => {
+                let mut v = Vec::with_capacity(old.saturating_add(items.len()));
+                v.extend_from_slice(self.as_slice());
+                v.extend_from_slice(items);
+                *self = Self::Heap(v);
+            }
+            Self::Heap(v) => v.extend_from_slice(items),
+        }
+    }
+
     fn into_vec(self) -> Vec<T> {
         match self {
             Self::Inline { .. } => self.as_slice().to_vec(),
@@ -158,6 +178,11 @@ macro_rules! small_list {
             #[must_use]
             pub fn into_vec(self) -> Vec<$t> {
                 self.0.into_vec()
+            }
+
+            /// Appends every element of `items`.
+            pub fn extend_from_slice(&mut self, items: &[$t]) {
+                self.0.extend_from_slice(items);
             }
 
             /// Makes the list `n` elements long and returns them to be overwritten in place (their
@@ -338,6 +363,14 @@ mod tests {
         let (short, long) = (Payload::from(&v[..3]), Payload::from(&v[..4]));
         assert!(short < long);
         assert_eq!(p.clone().into_vec(), v);
+        let mut q = Payload::from(&v[..30]);
+        q.extend_from_slice(&v[30..38]);
+        assert!(matches!(q.0, Small::Inline { len: 38, .. }));
+        q.extend_from_slice(&v[38..]);
+        assert_eq!(q, p);
+        let mut q = Payload::from(&v[..39]);
+        q.extend_from_slice(&v[39..]);
+        assert_eq!(q, p);
 
         let mut c = OptionCodes::from([OptionCode::DNS_SERVERS, OptionCode::DOMAIN_LIST]);
         assert_eq!(c.len(), 2);

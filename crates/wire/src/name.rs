@@ -8,6 +8,7 @@ use core::fmt;
 use bytes::BufMut;
 
 use crate::error::{ParseError, ParseErrorKind};
+use crate::list::Payload;
 use crate::reader::Reader;
 use crate::small::SmallBytes;
 use crate::{Emit, Parse};
@@ -225,9 +226,118 @@ impl Emit for DomainName {
     }
 }
 
+/// The names of an `OPTION_DOMAIN_LIST` ([RFC 3646 §4](https://www.rfc-editor.org/rfc/rfc3646#section-4)),
+/// held as their concatenated wire bytes: up to 38 bytes (two or three typical search domains)
+/// without a heap allocation.
+///
+/// A domain list holds fully qualified names only. A partial name (see
+/// [`DomainName::is_fully_qualified`]) has no end on the wire, so once pushed it runs into the
+/// name after it, here exactly as on the wire; decoding never produces one.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct DomainNames(Payload);
+
+impl DomainNames {
+    /// An empty list (no allocation).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(Payload::new())
+    }
+
+    /// Appends a name.
+    pub fn push(&mut self, name: &DomainName) {
+        self.0.extend_from_slice(name.as_bytes());
+    }
+
+    /// The names in order (each a copy: short names need no allocation).
+    pub fn iter(&self) -> impl Iterator<Item = DomainName> + '_ {
+        self.spans().map(DomainName::from_valid)
+    }
+
+    /// The names as a vector.
+    #[must_use]
+    pub fn to_vec(&self) -> Vec<DomainName> {
+        self.iter().collect()
+    }
+
+    /// Number of names.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.spans().count()
+    }
+
+    /// Whether the list is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The wire bytes: every name, in order.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Sets the wire bytes, a sequence of names [`DomainName::scan`] validated, in place.
+    #[inline]
+    pub(crate) fn set_valid(&mut self, bytes: &[u8]) {
+        self.0
+            .resize_for_overwrite(bytes.len())
+            .copy_from_slice(bytes);
+    }
+
+    /// The wire bytes of each name: up to and including its root label (or to the end).
+    fn spans(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest: &[u8] = &self.0;
+        core::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut end = 0usize;
+            while let Some(&len) = rest.get(end) {
+                end = end.saturating_add(usize::from(len)).saturating_add(1);
+                if len == 0 {
+                    break;
+                }
+            }
+            let (name, tail) = rest.split_at(end.min(rest.len()));
+            rest = tail;
+            Some(name)
+        })
+    }
+}
+
+impl fmt::Debug for DomainNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl From<Vec<DomainName>> for DomainNames {
+    fn from(names: Vec<DomainName>) -> Self {
+        names.into_iter().collect()
+    }
+}
+
+impl<const K: usize> From<[DomainName; K]> for DomainNames {
+    fn from(names: [DomainName; K]) -> Self {
+        names.into_iter().collect()
+    }
+}
+
+impl FromIterator<DomainName> for DomainNames {
+    fn from_iter<I: IntoIterator<Item = DomainName>>(iter: I) -> Self {
+        let mut list = Self::new();
+        for name in iter {
+            list.push(&name);
+        }
+        list
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use hex_literal::hex;
 
     #[test]
@@ -256,6 +366,31 @@ mod tests {
         );
         let long = [[63u8; 64]; 4].concat();
         assert!(DomainName::new(&long, true).is_err(), "256 bytes");
+    }
+
+    #[test]
+    fn domain_names_list() {
+        let a = DomainName::from_dotted("example.com", true).unwrap();
+        let b = DomainName::from_dotted("lab.corp.example.org", true).unwrap();
+        let root = DomainName::from_dotted("", true).unwrap();
+        let list = DomainNames::from(vec![a.clone(), root.clone(), b.clone(), b.clone()]);
+        assert_eq!(list.len(), 4);
+        assert_eq!(list.to_vec(), vec![a.clone(), root, b.clone(), b.clone()]);
+        assert_eq!(
+            list.as_bytes().len(),
+            a.as_bytes().len() + 1 + 2 * b.as_bytes().len()
+        );
+        assert_eq!(
+            alloc::format!("{:?}", DomainNames::from([a.clone()])),
+            "[DomainName(\"example.com.\")]"
+        );
+        assert!(DomainNames::new().is_empty());
+        assert_eq!(DomainNames::new().iter().count(), 0);
+        // A partial name runs into the next one, as it would on the wire.
+        let p = DomainName::from_dotted("host1", false).unwrap();
+        let merged = DomainNames::from([p, a]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged.to_vec()[0].to_dotted(), "host1.example.com.");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::duid::Duid;
 use crate::error::{AllowedLength, ParseError, ParseErrorKind};
 use crate::list::{Ipv6Addrs, OptionCodes, Payload};
 use crate::message::Message;
-use crate::name::DomainName;
+use crate::name::{DomainName, DomainNames};
 use crate::reader::{Depth, Reader};
 use crate::{BufSink, Emit, Parse, Sink, TO_VEC_CAPACITY, len_u16};
 
@@ -78,7 +78,7 @@ pub enum DhcpOption {
     DnsServers(Ipv6Addrs),
     /// `OPTION_DOMAIN_LIST` (24): fully qualified names,
     /// [RFC 3646 §4](https://www.rfc-editor.org/rfc/rfc3646#section-4).
-    DomainList(Vec<DomainName>),
+    DomainList(DomainNames),
     /// `OPTION_IA_PD` (25), [RFC 8415 §21.21](https://www.rfc-editor.org/rfc/rfc8415#section-21.21).
     IaPd(IaPd),
     /// `OPTION_IAPREFIX` (26), [RFC 8415 §21.22](https://www.rfc-editor.org/rfc/rfc8415#section-21.22).
@@ -1199,26 +1199,16 @@ impl DhcpOption {
                 }
             }
             OptionCode::DOMAIN_LIST => {
-                // Room for four names up front: what the first push would allocate anyway,
-                // without going through the vector's growth path.
-                let names = if data.is_empty() {
-                    Vec::new()
-                } else {
-                    Vec::with_capacity(4)
-                };
-                let slot = out.put_mut(|| Self::DomainList(names));
+                // Every name is validated, then the whole list is copied in place at once.
+                let mut body = body();
+                while !body.is_empty() {
+                    DomainName::scan(&mut body, false)?;
+                }
+                let slot = out.put_mut(|| Self::DomainList(DomainNames::new()));
                 let Some(Self::DomainList(names)) = slot else {
                     return Err(ParseError::new(dstart, NOT_STORED));
                 };
-                let mut body = body();
-                while !body.is_empty() {
-                    let name = DomainName::scan(&mut body, false)?;
-                    names.push(DomainName::default());
-                    let Some(n) = names.last_mut() else {
-                        return Err(ParseError::new(dstart, NOT_STORED));
-                    };
-                    n.set_valid(name);
-                }
+                names.set_valid(data);
             }
             OptionCode::CLIENT_FQDN => {
                 let Some((&flags, _)) = data.split_first() else {
@@ -1448,9 +1438,7 @@ impl DhcpOption {
             }),
             Self::InterfaceId(v) => v.len(),
             Self::DnsServers(v) | Self::LqClientLink(v) => v.len().saturating_mul(16),
-            Self::DomainList(v) => v
-                .iter()
-                .fold(0usize, |a, n| a.saturating_add(n.emitted_len())),
+            Self::DomainList(v) => v.as_bytes().len(),
             Self::ClientFqdn(f) => f.name.emitted_len().saturating_add(1),
             Self::LqQuery(q) => opts_len(&q.options).saturating_add(17),
             Self::ClientData(o) | Self::DnsRemovalInfo(o) => opts_len(o),
@@ -1625,15 +1613,7 @@ impl DhcpOption {
                     out.extend_from_slice(&a.octets());
                 }
             }
-            Self::DomainList(v) => {
-                let len = v
-                    .iter()
-                    .fold(0usize, |a, n| a.saturating_add(n.as_bytes().len()));
-                header(out, OptionCode::DOMAIN_LIST, len);
-                for n in v {
-                    out.extend_from_slice(n.as_bytes());
-                }
-            }
+            Self::DomainList(v) => leaf(out, OptionCode::DOMAIN_LIST, v.as_bytes()),
             Self::ClientFqdn(f) => {
                 let name = f.name.as_bytes();
                 header(out, OptionCode::CLIENT_FQDN, name.len().saturating_add(1));
@@ -1736,11 +1716,7 @@ impl DhcpOption {
                     out.put_slice(&a.octets());
                 }
             }
-            Self::DomainList(v) => {
-                for n in v {
-                    out.put_slice(n.as_bytes());
-                }
-            }
+            Self::DomainList(v) => out.put_slice(v.as_bytes()),
             Self::ClientFqdn(f) => {
                 out.put_u8(f.flags);
                 out.put_slice(f.name.as_bytes());
@@ -2102,10 +2078,9 @@ mod tests {
             ),
             (
                 hex!("0018 000e 076578616d706c6503636f6d00 00").to_vec(),
-                DhcpOption::DomainList(vec![
-                    name.clone(),
-                    DomainName::from_dotted(".", true).unwrap(),
-                ]),
+                DhcpOption::DomainList(
+                    vec![name.clone(), DomainName::from_dotted(".", true).unwrap()].into(),
+                ),
             ),
             (
                 hex!("0019 000c 00000001 00000000 00000000").to_vec(),

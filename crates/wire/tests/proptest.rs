@@ -129,7 +129,7 @@ fn leaf_option() -> impl Strategy<Value = DhcpOption> {
         any::<u8>().prop_map(|t| DhcpOption::ReconfMsg(MessageType(t))),
         vec(ipv6(), 0..4).prop_map(|v| DhcpOption::DnsServers(v.into())),
         vec(ipv6(), 0..4).prop_map(|v| DhcpOption::LqClientLink(v.into())),
-        vec(name(true), 0..4).prop_map(DhcpOption::DomainList),
+        vec(name(true), 0..4).prop_map(|v| DhcpOption::DomainList(v.into())),
         (any::<u8>(), any_name())
             .prop_map(|(flags, name)| DhcpOption::ClientFqdn(ClientFqdn { flags, name })),
         (any::<u8>(), vec(any::<u8>(), 0..10))

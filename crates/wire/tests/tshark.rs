@@ -174,10 +174,9 @@ fn client_options_case() -> Case {
     o.push(O::DnsServers(
         [ip("2001:db8::53"), ip("2001:db8::54")].into(),
     ));
-    o.push(O::DomainList(vec![
-        name("example.com"),
-        name("lab.example.org"),
-    ]));
+    o.push(O::DomainList(
+        [name("example.com"), name("lab.example.org")].into(),
+    ));
     o.push(O::ClientFqdn(ClientFqdn {
         flags: 0x01,
         name: name("host.example.com"),

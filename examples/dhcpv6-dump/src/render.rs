@@ -207,7 +207,7 @@ fn describe(o: &DhcpOption) -> (String, Option<&Options>, Option<&Message>) {
         DhcpOption::InterfaceId(id) => (text_or_hex(id), None, None),
         DhcpOption::ReconfMsg(t) => (format!("{t} ({})", t.0), None, None),
         DhcpOption::DnsServers(a) | DhcpOption::LqClientLink(a) => (list(a), None, None),
-        DhcpOption::DomainList(names) => (list(names), None, None),
+        DhcpOption::DomainList(names) => (list(&names.to_vec()), None, None),
         DhcpOption::ClientFqdn(f) => (
             format!("flags {:#04x} name {}", f.flags, f.name),
             None,

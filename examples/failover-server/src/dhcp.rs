@@ -923,7 +923,7 @@ impl Engine {
                 .iter()
                 .filter_map(|d| DomainName::from_dotted(d, true).ok())
                 .collect();
-            out.push(DhcpOption::DomainList(names));
+            out.push(DhcpOption::DomainList(names.into()));
         }
         //= https://www.rfc-editor.org/rfc/rfc8415#section-21.24
         // Paraphrased: A DHCP server sends the SOL_MAX_RT option to a client to override the default value of

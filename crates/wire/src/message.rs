@@ -219,7 +219,7 @@ impl Message {
         match msg_type.header_kind() {
             HeaderKind::Client => {
                 let transaction_id = r.u24()?;
-                let options = Options::parse(&mut r)?;
+                let options = rest_options(&mut r)?;
                 Ok(wrap(Self::Client(ClientMessage {
                     msg_type,
                     transaction_id,
@@ -235,7 +235,7 @@ impl Message {
                 let hop_count = r.u8()?;
                 let link_address = r.ipv6()?;
                 let peer_address = r.ipv6()?;
-                let options = Options::parse(&mut r)?;
+                let options = rest_options(&mut r)?;
                 Ok(wrap(Self::Relay(RelayMessage {
                     msg_type,
                     hop_count,
@@ -247,7 +247,7 @@ impl Message {
             HeaderKind::Failover => {
                 let transaction_id = r.u24()?;
                 let sent_time = r.u32()?;
-                let options = Options::parse(&mut r)?;
+                let options = rest_options(&mut r)?;
                 Ok(wrap(Self::Failover(FailoverMessage {
                     msg_type,
                     transaction_id,
@@ -261,6 +261,17 @@ impl Message {
             })),
         }
     }
+}
+
+/// The options that make up the rest of a message. The reader's fields are handed over as
+/// values, not through the reader: `Options::parse(&mut r)` read back the depth counters that
+/// `parse_slice` had just stored byte by byte with one wider load, a failed store-to-load
+/// forward on every message.
+#[inline(always)]
+fn rest_options(r: &mut Reader<'_>) -> Result<Options, ParseError> {
+    let base = r.offset();
+    let depth = r.depth();
+    Options::parse_slice(r.rest(), base, depth)
 }
 
 fn put_u24<S: Sink>(out: &mut S, v: u32) {

@@ -131,7 +131,8 @@ enum Part {
 
 /// Where the event loop's time goes, logged at debug level every 5 s
 /// (`RUST_LOG=dhcpv6_failover_server::service=debug`): busy time and turns per part of the
-/// loop, the store's commits (count, mean duration, ops), and the latency of the durable
+/// loop, the store's commits (count, mean and longest duration, ops, journal entries folded in
+/// all and at most in one commit), and the latency of the durable
 /// replies from reading the request to sending the Reply (median, 99th percentile, max).
 #[derive(Debug)]
 struct LoopProfile {
@@ -143,6 +144,11 @@ struct LoopProfile {
     commits: u64,
     commit_time: Duration,
     commit_ops: u64,
+    /// The longest commit.
+    commit_max: Duration,
+    /// Journal entries folded into the bindings table (total, and the most in one commit).
+    folded: u64,
+    folded_max: usize,
     /// Reply latencies in microseconds (at most `MAX_SAMPLES` per interval).
     latencies: Vec<u32>,
 }
@@ -160,6 +166,9 @@ impl LoopProfile {
             commits: 0,
             commit_time: Duration::ZERO,
             commit_ops: 0,
+            commit_max: Duration::ZERO,
+            folded: 0,
+            folded_max: 0,
             latencies: Vec::new(),
         }
     }
@@ -176,10 +185,13 @@ impl LoopProfile {
         }
     }
 
-    fn commit(&mut self, took: Duration, ops: usize) {
+    fn commit(&mut self, took: Duration, ops: usize, folded: usize) {
         self.commits += 1;
         self.commit_time += took;
         self.commit_ops += ops as u64;
+        self.commit_max = self.commit_max.max(took);
+        self.folded += folded as u64;
+        self.folded_max = self.folded_max.max(folded);
     }
 
     fn replied(&mut self, received: Instant) {
@@ -227,11 +239,14 @@ impl LoopProfile {
             } else {
                 0.0
             },
+            commit_max_ms = ms(self.commit_max),
             ops_per_commit = if self.commits > 0 {
                 self.commit_ops as f64 / self.commits as f64
             } else {
                 0.0
             },
+            folded = self.folded,
+            folded_max_per_commit = self.folded_max,
             replies = self.latencies.len(),
             reply_median_ms = at(0.5),
             reply_p99_ms = at(0.99),
@@ -357,7 +372,7 @@ pub async fn run_with_links(
                 part = Part::Commit;
                 started = Instant::now();
                 committed = c.upto;
-                profile.commit(c.took, c.ops);
+                profile.commit(c.took, c.ops, c.stats.folded);
                 if let Err(e) = &c.result {
                     tracing::error!(error = %e, upto = c.upto, "lease store commit failed; withholding the replies of that batch");
                 }

@@ -7,7 +7,7 @@
 //! writes them in one transaction, commits (fsync when durable), and reports "committed up to
 //! sequence N". Replies wait in the event loop until their sequence is committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -52,12 +52,21 @@ pub struct Snapshot {
 #[error("lease store: {0}")]
 pub struct StoreError(pub String);
 
+/// The store's own upkeep done inside one commit, besides the ops it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Keys whose latest journal entry was folded into the bindings table.
+    pub folded: usize,
+    /// Journal entries deleted (each one folded or superseded by a later entry of its key).
+    pub trimmed: usize,
+}
+
 /// A crash-safe store: when `commit` returns `Ok`, every op in it survives a crash, atomically.
 pub trait LeaseStore: Send + 'static {
     /// Reads everything (at start-up).
     fn load(&mut self) -> Result<Snapshot, StoreError>;
-    /// Applies `ops` atomically and durably.
-    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError>;
+    /// Applies `ops` atomically and durably, and says what upkeep the same commit carried.
+    fn commit(&mut self, ops: &[Op]) -> Result<CommitStats, StoreError>;
 }
 
 const BINDINGS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("bindings");
@@ -65,9 +74,38 @@ const META: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("meta");
 /// Binding changes not yet folded into [`BINDINGS`], keyed by a counter that only grows.
 const JOURNAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("journal");
 
-/// The journal is folded into the bindings table once it holds this many entries, or a
-/// quarter of the bindings table if that is more.
-const FOLD_MIN: u64 = 16_384;
+/// Folding starts once this many keys have unfolded journal entries, or a quarter of the
+/// bindings table if that is more.
+const FOLD_MIN: usize = 16_384;
+
+/// When and how much of the journal a commit folds (see [`RedbStore`]).
+#[derive(Debug, Clone, Copy)]
+struct FoldPolicy {
+    /// Folding is due while more keys than `max(min_dirty, bindings / 4)` have unfolded
+    /// entries, or the journal holds more than twice that many entries.
+    min_dirty: usize,
+    /// The fewest keys a commit folds once folding is due.
+    min_step: usize,
+    /// The most keys a commit folds, unless the commit itself carries more binding changes.
+    max_step: usize,
+    /// The most journal entries a commit deletes, unless twice its own binding changes is more.
+    max_trim: usize,
+}
+
+impl FoldPolicy {
+    const DEFAULT: Self = Self {
+        min_dirty: FOLD_MIN,
+        min_step: 64,
+        max_step: 256,
+        max_trim: 1024,
+    };
+
+    /// How many dirty keys the store keeps before it folds.
+    fn target(&self, bindings_len: u64) -> usize {
+        self.min_dirty
+            .max(usize::try_from(bindings_len / 4).unwrap_or(usize::MAX))
+    }
+}
 
 /// The embedded store: one redb file.
 ///
@@ -76,21 +114,46 @@ const FOLD_MIN: u64 = 16_384;
 /// bindings table (keyed by resource, and the allocator hands out resources all over the pool),
 /// every lease of a commit landed in a page of its own: about one 4 KiB page written per lease
 /// (measured with perf: the store thread took 44 % of the server's CPU under perfdhcp with
-/// IA_NA+IA_PD, most of it copying, writing and syncing those pages). The journal is folded into
-/// the bindings table in one transaction once it holds a quarter as many entries as the table
-/// (at least `FOLD_MIN`), so each page of the table is written about once per fold. Reading
-/// applies the journal over the table in order; both are in every transaction, so a commit is
-/// exactly as durable and atomic as before.
+/// IA_NA+IA_PD, most of it copying, writing and syncing those pages).
+///
+/// The journal is folded into the bindings table a slice at a time, inside the ordinary
+/// commits: the store keeps in memory each key that has an unfolded entry (with the counter of
+/// its latest entry). Once more keys than a quarter of the table (at least `FOLD_MIN`) are
+/// dirty, each commit folds the latest entry of the next few dirty keys in key order (as many
+/// as the excess, at least 64, at most 256 or the commit's own binding changes), going round
+/// the key space like a sweep. Key order keeps the amortisation of a whole-journal fold: the
+/// keys folded by one commit are neighbours, so each page of the table is written about once
+/// per sweep, and the dirty keys between two sweeps are as many as a whole fold used to carry.
+/// (A whole fold in one commit, as before, rewrote up to 25,000 leases at once and stalled the
+/// Replies behind it for hundreds of milliseconds.)
+///
+/// Reading applies the journal over the table in order. That stays right at every point: a fold
+/// writes a key's *latest* entry into the table, so replaying that entry (or older ones of the
+/// same key, which the later one overrides) changes nothing. An entry may be deleted once its
+/// key's latest entry is folded or it is not its key's latest: exactly the entries older than
+/// the oldest latest entry of a dirty key, deleted from the front of the journal a bounded
+/// number per commit. Fold, deletion and the commit's own changes are one transaction, so a
+/// commit is exactly as durable and atomic as before.
 #[derive(Debug)]
 pub struct RedbStore {
     db: Database,
     durable: bool,
+    policy: FoldPolicy,
     /// The next journal key.
     next_entry: u64,
     /// Entries in the journal.
     journal_len: u64,
-    /// Entries in the bindings table (after the last fold).
+    /// Entries in the bindings table.
     bindings_len: u64,
+    /// Every key with a journal entry not yet folded, and the journal key of its latest entry.
+    /// After a restart every key in the journal counts as dirty: folding again is harmless.
+    dirty: BTreeMap<Vec<u8>, u64>,
+    /// The journal keys in `dirty`; entries older than the first can be deleted.
+    dirty_entries: BTreeSet<u64>,
+    /// Where the next fold starts (inclusive): right after the last key folded, or after a
+    /// restart the key of the oldest journal entry (folding it first lets the journal shrink
+    /// even if restarts come faster than sweeps).
+    resume: Vec<u8>,
 }
 
 fn se(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
@@ -131,6 +194,10 @@ impl RedbStore {
     /// Opens or creates the database at `path`. With `durable` false, commits skip fsync (tests
     /// and benchmarks of the non-durable mode only).
     pub fn open(path: &Path, durable: bool) -> Result<Self, StoreError> {
+        Self::open_with(path, durable, FoldPolicy::DEFAULT)
+    }
+
+    fn open_with(path: &Path, durable: bool, policy: FoldPolicy) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
@@ -140,9 +207,13 @@ impl RedbStore {
         let mut store = Self {
             db,
             durable,
+            policy,
             next_entry: 0,
             journal_len: 0,
             bindings_len: 0,
+            dirty: BTreeMap::new(),
+            dirty_entries: BTreeSet::new(),
+            resume: Vec::new(),
         };
         // Create every table so that reads never meet a missing one.
         let txn = store.db.begin_write().map_err(|e| se("begin")(&e))?;
@@ -155,67 +226,96 @@ impl RedbStore {
                 .open_table(JOURNAL)
                 .map_err(|e| se("journal table")(&e))?;
             store.bindings_len = bindings.len().map_err(|e| se("bindings table")(&e))?;
-            store.journal_len = journal.len().map_err(|e| se("journal table")(&e))?;
-            store.next_entry = match journal.last().map_err(|e| se("journal table")(&e))? {
-                Some((k, _)) => k.value().saturating_add(1),
-                None => 0,
-            };
+            for item in journal.iter().map_err(|e| se("journal iterate")(&e))? {
+                let (n, e) = item.map_err(|e| se("journal read")(&e))?;
+                let (key, _) = parse_journal_entry(e.value())?;
+                if store.dirty.is_empty() {
+                    store.resume = key.to_vec();
+                }
+                store.dirty.insert(key.to_vec(), n.value());
+                store.journal_len += 1;
+                store.next_entry = n.value().saturating_add(1);
+            }
+            store.dirty_entries = store.dirty.values().copied().collect();
         }
         txn.commit().map_err(|e| se("commit")(&e))?;
         Ok(store)
     }
 
-    /// Entries in the journal (not yet folded into the bindings table).
+    /// Entries in the journal (folded or not, not yet deleted).
     pub fn journal_len(&self) -> u64 {
         self.journal_len
     }
 
-    /// Whether a journal of `journal_len` entries is due to be folded.
-    fn fold_due(&self, journal_len: u64) -> bool {
-        journal_len >= FOLD_MIN.max(self.bindings_len / 4)
+    /// Keys with a journal entry not yet folded into the bindings table.
+    pub fn dirty_len(&self) -> usize {
+        self.dirty.len()
     }
-}
 
-/// Folds every journal entry into the bindings table within `txn` (the latest change of each
-/// key, in key order) and empties the journal. Returns the new length of the bindings table.
-fn fold(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
-    let mut latest: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    {
+    /// How many keys a commit that leaves the journal `journal_len` long and writes the keys
+    /// `written` folds.
+    fn fold_step(&self, written: &BTreeMap<&[u8], u64>, journal_len: u64) -> usize {
+        let new_keys = written
+            .keys()
+            .filter(|k| !self.dirty.contains_key(**k))
+            .count();
+        let target = self.policy.target(self.bindings_len);
+        let journal = usize::try_from(journal_len).unwrap_or(usize::MAX);
+        let excess = (self.dirty.len() + new_keys)
+            .saturating_sub(target)
+            .max(journal.saturating_sub(target.saturating_mul(2)));
+        if excess == 0 {
+            0
+        } else {
+            excess
+                .max(self.policy.min_step)
+                .min(self.policy.max_step.max(written.len()))
+        }
+    }
+
+    /// The next `step` dirty keys from `resume` on, going round, with the journal keys of their
+    /// latest entries; keys that this commit writes again stay dirty and are skipped.
+    fn fold_slice(&self, step: usize, written: &BTreeMap<&[u8], u64>) -> Vec<(Vec<u8>, u64)> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let from = self.resume.as_slice();
+        self.dirty
+            .range::<[u8], _>((Included(from), Unbounded))
+            .chain(self.dirty.range::<[u8], _>((Unbounded, Excluded(from))))
+            .filter(|(k, _)| !written.contains_key(k.as_slice()))
+            .take(step)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
+    }
+
+    /// The bindings table and the journal as stored (tests).
+    #[cfg(test)]
+    fn raw(&self) -> Result<RawTables, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| se("begin read")(&e))?;
+        let table = txn.open_table(BINDINGS).map_err(|e| se("open table")(&e))?;
+        let mut bindings = BTreeMap::new();
+        for item in table.iter().map_err(|e| se("iterate")(&e))? {
+            let (k, v) = item.map_err(|e| se("read")(&e))?;
+            bindings.insert(k.value().to_vec(), v.value().to_vec());
+        }
         let journal = txn
             .open_table(JOURNAL)
             .map_err(|e| se("journal table")(&e))?;
+        let mut entries = Vec::new();
         for item in journal.iter().map_err(|e| se("journal iterate")(&e))? {
-            let (_, e) = item.map_err(|e| se("journal read")(&e))?;
+            let (n, e) = item.map_err(|e| se("journal read")(&e))?;
             let (key, value) = parse_journal_entry(e.value())?;
-            latest.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+            entries.push((n.value(), key.to_vec(), value.map(<[u8]>::to_vec)));
         }
+        Ok((bindings, entries))
     }
-    let len = {
-        let mut bindings = txn
-            .open_table(BINDINGS)
-            .map_err(|e| se("bindings table")(&e))?;
-        for (key, value) in &latest {
-            match value {
-                Some(v) => {
-                    bindings
-                        .insert(key.as_slice(), v.as_slice())
-                        .map_err(|e| se("insert")(&e))?;
-                }
-                None => {
-                    bindings
-                        .remove(key.as_slice())
-                        .map_err(|e| se("remove")(&e))?;
-                }
-            }
-        }
-        bindings.len().map_err(|e| se("bindings table")(&e))?
-    };
-    txn.delete_table(JOURNAL)
-        .map_err(|e| se("journal delete")(&e))?;
-    txn.open_table(JOURNAL)
-        .map_err(|e| se("journal table")(&e))?;
-    Ok(len)
 }
+
+/// The bindings table and the journal entries (counter, key, value) in order (tests).
+#[cfg(test)]
+type RawTables = (
+    BTreeMap<Vec<u8>, Vec<u8>>,
+    Vec<(u64, Vec<u8>, Option<Vec<u8>>)>,
+);
 
 impl LeaseStore for RedbStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
@@ -242,14 +342,19 @@ impl LeaseStore for RedbStore {
         Ok(snap)
     }
 
-    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+    fn commit(&mut self, ops: &[Op]) -> Result<CommitStats, StoreError> {
         let mut txn = self.db.begin_write().map_err(|e| se("begin")(&e))?;
         txn.set_durability(if self.durable {
             Durability::Immediate
         } else {
             Durability::None
         });
-        let (mut next_entry, mut journal_len) = (self.next_entry, self.journal_len);
+        let mut next_entry = self.next_entry;
+        let (mut journal_len, mut bindings_len) = (self.journal_len, self.bindings_len);
+        // This commit's binding keys, with the journal key of the last change of each.
+        let mut written: BTreeMap<&[u8], u64> = BTreeMap::new();
+        let mut stats = CommitStats::default();
+        let slice;
         {
             let mut journal = txn
                 .open_table(JOURNAL)
@@ -261,6 +366,7 @@ impl LeaseStore for RedbStore {
                         journal
                             .insert(next_entry, journal_entry(op)?.as_slice())
                             .map_err(|e| se("journal insert")(&e))?;
+                        written.insert(op.key.as_slice(), next_entry);
                         next_entry += 1;
                         journal_len += 1;
                     }
@@ -274,21 +380,83 @@ impl LeaseStore for RedbStore {
                     }
                 }
             }
+            // Fold the next slice of dirty keys: each key's latest entry into the table.
+            slice = self.fold_slice(self.fold_step(&written, journal_len), &written);
+            if !slice.is_empty() {
+                let mut bindings = txn
+                    .open_table(BINDINGS)
+                    .map_err(|e| se("bindings table")(&e))?;
+                for (key, n) in &slice {
+                    let entry = journal
+                        .get(*n)
+                        .map_err(|e| se("journal read")(&e))?
+                        .ok_or_else(|| StoreError(format!("journal entry {n} is missing")))?;
+                    match parse_journal_entry(entry.value())? {
+                        (k, _) if k != key.as_slice() => {
+                            return Err(StoreError(format!(
+                                "journal entry {n} is for key {}, expected {}",
+                                hex::encode(k),
+                                hex::encode(key)
+                            )));
+                        }
+                        (k, Some(v)) => {
+                            let old = bindings.insert(k, v).map_err(|e| se("insert")(&e))?;
+                            bindings_len += u64::from(old.is_none());
+                        }
+                        (k, None) => {
+                            let old = bindings.remove(k).map_err(|e| se("remove")(&e))?;
+                            bindings_len = bindings_len.saturating_sub(u64::from(old.is_some()));
+                        }
+                    }
+                }
+                stats.folded = slice.len();
+            }
+            // Delete what no read needs any more: every entry older than the oldest latest
+            // entry of a key that stays dirty. (Keys this commit writes get newer entries.)
+            let folded: BTreeSet<u64> = slice.iter().map(|(_, n)| *n).collect();
+            let keep_from = self
+                .dirty_entries
+                .iter()
+                .find(|n| !folded.contains(n))
+                .copied()
+                .unwrap_or(self.next_entry);
+            let limit = self.policy.max_trim.max(2 * written.len());
+            while stats.trimmed < limit {
+                let first = journal
+                    .first()
+                    .map_err(|e| se("journal read")(&e))?
+                    .map(|(n, _)| n.value());
+                match first {
+                    Some(n) if n < keep_from => {
+                        journal.remove(n).map_err(|e| se("journal remove")(&e))?;
+                        stats.trimmed += 1;
+                        journal_len -= 1;
+                    }
+                    _ => break,
+                }
+            }
         }
-        let folded = if self.fold_due(journal_len) {
-            Some(fold(&txn)?)
-        } else {
-            None
-        };
         txn.commit().map_err(|e| se("commit")(&e))?;
-        // Only a committed transaction moves the counters.
+        // Only a committed transaction moves the counters and the dirty set.
+        for (key, n) in &slice {
+            self.dirty.remove(key);
+            self.dirty_entries.remove(n);
+        }
+        for (key, n) in written {
+            if let Some(old) = self.dirty.insert(key.to_vec(), n) {
+                self.dirty_entries.remove(&old);
+            }
+            self.dirty_entries.insert(n);
+        }
+        if let Some((last, _)) = slice.last() {
+            // The smallest key after `last`.
+            self.resume.clone_from(last);
+            self.resume.push(0);
+        }
         self.next_entry = next_entry;
         self.journal_len = journal_len;
-        if let Some(len) = folded {
-            self.journal_len = 0;
-            self.bindings_len = len;
-        }
-        Ok(())
+        self.bindings_len = bindings_len;
+        Ok(stats)
     }
 }
 
@@ -303,7 +471,7 @@ impl LeaseStore for MemStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         Ok(self.snapshot.clone())
     }
-    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+    fn commit(&mut self, ops: &[Op]) -> Result<CommitStats, StoreError> {
         for op in ops {
             let t = match op.table {
                 Table::Bindings => &mut self.snapshot.bindings,
@@ -314,7 +482,7 @@ impl LeaseStore for MemStore {
                 None => t.remove(&op.key),
             };
         }
-        Ok(())
+        Ok(CommitStats::default())
     }
 }
 
@@ -336,6 +504,8 @@ pub struct Committed {
     pub took: Duration,
     /// How many ops it carried.
     pub ops: usize,
+    /// The store's upkeep in the same commit (journal entries folded and deleted).
+    pub stats: CommitStats,
 }
 
 /// Runs a [`LeaseStore`] on its own thread with grouped commits.
@@ -375,17 +545,19 @@ impl GroupCommitter {
                     }
                     let started = Instant::now();
                     let result = if ops.is_empty() {
-                        Ok(())
+                        Ok(CommitStats::default())
                     } else {
                         store.commit(&ops)
                     };
                     let took = started.elapsed();
                     metrics.observe_commit(took, ops.len());
+                    let stats = result.as_ref().copied().unwrap_or_default();
                     let report = Committed {
                         upto,
-                        result,
+                        result: result.map(|_| ()),
                         took,
                         ops: ops.len(),
+                        stats,
                     };
                     if done_tx.send(report).is_err() {
                         break;
@@ -490,46 +662,202 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A small deterministic generator.
+    struct Lcg(u32);
+
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            self.0 >> 8
+        }
+    }
+
+    /// Folds a few keys per commit as soon as 8 keys are dirty, so that nearly every commit of
+    /// the tests below leaves a partly folded journal behind.
+    const TINY: FoldPolicy = FoldPolicy {
+        min_dirty: 8,
+        min_step: 3,
+        max_step: 5,
+        max_trim: 7,
+    };
+
+    /// The bindings table with the journal replayed over it, oldest first or newest first.
+    fn overlay(raw: &RawTables, newest_first: bool) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let (mut table, journal) = raw.clone();
+        let mut entries: Vec<_> = journal.iter().collect();
+        if newest_first {
+            entries.reverse();
+        }
+        for (_, key, value) in entries {
+            match value {
+                Some(v) => table.insert(key.clone(), v.clone()),
+                None => table.remove(key),
+            };
+        }
+        table
+    }
+
+    /// 1 to 12 binding changes over 40 keys (a fifth of them deletes, every value new), and
+    /// every third round a meta record.
+    fn random_commit(rng: &mut Lcg, round: u32) -> Vec<Op> {
+        let n = 1 + rng.next() % 12;
+        let mut ops: Vec<Op> = (0..n)
+            .map(|i| {
+                let x = rng.next();
+                Op {
+                    table: Table::Bindings,
+                    key: vec![b'k', (x % 40) as u8],
+                    value: (x % 5 != 0).then(|| format!("r{round}-{i}").into_bytes()),
+                }
+            })
+            .collect();
+        if round % 3 == 0 {
+            ops.push(Op {
+                table: Table::Meta,
+                key: b"m".to_vec(),
+                value: Some(round.to_be_bytes().to_vec()),
+            });
+        }
+        ops
+    }
+
     #[test]
-    fn journal_and_fold_read_back_like_a_plain_table() {
+    fn partial_folds_read_back_like_a_plain_table_at_every_point() {
+        for reopen_each_commit in [false, true] {
+            let dir = std::env::temp_dir().join(format!(
+                "dhcpv6-fold-test-{}-{reopen_each_commit}",
+                std::process::id()
+            ));
+            let path = dir.join("leases.redb");
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut mem = MemStore::default();
+            // Commits without fsync (closing or reopening the database makes them durable),
+            // so that the 420 commits and 126 reopens take seconds, not minutes.
+            let mut s = RedbStore::open_with(&path, false, TINY).expect("open");
+            let mut rng = Lcg(7);
+            let (mut seen_partial, mut seen_order_matters) = (false, false);
+            let (mut folded, mut trimmed, mut longest_journal) = (0, 0, 0);
+            // Reopening costs two fsyncs: 120 rounds when the store is reopened after each.
+            let rounds = if reopen_each_commit { 120 } else { 300 };
+            for round in 0..rounds {
+                let ops = random_commit(&mut rng, round);
+                if round == 100 {
+                    // A failing commit leaves nothing behind, not even its valid change.
+                    let mut bad = ops.clone();
+                    bad.push(put(&[0u8; 70_000], b"key too long for a journal entry"));
+                    assert!(s.commit(&bad).is_err());
+                    assert_eq!(
+                        s.load().expect("load"),
+                        mem.snapshot,
+                        "after a failed commit"
+                    );
+                }
+                let stats = s.commit(&ops).expect("commit");
+                mem.commit(&ops).expect("mem commit");
+                let keys: BTreeSet<&[u8]> = ops
+                    .iter()
+                    .filter(|o| o.table == Table::Bindings)
+                    .map(|o| o.key.as_slice())
+                    .collect();
+                assert!(
+                    stats.folded <= TINY.max_step.max(keys.len()),
+                    "round {round}: {stats:?}"
+                );
+                assert!(
+                    stats.trimmed <= TINY.max_trim.max(2 * keys.len()),
+                    "round {round}: {stats:?}"
+                );
+                folded += stats.folded;
+                trimmed += stats.trimmed;
+                longest_journal = longest_journal.max(s.journal_len());
+
+                let raw = s.raw().expect("raw");
+                assert_eq!(overlay(&raw, false), mem.snapshot.bindings, "round {round}");
+                assert_eq!(s.load().expect("load"), mem.snapshot, "round {round}");
+                assert_eq!(s.journal_len(), raw.1.len() as u64, "round {round}");
+                // A partial fold: the table holds the latest journal entry of some keys only.
+                let latest: BTreeMap<&[u8], Option<&Vec<u8>>> = raw
+                    .1
+                    .iter()
+                    .map(|(_, k, v)| (k.as_slice(), v.as_ref()))
+                    .collect();
+                let in_table = latest.iter().filter(|(k, v)| raw.0.get(**k) == **v).count();
+                seen_partial |= in_table > 0 && in_table < latest.len();
+                // The journal holds several changes of one key: a reader must replay it in order.
+                seen_order_matters |= overlay(&raw, true) != mem.snapshot.bindings;
+
+                if reopen_each_commit || round % 50 == 49 {
+                    drop(s);
+                    s = RedbStore::open_with(&path, false, TINY).expect("reopen");
+                    assert_eq!(
+                        s.load().expect("load"),
+                        mem.snapshot,
+                        "reopened after {round}"
+                    );
+                    assert_eq!(
+                        s.journal_len(),
+                        raw.1.len() as u64,
+                        "reopened after {round}"
+                    );
+                }
+            }
+            assert!(seen_partial, "some commits left a partly folded journal");
+            assert!(
+                seen_order_matters,
+                "the tests would see a reader replaying out of order"
+            );
+            assert!(
+                folded > 0 && trimmed > 0,
+                "folded {folded}, trimmed {trimmed}"
+            );
+            // About 6.5 entries per commit were written; folding and trimming keep a few dozen
+            // (measured: at most 30, and 120 when reopened after every commit).
+            assert!(longest_journal <= 150, "journal grew to {longest_journal}");
+            drop(s);
+            let mut s = RedbStore::open(&path, true).expect("reopen with the default policy");
+            assert_eq!(s.load().expect("load"), mem.snapshot);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn default_policy_folds_a_bounded_slice_per_commit() {
         let dir = std::env::temp_dir().join(format!("dhcpv6-journal-test-{}", std::process::id()));
         let path = dir.join("leases.redb");
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&dir);
         let mut mem = MemStore::default();
-        let mut seen_fold = false;
+        let mut rng = Lcg(1);
+        let mut folded = 0;
         {
             let mut s = RedbStore::open(&path, false).expect("open");
-            // 24 commits of 1000 changes over 3000 keys: puts, overwrites and deletes, one
-            // meta record; the journal passes FOLD_MIN once and is folded.
-            let mut x: u32 = 1;
-            for round in 0..24u32 {
-                let mut ops = Vec::new();
-                for _ in 0..1000 {
-                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    let key = (x >> 8) % 3000;
-                    let value = (x % 7 != 0).then(|| format!("v{round}-{x}").into_bytes());
-                    ops.push(Op {
-                        table: Table::Bindings,
-                        key: key.to_be_bytes().to_vec(),
-                        value,
-                    });
-                }
-                ops.push(Op {
-                    table: Table::Meta,
-                    key: b"m".to_vec(),
-                    value: Some(round.to_be_bytes().to_vec()),
-                });
-                s.commit(&ops).expect("commit");
+            // 30 commits of 1000 changes over 40,000 keys: the dirty keys pass FOLD_MIN after
+            // about 20 commits, and from then on each commit folds a slice.
+            for round in 0..30u32 {
+                let ops: Vec<Op> = (0..1000)
+                    .map(|_| {
+                        let x = rng.next();
+                        Op {
+                            table: Table::Bindings,
+                            key: (x % 40_000).to_be_bytes().to_vec(),
+                            value: (x % 7 != 0).then(|| format!("v{round}-{x}").into_bytes()),
+                        }
+                    })
+                    .collect();
+                let stats = s.commit(&ops).expect("commit");
                 mem.commit(&ops).expect("mem commit");
-                seen_fold |= s.journal_len() < 1000 * u64::from(round + 1);
-                assert_eq!(s.load().expect("load"), mem.snapshot, "after round {round}");
+                assert!(stats.folded <= 1000, "round {round}: {stats:?}");
+                folded += stats.folded;
+                assert!(
+                    s.dirty_len() <= FOLD_MIN + 1000,
+                    "round {round}: {}",
+                    s.dirty_len()
+                );
             }
-            assert!(seen_fold, "the journal was folded at least once");
-            assert!(s.journal_len() > 0, "and has grown again since");
+            assert!(folded > 0, "folding started");
+            assert_eq!(s.load().expect("load"), mem.snapshot);
         }
         let mut s = RedbStore::open(&path, true).expect("reopen");
         assert_eq!(s.load().expect("load"), mem.snapshot);
-        assert!(s.journal_len() > 0);
         // Journal keys go on after a reopen: a new change overrides the older ones.
         s.commit(&[put(&7u32.to_be_bytes(), b"last")])
             .expect("commit");

@@ -1096,7 +1096,7 @@ impl Endpoint {
 
     /// If `id` is the latest write of `r`, forgets it (one search) and says so.
     fn take_latest_write(&mut self, r: Resource, id: WriteId) -> bool {
-        self.latest_write.remove_if(&r, |w| *w == id)
+        self.latest_write.remove_if(&r, |w| *w == id).is_some()
     }
 
     /// Whether the binding of `r` exists and owes the partner an update. `known` was taken

@@ -3,6 +3,7 @@
 //! one search.
 
 use alloc::collections::{BTreeMap, btree_map};
+use alloc::vec::Vec;
 
 use crate::binding::{Binding, Resource};
 
@@ -168,50 +169,82 @@ impl BindingTable {
 }
 
 /// A map keyed by resource through its [`Key`] (a search compares precomputed integers, not
-/// two decoded `Resource`s per step), for the endpoint's per-resource bookkeeping. Iterates
-/// in resource order, as a map keyed by `Resource` would.
+/// two decoded `Resource`s per step), for the endpoint's per-resource bookkeeping (looked up,
+/// never iterated). Up to [`SMALL`] entries are kept in a vector searched linearly, which
+/// allocates once and is then reused: the usual case of one or two writes in flight costs a
+/// few comparisons instead of B-tree node operations. Beyond that the entries move into a
+/// B-tree (until it is empty again).
 #[derive(Clone, Debug)]
 pub(crate) struct ResourceMap<V> {
-    map: BTreeMap<Key, V>,
+    /// The entries while there are at most [`SMALL`] and `big` is empty.
+    small: Vec<(Key, V)>,
+    /// The entries otherwise (`small` is then empty).
+    big: BTreeMap<Key, V>,
 }
+
+/// How many entries a [`ResourceMap`] keeps in its vector.
+const SMALL: usize = 8;
 
 impl<V> Default for ResourceMap<V> {
     fn default() -> Self {
         Self {
-            map: BTreeMap::new(),
+            small: Vec::new(),
+            big: BTreeMap::new(),
         }
     }
 }
 
 impl<V> ResourceMap<V> {
     pub(crate) fn insert(&mut self, r: Resource, v: V) -> Option<V> {
-        self.map.insert(Key::of(&r), v)
+        let k = Key::of(&r);
+        if !self.big.is_empty() {
+            return self.big.insert(k, v);
+        }
+        if let Some(e) = self.small.iter_mut().find(|(x, _)| *x == k) {
+            return Some(core::mem::replace(&mut e.1, v));
+        }
+        if self.small.len() < SMALL {
+            self.small.push((k, v));
+        } else {
+            self.big.extend(self.small.drain(..));
+            self.big.insert(k, v);
+        }
+        None
     }
 
     pub(crate) fn contains_key(&self, r: &Resource) -> bool {
-        self.map.contains_key(&Key::of(r))
+        let k = Key::of(r);
+        if self.big.is_empty() {
+            self.small.iter().any(|(x, _)| *x == k)
+        } else {
+            self.big.contains_key(&k)
+        }
     }
 
     pub(crate) fn remove(&mut self, r: &Resource) -> Option<V> {
-        self.map.remove(&Key::of(r))
+        self.remove_if(r, |_| true)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.small.is_empty() && self.big.is_empty()
     }
 
     pub(crate) fn clear(&mut self) {
-        self.map.clear();
+        self.small.clear();
+        self.big.clear();
     }
 
-    /// Removes the value of `r` if `pred` holds for it (one search); whether it did.
-    pub(crate) fn remove_if(&mut self, r: &Resource, pred: impl FnOnce(&V) -> bool) -> bool {
-        match self.map.entry(Key::of(r)) {
-            btree_map::Entry::Occupied(o) if pred(o.get()) => {
-                o.remove();
-                true
-            }
-            _ => false,
+    /// Removes the value of `r` if `pred` holds for it (one search) and returns it.
+    pub(crate) fn remove_if(&mut self, r: &Resource, pred: impl FnOnce(&V) -> bool) -> Option<V> {
+        let k = Key::of(r);
+        if self.big.is_empty() {
+            let i = self.small.iter().position(|(x, _)| *x == k)?;
+            let (_, v) = self.small.get(i)?;
+            return pred(v).then(|| self.small.swap_remove(i).1);
+        }
+        match self.big.entry(k) {
+            btree_map::Entry::Occupied(o) if pred(o.get()) => Some(o.remove()),
+            _ => None,
         }
     }
 }
@@ -225,6 +258,53 @@ mod tests {
     use crate::binding::Resource;
     use alloc::vec::Vec;
     use core::net::Ipv6Addr;
+
+    /// The map answers as a `BTreeMap` does over random inserts, removals and lookups, in
+    /// both of its forms.
+    #[test]
+    fn resource_map_matches_a_btree_map() {
+        use super::ResourceMap;
+        use alloc::collections::BTreeMap;
+        let mut m = ResourceMap::default();
+        let mut reference = BTreeMap::new();
+        let mut x: u64 = 7;
+        let (mut small_seen, mut big_seen) = (0u32, 0u32);
+        for step in 0..50_000u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Phases of mostly inserts (40 keys) and mostly removals (inserts of 6 keys only)
+            // move the map between its forms.
+            let removing = step / 2500 % 2 == 1;
+            let key = (x >> 33) % if removing && x >> 61 == 0 { 6 } else { 40 };
+            let r = Resource::Address(Ipv6Addr::from(u128::from(key)));
+            match (x >> 61, removing) {
+                (0..=5, false) | (0, true) => {
+                    assert_eq!(m.insert(r, step), reference.insert(r, step));
+                }
+                (6, false) | (1..=4, true) => {
+                    let odd = x & 1 == 1;
+                    let want = match reference.get(&r) {
+                        Some(v) if (v % 2 == 1) == odd => reference.remove(&r),
+                        _ => None,
+                    };
+                    assert_eq!(m.remove_if(&r, |v| (v % 2 == 1) == odd), want);
+                }
+                _ => assert_eq!(m.remove(&r), reference.remove(&r)),
+            }
+            if m.big.is_empty() {
+                small_seen += u32::from(!m.small.is_empty());
+            } else {
+                big_seen += 1;
+            }
+            assert_eq!(m.contains_key(&r), reference.contains_key(&r));
+            assert_eq!(m.is_empty(), reference.is_empty());
+        }
+        assert!(
+            small_seen > 1000 && big_seen > 1000,
+            "{small_seen} {big_seen}"
+        );
+    }
 
     #[test]
     fn key_orders_exactly_as_resource() {

@@ -31,7 +31,10 @@ impl AddressRange {
 
     /// Whether `a` is inside.
     pub fn contains(&self, a: Ipv6Addr) -> bool {
-        self.first <= a && a <= self.last
+        // As 128-bit integers (the same order): comparing `Ipv6Addr`s goes through their
+        // 16-bit segments, and every partner update and allocation question asks this.
+        let v = a.to_bits();
+        self.first.to_bits() <= v && v <= self.last.to_bits()
     }
 
     fn size(&self) -> u128 {

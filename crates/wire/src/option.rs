@@ -52,7 +52,10 @@ pub enum DhcpOption {
     /// [RFC 8415 §21.9](https://www.rfc-editor.org/rfc/rfc8415#section-21.9).
     ElapsedTime(u16),
     /// `OPTION_RELAY_MSG` (9), [RFC 8415 §21.10](https://www.rfc-editor.org/rfc/rfc8415#section-21.10).
-    RelayMsg(Box<Message>),
+    ///
+    /// The relayed message is held in place, not boxed: a [`Message`] holds its options in a
+    /// vector, so the type is finite, and each relay layer then costs no allocation of its own.
+    RelayMsg(Message),
     /// `OPTION_AUTH` (11), [RFC 8415 §21.11](https://www.rfc-editor.org/rfc/rfc8415#section-21.11).
     Auth(Auth),
     /// `OPTION_UNICAST` (12), [RFC 8415 §21.12](https://www.rfc-editor.org/rfc/rfc8415#section-21.12).
@@ -568,7 +571,7 @@ impl Options {
     #[must_use]
     pub fn relay_msg(&self) -> Option<&Message> {
         self.0.iter().find_map(|o| match o {
-            DhcpOption::RelayMsg(m) => Some(&**m),
+            DhcpOption::RelayMsg(m) => Some(m),
             _ => None,
         })
     }
@@ -1081,7 +1084,7 @@ impl DhcpOption {
                 out.put(|| Self::ElapsedTime(v));
             }
             OptionCode::RELAY_MSG => {
-                let m = Message::parse_slice(data, dstart, depth.descend(dstart)?, Box::new)?;
+                let m = Message::parse_slice(data, dstart, depth.descend(dstart)?, |m| m)?;
                 out.put(|| Self::RelayMsg(m));
             }
             OptionCode::AUTH => {
@@ -2009,10 +2012,10 @@ mod tests {
             ),
             (
                 hex!("0009 0004 01 000001").to_vec(),
-                DhcpOption::RelayMsg(Box::new(Message::Client(crate::ClientMessage::new(
+                DhcpOption::RelayMsg(Message::Client(crate::ClientMessage::new(
                     MessageType::SOLICIT,
                     1,
-                )))),
+                ))),
             ),
             (
                 hex!("000b 000d 03 01 00 0000000000000001 abcd").to_vec(),

@@ -260,7 +260,7 @@ fn message() -> impl Strategy<Value = Message> {
             .prop_map(
                 |(t, hop_count, link_address, peer_address, opts, inner, before)| {
                     let mut options = Options::from(opts);
-                    let relay = DhcpOption::RelayMsg(Box::new(inner));
+                    let relay = DhcpOption::RelayMsg(inner);
                     if before {
                         options.as_mut_vec().insert(0, relay);
                     } else {

@@ -261,7 +261,7 @@ fn nested_relays_case() -> Case {
         peer_address: ip("fe80::9"),
         options: Options::new()
             .with(O::InterfaceId(b"eth1"[..].into()))
-            .with(O::RelayMsg(Box::new(Message::Client(solicit)))),
+            .with(O::RelayMsg(Message::Client(solicit))),
     };
     let outer = RelayMessage {
         msg_type: MessageType::RELAY_FORW,
@@ -274,7 +274,7 @@ fn nested_relays_case() -> Case {
                 vss_type: 0,
                 info: b"blue".to_vec(),
             }))
-            .with(O::RelayMsg(Box::new(Message::Relay(inner)))),
+            .with(O::RelayMsg(Message::Relay(inner))),
     };
     let fields = vec![
         ("dhcpv6.hopcount", strs(&[1, 0])),

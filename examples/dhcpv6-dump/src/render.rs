@@ -405,8 +405,7 @@ mod tests {
             peer_address: "fe80::2".parse().unwrap(),
             options: Options::new(),
         };
-        r.options
-            .push(DhcpOption::RelayMsg(Box::new(Message::Client(c))));
+        r.options.push(DhcpOption::RelayMsg(Message::Client(c)));
         Message::Relay(r)
     }
 

@@ -224,7 +224,7 @@ fn client_message(i: usize, t: MessageType, held: &Held) -> Vec<u8> {
         ),
         options: Options::from(vec![
             DhcpOption::InterfaceId(format!("port{i}").as_bytes().into()),
-            DhcpOption::RelayMsg(Box::new(m.into())),
+            DhcpOption::RelayMsg(m.into()),
         ]),
     };
     Message::Relay(relay).to_vec()

@@ -1052,7 +1052,7 @@ fn wrap_relay(reply: ClientMessage, hops: &[RelayHop]) -> Message {
         if let Some(id) = &hop.interface_id {
             options.push(DhcpOption::InterfaceId(id.as_slice().into()));
         }
-        options.push(DhcpOption::RelayMsg(Box::new(m)));
+        options.push(DhcpOption::RelayMsg(m));
         m = Message::Relay(RelayMessage {
             msg_type: MessageType::RELAY_REPL,
             hop_count: hop.hop_count,
@@ -1398,7 +1398,7 @@ addresses = ["2001:db8:2::/120"]
             peer_address: "fe80::7".parse().expect("a"),
             options: Options::from(vec![
                 DhcpOption::InterfaceId(b"port7".to_vec().into()),
-                DhcpOption::RelayMsg(Box::new(sol.into())),
+                DhcpOption::RelayMsg(sol.into()),
             ]),
         };
         let outer = RelayMessage {
@@ -1406,7 +1406,7 @@ addresses = ["2001:db8:2::/120"]
             hop_count: 1,
             link_address: Ipv6Addr::UNSPECIFIED,
             peer_address: "2001:db8:9::1".parse().expect("a"),
-            options: Options::from(vec![DhcpOption::RelayMsg(Box::new(inner.into()))]),
+            options: Options::from(vec![DhcpOption::RelayMsg(inner.into())]),
         };
         let relay = Arrival {
             src: SocketAddrV6::new("2001:db8:9::2".parse().expect("a"), 547, 0, 0),

@@ -10,7 +10,7 @@ use bytes::BufMut;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::list::Payload;
 use crate::reader::Reader;
-use crate::small::SmallBytes;
+use crate::small::{SmallBytes, copy_short};
 use crate::{Emit, Parse};
 
 /// A domain name held in its exact wire bytes: a sequence of labels (1–63 bytes each, length
@@ -280,9 +280,7 @@ impl DomainNames {
     /// Sets the wire bytes, a sequence of names [`DomainName::scan`] validated, in place.
     #[inline]
     pub(crate) fn set_valid(&mut self, bytes: &[u8]) {
-        self.0
-            .resize_for_overwrite(bytes.len())
-            .copy_from_slice(bytes);
+        copy_short(self.0.resize_for_overwrite(bytes.len()), bytes);
     }
 
     /// The wire bytes of each name: up to and including its root label (or to the end).

@@ -22,6 +22,7 @@ use crate::list::{Ipv6Addrs, OptionCodes, Payload};
 use crate::message::Message;
 use crate::name::{DomainName, DomainNames};
 use crate::reader::{Depth, Reader};
+use crate::small::copy_short;
 use crate::{BufSink, Emit, Parse, Sink, TO_VEC_CAPACITY, len_u16};
 
 /// An ordered list of options, exactly as received: order and duplicates are kept.
@@ -1168,7 +1169,7 @@ impl DhcpOption {
                 let Some(Self::InterfaceId(id)) = slot else {
                     return Err(ParseError::new(dstart, NOT_STORED));
                 };
-                id.resize_for_overwrite(data.len()).copy_from_slice(data);
+                copy_short(id.resize_for_overwrite(data.len()), data);
             }
             OptionCode::RECONF_MSG => {
                 let [t] = fixed::<1>(data, start)?;
@@ -1354,7 +1355,7 @@ impl DhcpOption {
                 let Some(Self::Unknown { data: d, .. }) = slot else {
                     return Err(ParseError::new(dstart, NOT_STORED));
                 };
-                d.resize_for_overwrite(data.len()).copy_from_slice(data);
+                copy_short(d.resize_for_overwrite(data.len()), data);
             }
         }
         Ok(())

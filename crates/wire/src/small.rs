@@ -6,6 +6,30 @@ use core::hash::{Hash, Hasher};
 
 const INLINE: usize = 22;
 
+/// Copies `src` into `dst` (same length; nothing is copied otherwise). Lengths from 4 to 32
+/// bytes go as two overlapping fixed-size moves instead of a call to `memcpy`: DUIDs, names and
+/// short payloads are copied this way on every decode.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    fn two<const K: usize>(dst: &mut [u8], src: &[u8]) {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<K>(), src.first_chunk::<K>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<K>(), src.last_chunk::<K>()) {
+            *d = *s;
+        }
+    }
+    if dst.len() != src.len() {
+        return;
+    }
+    match src.len() {
+        4..=7 => two::<4>(dst, src),
+        8..=15 => two::<8>(dst, src),
+        16..=32 => two::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// Immutable bytes: inline up to 22 bytes, boxed beyond. 24 bytes in size either way.
 #[derive(Clone)]
 pub(crate) enum SmallBytes {
@@ -19,7 +43,7 @@ impl SmallBytes {
         let mut buf = [0u8; INLINE];
         match (buf.get_mut(..bytes.len()), u8::try_from(bytes.len())) {
             (Some(dst), Ok(len)) => {
-                dst.copy_from_slice(bytes);
+                copy_short(dst, bytes);
                 Self::Inline { len, buf }
             }
             _ => Self::Heap(bytes.into()),
@@ -39,7 +63,7 @@ impl SmallBytes {
     pub(crate) fn set(&mut self, bytes: &[u8]) {
         if let (Self::Inline { len, buf }, Ok(n)) = (&mut *self, u8::try_from(bytes.len())) {
             if let Some(dst) = buf.get_mut(..bytes.len()) {
-                dst.copy_from_slice(bytes);
+                copy_short(dst, bytes);
                 *len = n;
                 return;
             }
@@ -91,6 +115,20 @@ impl Hash for SmallBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_copies_copy_every_byte() {
+        let src: [u8; 40] = core::array::from_fn(|i| i as u8 + 1);
+        for n in 0..=40 {
+            let mut dst = [0u8; 40];
+            copy_short(&mut dst[..n], &src[..n]);
+            assert_eq!(dst[..n], src[..n], "length {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0), "length {n}");
+        }
+        let mut dst = [0u8; 3];
+        copy_short(&mut dst, &src[..4]);
+        assert_eq!(dst, [0; 3], "lengths differ: nothing copied");
+    }
 
     #[test]
     fn inline_and_heap_compare_by_content() {

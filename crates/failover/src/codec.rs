@@ -528,6 +528,22 @@ pub(crate) struct FastHeader {
     pub(crate) body: Result<(), &'static str>,
 }
 
+/// Whether `bytes` is a valid DUID, exactly as [`Duid::new`] judges it (at least the 2-byte
+/// type, at most [`Duid::MAX_LEN`], the fixed part of DUID-LLT, -EN and -LL present, DUID-UUID
+/// exactly 18 bytes), without copying the bytes into a [`Duid`]: the frame paths that only
+/// validate a CLIENTID call this (a test compares it with [`Duid::new`]).
+#[inline]
+fn duid_valid(bytes: &[u8]) -> bool {
+    let min = match bytes.first_chunk::<2>().map(|t| u16::from_be_bytes(*t)) {
+        Some(1) => 8,
+        Some(2) => 6,
+        Some(3) => 4,
+        Some(4) => return bytes.len() == 18,
+        _ => 2,
+    };
+    (min..=Duid::MAX_LEN).contains(&bytes.len())
+}
+
 fn exact_u32(data: &[u8]) -> Option<u32> {
     data.try_into().ok().map(u32::from_be_bytes)
 }
@@ -673,7 +689,7 @@ fn fast_client_data_into(data: &[u8], out: &mut UpdateMsg) -> Option<()> {
         let o = o.ok()?;
         match o.code {
             OptionCode::CLIENTID => {
-                Duid::new(o.data).ok()?;
+                duid_valid(o.data).then_some(())?;
                 if !have_duid {
                     duid_buf.extend_from_slice(o.data);
                     have_duid = true;
@@ -915,7 +931,7 @@ fn view_client_data(data: &[u8], resource: Option<Resource>) -> Option<ReplyAnsw
         let o = o.ok()?;
         match o.code {
             OptionCode::CLIENTID => {
-                Duid::new(o.data).ok()?;
+                duid_valid(o.data).then_some(())?;
             }
             OptionCode::LQ_BASE_TIME => {
                 exact_u32(o.data)?;
@@ -1175,7 +1191,7 @@ pub(crate) fn encode_bndupd_frame(
     let (pref, valid) = (secs_u32(b.preferred_lifetime), secs_u32(b.valid_lifetime));
     match (&b.client, b.resource) {
         (Some(c), resource) => {
-            Duid::new(&c.duid).ok()?;
+            duid_valid(&c.duid).then_some(())?;
             let cd = w.open(OptionCode::CLIENT_DATA);
             w.bytes_opt(OptionCode::CLIENTID, &c.duid)?;
             w.u32_opt(OptionCode::LQ_BASE_TIME, now.to_abs_time());
@@ -1259,7 +1275,7 @@ pub(crate) fn encode_bndreply_frame(
                 return None;
             }
             let cd = w.open(OptionCode::CLIENT_DATA);
-            if let Some(d) = duid.as_deref().filter(|d| Duid::new(d).is_ok()) {
+            if let Some(d) = duid.as_deref().filter(|d| duid_valid(d)) {
                 w.bytes_opt(OptionCode::CLIENTID, d)?;
             }
             if let Some((s, m)) = whole {
@@ -1338,6 +1354,25 @@ mod tests {
         let mut v = Vec::new();
         encode_frame(&m, &mut v).expect("encodable");
         v
+    }
+
+    /// `duid_valid` accepts exactly what `Duid::new` accepts: every type code 0..=6 and 0xffff
+    /// with every length 0..=140 (a 1-byte input has no type).
+    #[test]
+    fn duid_valid_agrees_with_duid_new() {
+        let mut accepted = 0;
+        for t in [0u16, 1, 2, 3, 4, 5, 6, 0xffff] {
+            for len in 0..=140usize {
+                let mut b = alloc::vec![0x5a_u8; len];
+                if let Some(head) = b.first_chunk_mut::<2>() {
+                    *head = t.to_be_bytes();
+                }
+                let expected = Duid::new(&b).is_ok();
+                assert_eq!(duid_valid(&b), expected, "type {t}, {len} bytes");
+                accepted += usize::from(expected);
+            }
+        }
+        assert!(accepted > 0 && accepted < 8 * 141, "both answers occur");
     }
 
     /// A spread of bindings: both resource kinds, with and without a client, every status,

@@ -2,7 +2,7 @@
 //! (bumped on every change the partner must hear about), so the update path finds both with
 //! one search.
 
-use alloc::collections::{BTreeMap, btree_map};
+use alloc::collections::{BTreeMap, VecDeque, btree_map};
 use alloc::vec::Vec;
 
 use crate::binding::{Binding, Resource};
@@ -170,54 +170,104 @@ impl BindingTable {
 
 /// A map keyed by resource through its [`Key`] (a search compares precomputed integers, not
 /// two decoded `Resource`s per step), for the endpoint's per-resource bookkeeping (looked up,
-/// never iterated). Up to [`SMALL`] entries are kept in a vector searched linearly, which
-/// allocates once and is then reused: the usual case of one or two writes in flight costs a
-/// few comparisons instead of B-tree node operations. Beyond that the entries move into a
-/// B-tree (until it is empty again).
+/// never iterated). It takes one of three forms, each kept until it is empty again:
+/// * up to [`SMALL`] entries in a vector searched linearly (allocated once, then reused): one
+///   or two writes in flight cost a few comparisons;
+/// * up to [`SORTED`] entries in a ring buffer in key order, searched by bisection: the bulk
+///   patterns (UPDREQALL: keys inserted in increasing order and mostly removed from the
+///   front) cost an append and a bisection instead of B-tree node operations and allocations;
+/// * beyond that (where an insert or removal in the middle would shift too much), a B-tree.
 #[derive(Clone, Debug)]
 pub(crate) struct ResourceMap<V> {
-    /// The entries while there are at most [`SMALL`] and `big` is empty.
+    /// The entries while there are at most [`SMALL`] and the other two forms are empty.
     small: Vec<(Key, V)>,
-    /// The entries otherwise (`small` is then empty).
+    /// The entries, in key order, while `small` and `big` are empty.
+    sorted: VecDeque<(Key, V)>,
+    /// The entries while `small` and `sorted` are empty.
     big: BTreeMap<Key, V>,
 }
 
 /// How many entries a [`ResourceMap`] keeps in its vector.
 const SMALL: usize = 8;
 
+/// How many entries a [`ResourceMap`] keeps in its ordered ring (fewer in unit tests, so that
+/// they reach every form).
+const SORTED: usize = if cfg!(test) { 24 } else { 4096 };
+
 impl<V> Default for ResourceMap<V> {
     fn default() -> Self {
         Self {
             small: Vec::new(),
+            sorted: VecDeque::new(),
             big: BTreeMap::new(),
         }
     }
 }
 
 impl<V> ResourceMap<V> {
+    /// Where `k` is in `sorted` (`Ok`) or would go (`Err`); the ends (a key above the last
+    /// one: the usual insert; the first one: the usual removal) are answered without
+    /// bisecting.
+    fn find_sorted(&self, k: &Key) -> Result<usize, usize> {
+        let (Some((first, _)), Some((last, _))) = (self.sorted.front(), self.sorted.back()) else {
+            return Err(0);
+        };
+        if last < k {
+            Err(self.sorted.len())
+        } else if first == k {
+            Ok(0)
+        } else if k < first {
+            Err(0)
+        } else {
+            self.sorted.binary_search_by(|(x, _)| x.cmp(k))
+        }
+    }
+
     pub(crate) fn insert(&mut self, r: Resource, v: V) -> Option<V> {
         let k = Key::of(&r);
         if !self.big.is_empty() {
             return self.big.insert(k, v);
         }
-        if let Some(e) = self.small.iter_mut().find(|(x, _)| *x == k) {
-            return Some(core::mem::replace(&mut e.1, v));
+        if self.sorted.is_empty() {
+            if let Some(e) = self.small.iter_mut().find(|(x, _)| *x == k) {
+                return Some(core::mem::replace(&mut e.1, v));
+            }
+            if self.small.len() < SMALL {
+                self.small.push((k, v));
+                return None;
+            }
+            // The vector is full: its entries move into the ordered ring.
+            self.small.sort_unstable_by_key(|(k, _)| *k);
+            self.sorted.extend(self.small.drain(..));
         }
-        if self.small.len() < SMALL {
-            self.small.push((k, v));
-        } else {
-            self.big.extend(self.small.drain(..));
-            self.big.insert(k, v);
+        match self.find_sorted(&k) {
+            Ok(i) => {
+                let e = self.sorted.get_mut(i)?;
+                return Some(core::mem::replace(&mut e.1, v));
+            }
+            Err(i) if self.sorted.len() < SORTED => {
+                if i == self.sorted.len() {
+                    self.sorted.push_back((k, v));
+                } else {
+                    self.sorted.insert(i, (k, v));
+                }
+            }
+            Err(_) => {
+                self.big.extend(self.sorted.drain(..));
+                self.big.insert(k, v);
+            }
         }
         None
     }
 
     pub(crate) fn contains_key(&self, r: &Resource) -> bool {
         let k = Key::of(r);
-        if self.big.is_empty() {
-            self.small.iter().any(|(x, _)| *x == k)
-        } else {
+        if !self.big.is_empty() {
             self.big.contains_key(&k)
+        } else if !self.sorted.is_empty() {
+            self.find_sorted(&k).is_ok()
+        } else {
+            self.small.iter().any(|(x, _)| *x == k)
         }
     }
 
@@ -226,26 +276,38 @@ impl<V> ResourceMap<V> {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.small.is_empty() && self.big.is_empty()
+        self.small.is_empty() && self.sorted.is_empty() && self.big.is_empty()
     }
 
     pub(crate) fn clear(&mut self) {
         self.small.clear();
+        self.sorted.clear();
         self.big.clear();
     }
 
     /// Removes the value of `r` if `pred` holds for it (one search) and returns it.
     pub(crate) fn remove_if(&mut self, r: &Resource, pred: impl FnOnce(&V) -> bool) -> Option<V> {
         let k = Key::of(r);
-        if self.big.is_empty() {
-            let i = self.small.iter().position(|(x, _)| *x == k)?;
-            let (_, v) = self.small.get(i)?;
-            return pred(v).then(|| self.small.swap_remove(i).1);
+        if !self.big.is_empty() {
+            return match self.big.entry(k) {
+                btree_map::Entry::Occupied(o) if pred(o.get()) => Some(o.remove()),
+                _ => None,
+            };
         }
-        match self.big.entry(k) {
-            btree_map::Entry::Occupied(o) if pred(o.get()) => Some(o.remove()),
-            _ => None,
+        if !self.sorted.is_empty() {
+            let i = self.find_sorted(&k).ok()?;
+            let (_, v) = self.sorted.get(i)?;
+            return if !pred(v) {
+                None
+            } else if i == 0 {
+                self.sorted.pop_front().map(|(_, v)| v)
+            } else {
+                self.sorted.remove(i).map(|(_, v)| v)
+            };
         }
+        let i = self.small.iter().position(|(x, _)| *x == k)?;
+        let (_, v) = self.small.get(i)?;
+        pred(v).then(|| self.small.swap_remove(i).1)
     }
 }
 
@@ -260,7 +322,7 @@ mod tests {
     use core::net::Ipv6Addr;
 
     /// The map answers as a `BTreeMap` does over random inserts, removals and lookups, in
-    /// both of its forms.
+    /// all three of its forms.
     #[test]
     fn resource_map_matches_a_btree_map() {
         use super::ResourceMap;
@@ -268,7 +330,7 @@ mod tests {
         let mut m = ResourceMap::default();
         let mut reference = BTreeMap::new();
         let mut x: u64 = 7;
-        let (mut small_seen, mut big_seen) = (0u32, 0u32);
+        let (mut small_seen, mut sorted_seen, mut big_seen) = (0u32, 0u32, 0u32);
         for step in 0..50_000u32 {
             x = x
                 .wrapping_mul(6364136223846793005)
@@ -276,7 +338,9 @@ mod tests {
             // Phases of mostly inserts (40 keys) and mostly removals (inserts of 6 keys only)
             // move the map between its forms.
             let removing = step / 2500 % 2 == 1;
-            let key = (x >> 33) % if removing && x >> 61 == 0 { 6 } else { 40 };
+            // Rounds of 40 keys (reaching the B-tree) and 20 keys (at most the ordered ring).
+            let space = if step / 10_000 % 2 == 0 { 40 } else { 20 };
+            let key = (x >> 33) % if removing && x >> 61 == 0 { 6 } else { space };
             let r = Resource::Address(Ipv6Addr::from(u128::from(key)));
             match (x >> 61, removing) {
                 (0..=5, false) | (0, true) => {
@@ -292,17 +356,19 @@ mod tests {
                 }
                 _ => assert_eq!(m.remove(&r), reference.remove(&r)),
             }
-            if m.big.is_empty() {
-                small_seen += u32::from(!m.small.is_empty());
-            } else {
+            if !m.big.is_empty() {
                 big_seen += 1;
+            } else if !m.sorted.is_empty() {
+                sorted_seen += 1;
+            } else {
+                small_seen += u32::from(!m.small.is_empty());
             }
             assert_eq!(m.contains_key(&r), reference.contains_key(&r));
             assert_eq!(m.is_empty(), reference.is_empty());
         }
         assert!(
-            small_seen > 1000 && big_seen > 1000,
-            "{small_seen} {big_seen}"
+            small_seen > 1000 && sorted_seen > 1000 && big_seen > 1000,
+            "{small_seen} {sorted_seen} {big_seen}"
         );
     }
 

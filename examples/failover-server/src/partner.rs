@@ -1143,6 +1143,11 @@ impl Failover {
         !self.lazy.is_empty()
     }
 
+    /// How many acknowledgement-only rewrites wait to be written.
+    pub fn lazy_len(&self) -> usize {
+        self.lazy.len()
+    }
+
     /// Whether so many acknowledgement-only rewrites wait that an idle store should take some
     /// even while clients keep it busy.
     pub fn lazy_pressing(&self) -> bool {

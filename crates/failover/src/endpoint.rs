@@ -2526,13 +2526,17 @@ impl Endpoint {
                 _ => d,
             }
         };
+        // Whether the local binding (if any) has the update's client (both absent counts as
+        // the same): compared once here, the apply below asks it three times.
+        let local_client = local.and_then(|b| b.client.as_ref());
+        let same_client = local_client == client;
         // For that merge: the local expiry of the same client's running lease.
         let same_client_expiry = local
             .filter(|b| {
                 b.status == BindingStatus::Active
                     && status == BindingStatus::Active
-                    && b.client.is_some()
-                    && b.client.as_ref() == client
+                    && local_client.is_some()
+                    && same_client
             })
             .and_then(|b| b.state_expiration_time);
         match decision {
@@ -2637,7 +2641,8 @@ impl Endpoint {
                     b.t1 = Duration::from_secs(u64::from(t1));
                     b.t2 = Duration::from_secs(u64::from(t2));
                 }
-                if client.is_some() && b.client.as_ref() != client {
+                // `b.client` is still the local client (none in a new binding).
+                if client.is_some() && !same_client {
                     b.client = client.cloned();
                 }
                 if l.fqdn.is_some() {
@@ -2660,7 +2665,8 @@ impl Endpoint {
                 self.queue.remove(&resource);
                 self.takeback.remove(&resource);
                 let old_client = previous.as_ref().and_then(|b| b.client.as_ref());
-                let client_changed = old_client != client;
+                // `previous` is the local binding: its client is `local_client`.
+                let client_changed = !same_client;
                 if let Some(old) = old_client
                     && client_changed
                 {

@@ -214,10 +214,12 @@ fn run(
         {
             s.attach(c);
         }
-        if open && s.sock.is_none() && link_up.load(Ordering::Relaxed) {
-            if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
-                s.attach(c);
-            }
+        if open
+            && s.sock.is_none()
+            && link_up.load(Ordering::Relaxed)
+            && let Ok(c) = TcpStream::connect(("127.0.0.1", port))
+        {
+            s.attach(c);
         }
         if !link_up.load(Ordering::Relaxed) && s.sock.is_some() {
             let now = s.clock.now();

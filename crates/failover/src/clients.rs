@@ -124,7 +124,7 @@ mod tests {
             iaid: (i / 7 % 2) as u32,
         };
         let resource = |i: u64| {
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 Resource::Prefix {
                     prefix: Ipv6Addr::from(u128::from(i % 4) << 72),
                     len: 56,

@@ -1583,7 +1583,9 @@ mod tests {
         };
         (0..n + k % 2)
             .map(|i| LeaseReply {
-                status: ((i + k) % 3 == 0).then(|| (Status::ADDRESS_IN_USE, "in use".into())),
+                status: (i + k)
+                    .is_multiple_of(3)
+                    .then(|| (Status::ADDRESS_IN_USE, "in use".into())),
             })
             .collect()
     }

@@ -84,11 +84,11 @@ pub(crate) fn normalise(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
     v.sort_unstable();
     let mut out: Vec<(u128, u128)> = Vec::with_capacity(v.len());
     for (lo, hi) in v {
-        if let Some(last) = out.last_mut() {
-            if last.1 == u128::MAX || lo <= last.1 + 1 {
-                last.1 = last.1.max(hi);
-                continue;
-            }
+        if let Some(last) = out.last_mut()
+            && (last.1 == u128::MAX || lo <= last.1 + 1)
+        {
+            last.1 = last.1.max(hi);
+            continue;
         }
         out.push((lo, hi));
     }
@@ -232,10 +232,10 @@ impl Engine {
             let mut cur = Some(span_lo);
             while m < self.members.len() && self.members[m].0 <= span_hi {
                 let (lo, hi) = self.members[m];
-                if let Some(c) = cur {
-                    if lo > c {
-                        holes.push((c, lo - 1));
-                    }
+                if let Some(c) = cur
+                    && lo > c
+                {
+                    holes.push((c, lo - 1));
                 }
                 cur = hi.checked_add(1).filter(|&n| n <= span_hi);
                 m += 1;

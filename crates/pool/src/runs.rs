@@ -75,11 +75,11 @@ impl RunSet {
         }
         let mut new_start = start;
         let mut new_end = end;
-        if let Some((&s, &e)) = self.runs.range(..=start).next_back() {
-            if e >= start {
-                new_start = s;
-                new_end = new_end.max(e);
-            }
+        if let Some((&s, &e)) = self.runs.range(..=start).next_back()
+            && e >= start
+        {
+            new_start = s;
+            new_end = new_end.max(e);
         }
         // Absorb every run starting inside `start..=end`.
         loop {
@@ -455,7 +455,7 @@ impl PageSet {
     pub(crate) fn insert_range(&mut self, start: u128, end: u128) {
         let mut i = start;
         // Leading partial page.
-        while i < end && i % PAGE != 0 {
+        while i < end && !i.is_multiple_of(PAGE) {
             self.insert(i);
             i += 1;
         }
@@ -490,10 +490,10 @@ impl PageSet {
         }
         let from = if from >= self.total { 0 } else { from };
         let p = from >> PAGE_BITS;
-        if !self.full.contains(p) {
-            if let Some(bit) = first_clear_from(self.page_bits(p), from as u32 & 63) {
-                return Some((p << PAGE_BITS) | u128::from(bit));
-            }
+        if !self.full.contains(p)
+            && let Some(bit) = first_clear_from(self.page_bits(p), from as u32 & 63)
+        {
+            return Some((p << PAGE_BITS) | u128::from(bit));
         }
         // `p` itself may be found again after wrapping; then its free index lies below `from`.
         let next = if p + 1 >= pages { 0 } else { p + 1 };
@@ -528,10 +528,10 @@ impl PageSet {
             return None;
         }
         let p = from >> PAGE_BITS;
-        if !self.full.contains(p) {
-            if let Some(bit) = first_clear_from(self.page_bits(p), from as u32 & 63) {
-                return Some((p << PAGE_BITS) | u128::from(bit));
-            }
+        if !self.full.contains(p)
+            && let Some(bit) = first_clear_from(self.page_bits(p), from as u32 & 63)
+        {
+            return Some((p << PAGE_BITS) | u128::from(bit));
         }
         let q = self.full.first_free_at_or_after(p + 1, self.page_count())?;
         Some(self.first_in_open_page(q))

@@ -411,28 +411,29 @@ impl PartnerLink {
 
     /// The next delivery due at or before `now`, in (time, sequence) order.
     pub fn poll(&mut self, now: Millis) -> Option<(Side, LinkDelivery)> {
-        if let Some(deadline) = self.partition_deadline {
-            if deadline <= now && self.partitioned {
-                self.partition_deadline = None;
-                // TCP gives up: the connection breaks, but the partition holds the notices
-                // back only for bytes; both ends notice locally.
-                if let Some(conn) = self.conn.take() {
-                    self.stats.breaks += 1;
-                    let id = conn.id;
-                    self.drop_where(|s| s.conn == id);
-                    for side in 0..2 {
-                        if conn.up[side] {
-                            self.schedule(Some(now), side, id, LinkDelivery::Down);
-                        }
+        if let Some(deadline) = self.partition_deadline
+            && deadline <= now
+            && self.partitioned
+        {
+            self.partition_deadline = None;
+            // TCP gives up: the connection breaks, but the partition holds the notices
+            // back only for bytes; both ends notice locally.
+            if let Some(conn) = self.conn.take() {
+                self.stats.breaks += 1;
+                let id = conn.id;
+                self.drop_where(|s| s.conn == id);
+                for side in 0..2 {
+                    if conn.up[side] {
+                        self.schedule(Some(now), side, id, LinkDelivery::Down);
                     }
                 }
-                // Held close notices of connections already gone time out locally too; held
-                // bytes of such connections are lost.
-                for mut s in std::mem::take(&mut self.held) {
-                    if s.what == LinkDelivery::Down {
-                        s.at = Some(now);
-                        self.queue.insert((now, s.seq), s);
-                    }
+            }
+            // Held close notices of connections already gone time out locally too; held
+            // bytes of such connections are lost.
+            for mut s in std::mem::take(&mut self.held) {
+                if s.what == LinkDelivery::Down {
+                    s.at = Some(now);
+                    self.queue.insert((now, s.seq), s);
                 }
             }
         }

@@ -8,11 +8,11 @@ use dhcpv6_sim::{default_config, run_seed};
 
 fn caught(m: Mutant) -> (u64, Invariant) {
     for seed in 0..10_000 {
-        if let Err(v) = run_seed(default_config(seed, Some(m))) {
-            if run_seed(default_config(seed, None)).is_ok() {
-                println!("mutant {m:?} caught at seed {seed}: {v}");
-                return (seed, v.invariant);
-            }
+        if let Err(v) = run_seed(default_config(seed, Some(m)))
+            && run_seed(default_config(seed, None)).is_ok()
+        {
+            println!("mutant {m:?} caught at seed {seed}: {v}");
+            return (seed, v.invariant);
         }
     }
     panic!("mutant {m:?} survived 10,000 seeds");

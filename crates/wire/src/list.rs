@@ -116,12 +116,12 @@ impl<T: Elem, const N: usize> Small<T, N> {
 
     fn extend_from_slice(&mut self, items: &[T]) {
         let old = self.as_slice().len();
-        if let (Self::Inline { len, buf }, Some(new)) = (&mut *self, old.checked_add(items.len())) {
-            if let (Some(dst), Ok(new8)) = (buf.get_mut(old..new), u8::try_from(new)) {
-                dst.copy_from_slice(items);
-                *len = new8;
-                return;
-            }
+        if let (Self::Inline { len, buf }, Some(new)) = (&mut *self, old.checked_add(items.len()))
+            && let (Some(dst), Ok(new8)) = (buf.get_mut(old..new), u8::try_from(new))
+        {
+            dst.copy_from_slice(items);
+            *len = new8;
+            return;
         }
         match self {
             Self::Inline { .. } => {

@@ -61,12 +61,12 @@ impl SmallBytes {
     /// moving it, avoids reading back bytes that were just written with a different width.
     #[inline]
     pub(crate) fn set(&mut self, bytes: &[u8]) {
-        if let (Self::Inline { len, buf }, Ok(n)) = (&mut *self, u8::try_from(bytes.len())) {
-            if let Some(dst) = buf.get_mut(..bytes.len()) {
-                copy_short(dst, bytes);
-                *len = n;
-                return;
-            }
+        if let (Self::Inline { len, buf }, Ok(n)) = (&mut *self, u8::try_from(bytes.len()))
+            && let Some(dst) = buf.get_mut(..bytes.len())
+        {
+            copy_short(dst, bytes);
+            *len = n;
+            return;
         }
         *self = Self::Heap(bytes.into());
     }

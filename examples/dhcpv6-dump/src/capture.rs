@@ -268,7 +268,7 @@ impl<'a> Capture<'a> {
                 return err(at, "block header truncated");
             };
             let total = total as usize;
-            if total < 12 || total % 4 != 0 {
+            if total < 12 || !total.is_multiple_of(4) {
                 return err(
                     at.saturating_add(4),
                     format!("block length {total} is not a multiple of 4 of at least 12"),
@@ -392,22 +392,23 @@ fn if_tsresol(endian: Endian, mut opts: &[u8]) -> (u128, u128) {
         if code == 0 {
             break;
         }
-        if code == 9 && len == 1 {
-            if let Some(&v) = opts.get(4) {
-                let exp = u32::from(v & 0x7f);
-                return if v & 0x80 == 0 {
-                    // A unit of 10^-exp seconds is 10^(9-exp) nanoseconds.
-                    match exp.checked_sub(9) {
-                        None => (10u128.pow(9 - exp), 1),
-                        Some(e) => 10u128.checked_pow(e).map_or((0, 1), |den| (1, den)),
-                    }
-                } else {
-                    // A unit of 2^-exp seconds.
-                    2u128
-                        .checked_pow(exp)
-                        .map_or((0, 1), |den| (1_000_000_000, den))
-                };
-            }
+        if code == 9
+            && len == 1
+            && let Some(&v) = opts.get(4)
+        {
+            let exp = u32::from(v & 0x7f);
+            return if v & 0x80 == 0 {
+                // A unit of 10^-exp seconds is 10^(9-exp) nanoseconds.
+                match exp.checked_sub(9) {
+                    None => (10u128.pow(9 - exp), 1),
+                    Some(e) => 10u128.checked_pow(e).map_or((0, 1), |den| (1, den)),
+                }
+            } else {
+                // A unit of 2^-exp seconds.
+                2u128
+                    .checked_pow(exp)
+                    .map_or((0, 1), |den| (1_000_000_000, den))
+            };
         }
         let padded = len.saturating_add(3) & !3;
         opts = opts

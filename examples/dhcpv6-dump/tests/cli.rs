@@ -179,7 +179,7 @@ fn pcap_be_ns(linktype: u32, packets: &[Vec<u8>]) -> Vec<u8> {
 
 fn block(kind: u32, body: &[u8]) -> Vec<u8> {
     let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let total = u32::try_from(body.len() + 12).unwrap();

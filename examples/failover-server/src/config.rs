@@ -535,14 +535,13 @@ impl Validator<'_> {
             let interface = s.interface.as_ref().map(|n| n.get_ref().clone());
             if let (Some(ifname), Some(span)) =
                 (&interface, s.interface.as_ref().map(Spanned::span))
+                && !server.interfaces.contains(ifname)
             {
-                if !server.interfaces.contains(ifname) {
-                    return self.err(
-                        format!("subnet[{i}].interface"),
-                        span,
-                        format!("`{ifname}` is not listed in server.interfaces"),
-                    );
-                }
+                return self.err(
+                    format!("subnet[{i}].interface"),
+                    span,
+                    format!("`{ifname}` is not listed in server.interfaces"),
+                );
             }
             let link = match &s.link {
                 Some(l) => {
@@ -589,14 +588,14 @@ impl Validator<'_> {
                 if u128::from(range.first) > u128::from(range.last) {
                     return self.err(key, r.span(), "the first address is above the last");
                 }
-                if let Some((lp, ll)) = link {
-                    if !in_prefix(range.first, lp, ll) || !in_prefix(range.last, lp, ll) {
-                        return self.err(
-                            key,
-                            r.span(),
-                            format!("range is not inside the subnet's link {lp}/{ll}"),
-                        );
-                    }
+                if let Some((lp, ll)) = link
+                    && (!in_prefix(range.first, lp, ll) || !in_prefix(range.last, lp, ll))
+                {
+                    return self.err(
+                        key,
+                        r.span(),
+                        format!("range is not inside the subnet's link {lp}/{ll}"),
+                    );
                 }
                 let overlaps = subnets
                     .iter()

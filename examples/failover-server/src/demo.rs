@@ -197,10 +197,10 @@ fn client_message(i: usize, t: MessageType, held: &Held) -> Vec<u8> {
         options: na,
     }));
     let mut pd = Options::new();
-    if let Some((p, l)) = held.prefix {
-        if let Ok(x) = IaPrefix::new(0, 0, l, p, Options::new()) {
-            pd.push(DhcpOption::IaPrefix(x));
-        }
+    if let Some((p, l)) = held.prefix
+        && let Ok(x) = IaPrefix::new(0, 0, l, p, Options::new())
+    {
+        pd.push(DhcpOption::IaPrefix(x));
     }
     m.options.push(DhcpOption::IaPd(IaPd {
         iaid: 2,
@@ -283,10 +283,11 @@ async fn exchange(
         while let Ok(Ok((n, from))) =
             tokio::time::timeout_at(round.into(), relay.recv_from(&mut buf)).await
         {
-            if let Some((i, h)) = buf.get(..n).and_then(|b| read_reply(b, from.port())) {
-                if todo.contains(&i) && (h.addr.is_some() || h.prefix.is_some()) {
-                    got.insert(i, h);
-                }
+            if let Some((i, h)) = buf.get(..n).and_then(|b| read_reply(b, from.port()))
+                && todo.contains(&i)
+                && (h.addr.is_some() || h.prefix.is_some())
+            {
+                got.insert(i, h);
             }
         }
     }
@@ -523,10 +524,10 @@ async fn run_in(dir: &Path, clients: usize, t0: Instant) -> Result<bool, String>
             .into_iter()
             .chain(h.prefix.map(|(p, l)| format!("{p}/{l}")))
         {
-            if let Some(other) = seen.insert(r, *i) {
-                if other != *i {
-                    dups += 1;
-                }
+            if let Some(other) = seen.insert(r, *i)
+                && other != *i
+            {
+                dups += 1;
             }
         }
     }

@@ -753,12 +753,11 @@ impl Engine {
                 extended.push(*r);
             }
         }
-        if extended.is_empty() {
-            if let Some((i, s)) = subnet_at.filter(|_| ia.hints.is_empty() || current.is_empty()) {
-                if let Some(r) = self.pick(now, i, s, kind, &key, &[], auth) {
-                    extended.push(r);
-                }
-            }
+        if extended.is_empty()
+            && let Some((i, s)) = subnet_at.filter(|_| ia.hints.is_empty() || current.is_empty())
+            && let Some(r) = self.pick(now, i, s, kind, &key, &[], auth)
+        {
+            extended.push(r);
         }
         for r in &extended {
             let (preferred, valid) = self.commit_lease(now, *r, &key, &grant, auth);
@@ -928,23 +927,24 @@ impl Engine {
         //= https://www.rfc-editor.org/rfc/rfc8415#section-21.24
         // Paraphrased: A DHCP server sends the SOL_MAX_RT option to a client to override the default value of
         // SOL_MAX_RT.
-        if sol_max_rt && oro.contains(&OptionCode::SOL_MAX_RT) {
-            if let Some(v) = o.sol_max_rt {
-                out.push(DhcpOption::SolMaxRt(secs(v)));
-            }
+        if sol_max_rt
+            && oro.contains(&OptionCode::SOL_MAX_RT)
+            && let Some(v) = o.sol_max_rt
+        {
+            out.push(DhcpOption::SolMaxRt(secs(v)));
         }
-        if let Some(DhcpOption::ClientFqdn(f)) = req.find(OptionCode::CLIENT_FQDN) {
-            if o.fqdn == FqdnMode::NoUpdate {
-                //= https://www.rfc-editor.org/rfc/rfc4704#section-5.2
-                // Paraphrased: If the server does not intend to perform any DNS updates ... it MUST set the
-                // "N" bit to 1 and the "S" bit to 0; it sets "O" if the client had set "S".
-                let client_s = f.flags & 0x01 != 0;
-                let flags = 0x04 | if client_s { 0x02 } else { 0 };
-                out.push(DhcpOption::ClientFqdn(ClientFqdn {
-                    flags,
-                    name: f.name.clone(),
-                }));
-            }
+        if let Some(DhcpOption::ClientFqdn(f)) = req.find(OptionCode::CLIENT_FQDN)
+            && o.fqdn == FqdnMode::NoUpdate
+        {
+            //= https://www.rfc-editor.org/rfc/rfc4704#section-5.2
+            // Paraphrased: If the server does not intend to perform any DNS updates ... it MUST set the
+            // "N" bit to 1 and the "S" bit to 0; it sets "O" if the client had set "S".
+            let client_s = f.flags & 0x01 != 0;
+            let flags = 0x04 | if client_s { 0x02 } else { 0 };
+            out.push(DhcpOption::ClientFqdn(ClientFqdn {
+                flags,
+                name: f.name.clone(),
+            }));
         }
     }
 

@@ -141,14 +141,14 @@ impl LeaseTable {
             if old.status == BindingStatus::Active {
                 self.active = self.active.saturating_sub(1);
             }
-            if let Some(c) = old.client.clone() {
-                if b.client.as_ref() != Some(&c) {
-                    let key = (r.kind(), c);
-                    if let Some(v) = self.by_client.get_mut(&key) {
-                        v.retain(|x| *x != r);
-                        if v.is_empty() {
-                            self.by_client.remove(&key);
-                        }
+            if let Some(c) = old.client.clone()
+                && b.client.as_ref() != Some(&c)
+            {
+                let key = (r.kind(), c);
+                if let Some(v) = self.by_client.get_mut(&key) {
+                    v.retain(|x| *x != r);
+                    if v.is_empty() {
+                        self.by_client.remove(&key);
                     }
                 }
             }
@@ -182,14 +182,13 @@ impl LeaseTable {
         // The endpoint rewrites a lease it already holds (its own record of a lease just
         // granted, the partner's acknowledgement): same status, client and expiry, so the
         // indexes, the expiry queue and the allocator are already right.
-        if let Some(old) = self.bindings.get_mut(&r) {
-            if old.status == b.status
-                && old.client == b.client
-                && old.state_expiration_time == b.state_expiration_time
-            {
-                *old = b;
-                return;
-            }
+        if let Some(old) = self.bindings.get_mut(&r)
+            && old.status == b.status
+            && old.client == b.client
+            && old.state_expiration_time == b.state_expiration_time
+        {
+            *old = b;
+            return;
         }
         if b.status == BindingStatus::Active {
             self.offers.remove(&r);
@@ -241,10 +240,11 @@ impl LeaseTable {
     /// Whether `client` may be given `r` now: nobody else holds or was offered it, and it is not
     /// abandoned.
     pub fn is_available_to(&self, r: &Resource, client: &ClientKey, now: UnixTime) -> bool {
-        if let Some((holder, until)) = self.offers.get(r) {
-            if holder != client && *until > now {
-                return false;
-            }
+        if let Some((holder, until)) = self.offers.get(r)
+            && holder != client
+            && *until > now
+        {
+            return false;
         }
         match self.bindings.get(r) {
             None => true,
@@ -394,13 +394,12 @@ impl LeaseTable {
             return Some(*h);
         }
         // A resource this client held before (released or expired) comes back to it.
-        if let Some(prev) = self.by_client.get(&(kind, client.clone())) {
-            if let Some(r) = prev
+        if let Some(prev) = self.by_client.get(&(kind, client.clone()))
+            && let Some(r) = prev
                 .iter()
                 .find(|r| in_subnet_pools(subnet, r) && self.is_available_to(r, client, now))
-            {
-                return Some(*r);
-            }
+        {
+            return Some(*r);
         }
         let key = dhcpv6_pool::ClientKey::new(&client.duid, client.iaid);
         let sp = self.pools.get_mut(subnet_index)?;

@@ -1241,12 +1241,12 @@ impl Failover {
             }
             while let Some(e) = r.ep.poll_event() {
                 log_event(&r.cfg.name, &e, &mut r.counters);
-                if let Event::CloseConnection { .. } = e {
-                    if let Some((_, tx, _)) = r.link.take() {
-                        let _ = tx.send(LinkCmd::Close);
-                        r.ep.handle_connection_down(self.now);
-                        closed = true;
-                    }
+                if let Event::CloseConnection { .. } = e
+                    && let Some((_, tx, _)) = r.link.take()
+                {
+                    let _ = tx.send(LinkCmd::Close);
+                    r.ep.handle_connection_down(self.now);
+                    closed = true;
                 }
             }
         }
@@ -1354,10 +1354,9 @@ impl Authority for Failover {
             .rels
             .iter_mut()
             .find(|x| x.ep.config().pools.contains(&r))
+            && let Err(e) = x.ep.record_lease(now, change)
         {
-            if let Err(e) = x.ep.record_lease(now, change) {
-                tracing::warn!(relationship = %x.cfg.name, resource = ?r, error = %e, "lease not recorded by the failover endpoint");
-            }
+            tracing::warn!(relationship = %x.cfg.name, resource = ?r, error = %e, "lease not recorded by the failover endpoint");
         }
     }
 }

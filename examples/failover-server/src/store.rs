@@ -715,11 +715,11 @@ mod tests {
                 Op {
                     table: Table::Bindings,
                     key: vec![b'k', (x % 40) as u8],
-                    value: (x % 5 != 0).then(|| format!("r{round}-{i}").into_bytes()),
+                    value: (!x.is_multiple_of(5)).then(|| format!("r{round}-{i}").into_bytes()),
                 }
             })
             .collect();
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             ops.push(Op {
                 table: Table::Meta,
                 key: b"m".to_vec(),
@@ -848,7 +848,8 @@ mod tests {
                         Op {
                             table: Table::Bindings,
                             key: (x % 80_000).to_be_bytes().to_vec(),
-                            value: (x % 7 != 0).then(|| format!("v{round}-{x}").into_bytes()),
+                            value: (!x.is_multiple_of(7))
+                                .then(|| format!("v{round}-{x}").into_bytes()),
                         }
                     })
                     .collect();

@@ -181,10 +181,10 @@ domain_search = ["example.test"]
     }
 
     fn kill_pidfile(&self, tag: &str) {
-        if let Ok(pid) = fs::read_to_string(self.path(&format!("{tag}.pid"))) {
-            if !pid.trim().is_empty() {
-                let _ = Command::new("kill").arg(pid.trim()).status();
-            }
+        if let Ok(pid) = fs::read_to_string(self.path(&format!("{tag}.pid")))
+            && !pid.trim().is_empty()
+        {
+            let _ = Command::new("kill").arg(pid.trim()).status();
         }
     }
 }

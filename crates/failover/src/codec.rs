@@ -722,13 +722,21 @@ fn fast_client_data_into(data: &[u8], out: &mut UpdateMsg) -> Option<()> {
 pub(crate) fn decode_update_frame(frame: &[u8]) -> Option<FastUpdate> {
     let mut body = UpdateMsg::empty();
     let h = decode_update_frame_into(frame, &mut body)?;
-    Some(FastUpdate {
-        msg_type: h.msg_type,
-        xid: h.xid,
-        sent_time: h.sent_time,
-        top_status: h.top_status,
-        body: h.body.map(|()| body),
-    })
+    Some(FastUpdate::from_header(h, body))
+}
+
+#[cfg(test)]
+impl FastUpdate {
+    /// The header of [`decode_update_frame_into`] with the body it decoded into `body`.
+    pub(crate) fn from_header(h: FastHeader, body: UpdateMsg) -> Self {
+        Self {
+            msg_type: h.msg_type,
+            xid: h.xid,
+            sent_time: h.sent_time,
+            top_status: h.top_status,
+            body: h.body.map(|()| body),
+        }
+    }
 }
 
 /// `decode_update_frame` with the body decoded into `out`, whose vectors (left from an
@@ -1548,13 +1556,8 @@ mod tests {
         // Decoding into an update left from an earlier decode gives what a fresh decode gives.
         let fresh = decode_update_frame(frame);
         for mut spare in dirty_spares() {
-            let reused = decode_update_frame_into(frame, &mut spare).map(|h| FastUpdate {
-                msg_type: h.msg_type,
-                xid: h.xid,
-                sent_time: h.sent_time,
-                top_status: h.top_status,
-                body: h.body.map(|()| spare),
-            });
+            let reused = decode_update_frame_into(frame, &mut spare)
+                .map(|h| FastUpdate::from_header(h, spare));
             assert_eq!(format!("{reused:?}"), format!("{fresh:?}"), "{frame:x?}");
         }
         let Some(f) = fresh else {

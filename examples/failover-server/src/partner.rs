@@ -1117,7 +1117,16 @@ impl Failover {
         let seq = if ops.is_empty() {
             None
         } else {
-            let seq = committer.submit(ops)?;
+            // Only binding records of the endpoints and no lease of the server's own: a
+            // secondary's records of its partner's updates (or a resynchronisation's). Nothing
+            // but BNDREPLYs waits on them, so their commit may gather company for a while
+            // (`store::DEFER_WINDOW`); state changes and anything a client waits on go at once.
+            let deferrable = own == 0 && ops.iter().all(|o| o.table == Table::Bindings);
+            let seq = if deferrable {
+                committer.submit_deferrable(ops)?
+            } else {
+                committer.submit(ops)?
+            };
             self.acks
                 .extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
             Some(seq)

@@ -533,8 +533,10 @@ pub async fn run_with_links(
             profile.maybe_log();
         }
     }
-    // What waited of them is written before the drain.
+    // What waited of them is written before the drain, and the waiting BNDUPDs and BNDREPLYs
+    // go to the link tasks.
     failover.flush_lazy(&mut committer, usize::MAX)?;
+    failover.flush_outboxes(true);
 
     // Drain: every lease already granted is committed and its answer sent before exit.
     let last = committer.last_seq();

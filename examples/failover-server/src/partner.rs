@@ -713,7 +713,7 @@ struct Rel {
 /// Handed to the link task one burst per store commit, they woke the link task, its TLS
 /// write, the partner's link task and the partner's event loop each time: at 2,000 leases/s
 /// about 850 times a second on each side, most of the pair's CPU beyond the server alone at
-/// that rate. Lazy updates may wait (RFC 8156 §4.2.6): nothing a client sees depends on them,
+/// that rate. Lazy updates may wait (RFC 8156 §4.3): nothing a client sees depends on them,
 /// and the unacknowledged ones stay counted in the sender's window. Every other message
 /// (CONNECT, STATE, UPDREQ, DISCONNECT, ...) goes at once and takes what waits along, in order.
 const OUTBOX_DELAY: Duration = Duration::from_millis(5);

@@ -1633,3 +1633,255 @@ mod tests {
         assert!(!ack_only(&flagged, &old));
     }
 }
+
+/// An in-process pair (two [`Failover`]s with their engines and in-memory stores, the link
+/// carried by hand) to count the glue's instructions per lease and per update:
+/// `valgrind --tool=callgrind --toggle-collect='*glue_bench::primary_turn*'` (or
+/// `secondary_turn`) on `cargo test --release --lib glue_bench -- --ignored`.
+#[cfg(test)]
+mod glue_bench {
+    use super::*;
+    use crate::dhcp::Engine;
+    use crate::metrics::Metrics;
+    use crate::store::{Committed, GroupCommitter, MemStore};
+    use dhcpv6_failover::{Binding, BindingStatus, LeaseGrant};
+
+    struct Side {
+        f: Failover,
+        engine: Engine,
+        committer: GroupCommitter,
+        done: mpsc::UnboundedReceiver<Committed>,
+        link: mpsc::UnboundedReceiver<LinkCmd>,
+    }
+
+    fn side(role: &str) -> Side {
+        let (partner, listen) = match role {
+            "primary" => ("[::1]:6470", ""),
+            _ => ("::1", "listen = \"[::1]:6470\"\n"),
+        };
+        let text = format!(
+            "[server]\nbind = \"::1\"\nport = 5470\n[store]\npath = \"/nonexistent/x.redb\"\n\
+             [[subnet]]\nname = \"relayed\"\nlink = \"2001:db8:10::/64\"\n\
+             addresses = [\"2001:db8:10::1000-2001:db8:10::ffff\"]\n\
+             [[failover]]\nname = \"pair\"\nrole = \"{role}\"\npartner = \"{partner}\"\n{listen}\
+             subnets = [\"relayed\"]\nmclt_secs = 30\nstartup_wait_secs = 1\nplaintext = true\n"
+        );
+        let cfg = Arc::new(crate::config::parse(&text).expect("config"));
+        let rc = cfg.failover.first().expect("relationship").clone();
+        let now =
+            dhcpv6_failover::Now::new(dhcpv6_failover::Instant::ZERO, crate::service::wall_now());
+        let ep = Endpoint::new(endpoint_config(&rc, &cfg.subnets, 7), now).expect("endpoint");
+        let (link_tx, _) = mpsc::unbounded_channel();
+        let mut f = Failover {
+            rels: vec![Rel {
+                cfg: rc,
+                ep,
+                link: None,
+                counters: RelCounters::default(),
+                last_contact: None,
+                outbox: Vec::new(),
+                outbox_since: None,
+            }],
+            by_subnet: [(0, 0)].into_iter().collect(),
+            // Past the start-up wait at once.
+            origin: std::time::Instant::now() - Duration::from_secs(10),
+            now,
+            acks: VecDeque::new(),
+            link_tx,
+            lazy: HashMap::new(),
+            committed: 0,
+        };
+        let (tx, link) = mpsc::unbounded_channel();
+        f.on_link(LinkMsg::Up {
+            rel: 0,
+            conn: 1,
+            tx,
+            peer: "[::1]:647".parse().expect("peer"),
+        });
+        let duid = dhcpv6_wire::Duid::en(9, role.as_bytes()).expect("duid");
+        let engine = Engine::new(cfg, duid, Vec::new(), 7);
+        let (committer, done) =
+            GroupCommitter::start(MemStore::default(), 1000, Arc::new(Metrics::default()));
+        Side {
+            f,
+            engine,
+            committer,
+            done,
+            link,
+        }
+    }
+
+    /// Waits for every submitted batch to commit and tells the failover through `turn`.
+    fn settle(s: &mut Side, turn: fn(&mut Side, Committed)) {
+        while s.f.committed < s.committer.last_seq() {
+            let Some(c) = s.done.blocking_recv() else {
+                return;
+            };
+            turn(s, c);
+        }
+        s.f.flush_outboxes(true);
+    }
+
+    /// A commit report as the event loop handles it (BNDREPLYs and the rest follow).
+    fn commit_turn(s: &mut Side, c: Committed) {
+        s.f.on_committed(c.upto, &c.result);
+        s.f.pump(&mut s.engine, &mut s.committer).expect("pump");
+    }
+
+    #[inline(never)]
+    fn primary_commit_turn(s: &mut Side, c: Committed) {
+        // Distinct bodies, so that the linker does not fold them into one symbol.
+        std::hint::black_box(1u8);
+        commit_turn(s, c);
+    }
+
+    #[inline(never)]
+    fn secondary_commit_turn(s: &mut Side, c: Committed) {
+        // Distinct bodies, so that the linker does not fold them into one symbol.
+        std::hint::black_box(2u8);
+        commit_turn(s, c);
+    }
+
+    /// Carries what `from` sent to `to` (as one link read per write).
+    fn carry(from: &mut Side, to: &mut Side, turn: fn(&mut Side, Vec<u8>)) -> usize {
+        let mut n = 0;
+        while let Ok(cmd) = from.link.try_recv() {
+            if let LinkCmd::Send(bytes) = cmd {
+                n += bytes.len();
+                turn(to, bytes);
+            }
+        }
+        n
+    }
+
+    /// One link read as the event loop handles it.
+    fn link_turn(s: &mut Side, bytes: Vec<u8>) {
+        s.f.on_link(LinkMsg::Bytes {
+            rel: 0,
+            conn: 1,
+            bytes,
+        });
+        s.f.pump(&mut s.engine, &mut s.committer).expect("pump");
+    }
+
+    #[inline(never)]
+    fn secondary_turn(s: &mut Side, bytes: Vec<u8>) {
+        // Distinct bodies, so that the linker does not fold them into one symbol.
+        std::hint::black_box(3u8);
+        link_turn(s, bytes);
+    }
+
+    #[inline(never)]
+    fn primary_link_turn(s: &mut Side, bytes: Vec<u8>) {
+        // Distinct bodies, so that the linker does not fold them into one symbol.
+        std::hint::black_box(4u8);
+        link_turn(s, bytes);
+    }
+
+    /// One client lease on the primary as the event loop handles it: the engine's binding, the
+    /// endpoint's record of the grant, and the pump with the engine's own write.
+    #[inline(never)]
+    fn primary_turn(s: &mut Side, i: u32) -> bool {
+        let client = ClientKey {
+            duid: [0, 3, 0, 1, 0, 0x5e, 0, 0]
+                .into_iter()
+                .chain(i.to_be_bytes())
+                .collect(),
+            iaid: 1,
+        };
+        let wall = crate::service::wall_now();
+        let Some(r) = Authority::allocate(&mut s.f, wall, 0, ResourceKind::Address, &client) else {
+            return false;
+        };
+        let valid = Authority::valid_lifetime(&s.f, wall, &r, Duration::from_secs(3600));
+        let mut b = Binding::new(r, BindingStatus::Active, wall);
+        b.client = Some(client.clone());
+        b.client_last_transaction_time = Some(wall);
+        b.state_expiration_time = Some(UnixTime::from_secs(wall.as_secs() + valid.as_secs()));
+        b.valid_lifetime = valid;
+        b.preferred_lifetime = valid / 2;
+        s.engine.absorb(b.clone());
+        let ops = vec![Op {
+            table: Table::Bindings,
+            key: resource_key(&r),
+            value: Some(crate::record::encode(&b)),
+        }];
+        Authority::record(
+            &mut s.f,
+            wall,
+            LeaseChange::Granted(LeaseGrant {
+                client,
+                resource: r,
+                preferred: valid / 2,
+                valid,
+                t1: valid / 4,
+                t2: valid / 2,
+                desired_valid: Duration::from_secs(3600),
+                fqdn: None,
+                dns_removal: None,
+            }),
+        );
+        s.f.pump_with(&mut s.engine, &mut s.committer, ops)
+            .expect("pump");
+        true
+    }
+
+    #[test]
+    #[ignore = "measurement: run under callgrind (see the module doc)"]
+    fn glue_pair_leases_and_updates() {
+        let n: u32 = std::env::var("GLUE_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        let (mut p, mut s) = (side("primary"), side("secondary"));
+        for _ in 0..200 {
+            for x in [&mut p, &mut s] {
+                x.f.on_timeout();
+                x.f.pump(&mut x.engine, &mut x.committer).expect("pump");
+                settle(x, commit_turn);
+            }
+            carry(&mut p, &mut s, secondary_turn);
+            carry(&mut s, &mut p, primary_link_turn);
+            let normal = |x: &Side| {
+                x.f.rels
+                    .first()
+                    .is_some_and(|r| r.ep.state() == State::Normal)
+            };
+            if normal(&p) && normal(&s) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(p.f.rels.first().map(|r| r.ep.state()), Some(State::Normal));
+        assert_eq!(s.f.rels.first().map(|r| r.ep.state()), Some(State::Normal));
+        let mut leased = 0u32;
+        for i in 0..n {
+            if primary_turn(&mut p, i) {
+                leased += 1;
+            }
+            if i % 64 == 63 || i + 1 == n {
+                settle(&mut p, primary_commit_turn);
+                carry(&mut p, &mut s, secondary_turn);
+                settle(&mut s, secondary_commit_turn);
+                carry(&mut s, &mut p, primary_link_turn);
+                settle(&mut p, primary_commit_turn);
+            }
+        }
+        for _ in 0..3 {
+            settle(&mut p, primary_commit_turn);
+            carry(&mut p, &mut s, secondary_turn);
+            settle(&mut s, secondary_commit_turn);
+            carry(&mut s, &mut p, primary_link_turn);
+        }
+        let got = |x: &Side| x.f.rels.first().map(|r| r.counters.partner_updates);
+        eprintln!(
+            "leases {leased}, secondary partner updates {:?}, secondary active {}, primary lazy {}",
+            got(&s),
+            s.engine.leases().active(),
+            p.f.lazy.len()
+        );
+        assert_eq!(s.engine.leases().active(), u64::from(leased));
+        p.committer.shutdown(Duration::from_secs(5));
+        s.committer.shutdown(Duration::from_secs(5));
+    }
+}

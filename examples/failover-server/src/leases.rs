@@ -55,6 +55,31 @@ fn add(t: UnixTime, d: Duration) -> UnixTime {
     UnixTime::from_secs(t.as_secs().saturating_add(d.as_secs()))
 }
 
+/// Tells the allocator that owns `r` what it may do with it now.
+fn sync_pools(pools: &mut [SubnetPools], r: &Resource, status: dhcpv6_pool::Status) {
+    for sp in pools {
+        match r {
+            Resource::Address(a) => {
+                for p in &mut sp.addresses {
+                    if p.set_status(*a, status).is_ok() {
+                        return;
+                    }
+                }
+            }
+            Resource::Prefix { prefix, len } => {
+                let Ok(pfx) = dhcpv6_pool::Prefix::new(*prefix, *len) else {
+                    return;
+                };
+                for p in &mut sp.prefixes {
+                    if p.set_status(pfx, status).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl LeaseTable {
     /// Builds the table for `subnets` (one allocator per range and prefix pool, seeded with
     /// `seed`) and fills it with stored bindings.
@@ -112,48 +137,60 @@ impl LeaseTable {
 
     /// Tells the allocator that owns `r` what it may do with it now.
     fn sync_pool(&mut self, r: &Resource, status: dhcpv6_pool::Status) {
-        for sp in &mut self.pools {
-            match r {
-                Resource::Address(a) => {
-                    for p in &mut sp.addresses {
-                        if p.set_status(*a, status).is_ok() {
-                            return;
-                        }
-                    }
-                }
-                Resource::Prefix { prefix, len } => {
-                    let Ok(pfx) = dhcpv6_pool::Prefix::new(*prefix, *len) else {
-                        return;
-                    };
-                    for p in &mut sp.prefixes {
-                        if p.set_status(pfx, status).is_ok() {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
+        sync_pools(&mut self.pools, r, status);
     }
 
     fn insert(&mut self, b: Binding) {
+        self.put(b, false);
+    }
+
+    /// Puts `b` in the table and its indexes, with one lookup of its resource. With `absorbing`,
+    /// a rewrite that keeps status, client and expiry only replaces the stored binding (returns
+    /// false), and nothing is marked for the store. Returns true when the indexes were updated.
+    fn put(&mut self, b: Binding, absorbing: bool) -> bool {
+        use std::collections::hash_map::Entry;
         let r = b.resource;
-        if let Some(old) = self.bindings.get(&r) {
+        let slot = self.bindings.entry(r);
+        // Whether `by_client` lists `r` under `b`'s client already, and whether the allocator
+        // already has `r` taken: true when the old binding had the same client (every insert
+        // lists a binding under its client, and only a change of client unlists it), and
+        // when old and new are both ACTIVE (nothing frees an ACTIVE binding's resource in the
+        // allocator).
+        let (mut listed, mut taken) = (false, false);
+        if let Entry::Occupied(o) = &slot {
+            let old = o.get();
+            // The endpoint rewrites a lease it already holds (its own record of a lease just
+            // granted, the partner's acknowledgement): same status, client and expiry, so the
+            // indexes, the expiry queue and the allocator are already right.
+            if absorbing
+                && old.status == b.status
+                && old.client == b.client
+                && old.state_expiration_time == b.state_expiration_time
+            {
+                if let Entry::Occupied(mut o) = slot {
+                    o.insert(b);
+                }
+                return false;
+            }
             if old.status == BindingStatus::Active {
                 self.active = self.active.saturating_sub(1);
+                taken = b.status == BindingStatus::Active;
             }
-            if let Some(c) = old.client.clone()
-                && b.client.as_ref() != Some(&c)
-            {
-                let key = (r.kind(), c);
-                if let Some(v) = self.by_client.get_mut(&key) {
-                    v.retain(|x| *x != r);
-                    if v.is_empty() {
-                        self.by_client.remove(&key);
+            match &old.client {
+                Some(c) if b.client.as_ref() == Some(c) => listed = true,
+                Some(c) => {
+                    let key = (r.kind(), c.clone());
+                    if let Some(v) = self.by_client.get_mut(&key) {
+                        v.retain(|x| *x != r);
+                        if v.is_empty() {
+                            self.by_client.remove(&key);
+                        }
                     }
                 }
+                None => {}
             }
         }
-        if let Some(c) = &b.client {
+        if !listed && let Some(c) = &b.client {
             let v = self.by_client.entry((r.kind(), c.clone())).or_default();
             if !v.contains(&r) {
                 v.push(r);
@@ -165,37 +202,35 @@ impl LeaseTable {
                 self.expiries.push(Reverse((exp, r)));
             }
         }
-        let pool_status = match b.status {
-            BindingStatus::Free | BindingStatus::FreeBackup => dhcpv6_pool::Status::Free,
-            BindingStatus::Abandoned => dhcpv6_pool::Status::Abandoned,
-            _ => dhcpv6_pool::Status::Taken,
-        };
-        self.sync_pool(&r, pool_status);
-        self.bindings.insert(r, b);
-        self.dirty.push(r);
+        if !taken {
+            let pool_status = match b.status {
+                BindingStatus::Free | BindingStatus::FreeBackup => dhcpv6_pool::Status::Free,
+                BindingStatus::Abandoned => dhcpv6_pool::Status::Abandoned,
+                _ => dhcpv6_pool::Status::Taken,
+            };
+            sync_pools(&mut self.pools, &r, pool_status);
+        }
+        match slot {
+            Entry::Occupied(mut o) => {
+                o.insert(b);
+            }
+            Entry::Vacant(v) => {
+                v.insert(b);
+            }
+        }
+        if !absorbing {
+            self.dirty.push(r);
+        }
+        true
     }
 
     /// Puts a binding decided elsewhere (the failover partner, or the failover endpoint's own
     /// record of a lease) into the table without marking it for the store.
     pub fn absorb(&mut self, b: Binding) {
         let r = b.resource;
-        // The endpoint rewrites a lease it already holds (its own record of a lease just
-        // granted, the partner's acknowledgement): same status, client and expiry, so the
-        // indexes, the expiry queue and the allocator are already right.
-        if let Some(old) = self.bindings.get_mut(&r)
-            && old.status == b.status
-            && old.client == b.client
-            && old.state_expiration_time == b.state_expiration_time
-        {
-            *old = b;
-            return;
-        }
-        if b.status == BindingStatus::Active {
+        let active = b.status == BindingStatus::Active;
+        if self.put(b, true) && active && !self.offers.is_empty() {
             self.offers.remove(&r);
-        }
-        self.insert(b);
-        if self.dirty.last() == Some(&r) {
-            self.dirty.pop();
         }
     }
 

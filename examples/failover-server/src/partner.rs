@@ -785,11 +785,82 @@ fn ack_only(old: &dhcpv6_failover::Binding, new: &dhcpv6_failover::Binding) -> b
     {
         return false;
     }
-    let mut n = new.clone();
-    n.acked_partner_lifetime = old.acked_partner_lifetime;
-    n.partner_lifetime = old.partner_lifetime;
-    n.needs_partner_update = old.needs_partner_update;
-    n == *old
+    // Every other field equal (spelled out without `..`, so that a new field of `Binding` must
+    // be placed here; comparing in place spares a clone of the binding per acknowledgement).
+    let dhcpv6_failover::Binding {
+        resource,
+        client,
+        status,
+        expiration_time,
+        acked_partner_lifetime: _,
+        partner_lifetime: _,
+        client_last_transaction_time,
+        partner_raw_clt_time,
+        start_time_of_state,
+        state_expiration_time,
+        preferred_lifetime,
+        valid_lifetime,
+        t1,
+        t2,
+        fqdn,
+        dns_removal,
+        needs_partner_update: _,
+    } = new;
+    *resource == old.resource
+        && *status == old.status
+        && *expiration_time == old.expiration_time
+        && *client_last_transaction_time == old.client_last_transaction_time
+        && *partner_raw_clt_time == old.partner_raw_clt_time
+        && *start_time_of_state == old.start_time_of_state
+        && *state_expiration_time == old.state_expiration_time
+        && *preferred_lifetime == old.preferred_lifetime
+        && *valid_lifetime == old.valid_lifetime
+        && *t1 == old.t1
+        && *t2 == old.t2
+        && *client == old.client
+        && *fqdn == old.fqdn
+        && *dns_removal == old.dns_removal
+}
+
+/// Drops from `ops[..own]` (the engine's own lease writes) every binding write whose key one
+/// of `ops[own..]` (the endpoints' records) also writes: the endpoint's record of a lease
+/// supersedes the engine's record of it (same key, same binding plus the failover fields), so
+/// each key is written once. The order of what stays is kept.
+fn drop_superseded(ops: &mut Vec<Op>, own: usize) {
+    // Indices of the endpoints' binding writes, sorted by key (no key is copied).
+    let mut theirs: Vec<usize> = (own..ops.len())
+        .filter(|&i| ops.get(i).is_some_and(|o| o.table == Table::Bindings))
+        .collect();
+    if theirs.is_empty() {
+        return;
+    }
+    theirs.sort_unstable_by(|&a, &b| {
+        let key = |i: usize| ops.get(i).map(|o| o.key.as_slice());
+        key(a).cmp(&key(b))
+    });
+    let superseded: Vec<bool> = ops
+        .iter()
+        .take(own)
+        .map(|o| {
+            o.table == Table::Bindings
+                && theirs
+                    .binary_search_by(|&i| {
+                        ops.get(i)
+                            .map(|t| t.key.as_slice())
+                            .cmp(&Some(o.key.as_slice()))
+                    })
+                    .is_ok()
+        })
+        .collect();
+    if !superseded.contains(&true) {
+        return;
+    }
+    let mut i = 0;
+    ops.retain(|_| {
+        let keep = !superseded.get(i).copied().unwrap_or(false);
+        i += 1;
+        keep
+    });
 }
 
 impl std::fmt::Debug for Failover {
@@ -1160,25 +1231,20 @@ impl Failover {
                 break;
             }
         }
-        if ops.len() > own {
-            // The endpoint's record of a lease supersedes the engine's record of it (same key,
-            // same binding plus the failover fields): write each key once.
-            let theirs: std::collections::HashSet<Vec<u8>> = ops
-                .get(own..)
-                .unwrap_or(&[])
-                .iter()
-                .filter(|o| o.table == Table::Bindings)
-                .map(|o| o.key.clone())
-                .collect();
-            let mut i = 0;
-            ops.retain(|o| {
-                i += 1;
-                i > own || o.table != Table::Bindings || !theirs.contains(&o.key)
-            });
+        if own > 0 && ops.len() > own {
+            drop_superseded(&mut ops, own);
         }
         if !self.lazy.is_empty() {
-            // A record written now supersedes a waiting acknowledgement-only one.
-            for o in ops.iter().filter(|o| o.table == Table::Bindings) {
+            // A record written now supersedes a waiting acknowledgement-only one. Without lease
+            // writes of the engine's own, `drain` could have put a key back after its write;
+            // with them, it already removed every key the endpoints wrote, and only the
+            // engine's own remain to check.
+            let check = if allow_lazy {
+                &ops[..]
+            } else {
+                ops.get(..own).unwrap_or(&[])
+            };
+            for o in check.iter().filter(|o| o.table == Table::Bindings) {
                 self.lazy.remove(&o.key);
             }
             // Bounded memory: past the bound, each batch takes along at least as many as it
@@ -1297,7 +1363,9 @@ impl Failover {
                             engine.absorb(b);
                             continue;
                         }
-                        lazy.remove(&key);
+                        if !lazy.is_empty() {
+                            lazy.remove(&key);
+                        }
                         ops.push(Op {
                             table: Table::Bindings,
                             key,
@@ -1875,10 +1943,14 @@ mod glue_bench {
         }
         let got = |x: &Side| x.f.rels.first().map(|r| r.counters.partner_updates);
         eprintln!(
-            "leases {leased}, secondary partner updates {:?}, secondary active {}, primary lazy {}",
+            "leases {leased}, secondary partner updates {:?}, secondary active {}, lazy {} / {}, \
+             storage writes {:?} / {:?}",
             got(&s),
             s.engine.leases().active(),
-            p.f.lazy.len()
+            p.f.lazy.len(),
+            s.f.lazy.len(),
+            p.f.rels.first().map(|r| r.counters.storage_writes),
+            s.f.rels.first().map(|r| r.counters.storage_writes),
         );
         assert_eq!(s.engine.leases().active(), u64::from(leased));
         p.committer.shutdown(Duration::from_secs(5));

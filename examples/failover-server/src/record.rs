@@ -21,7 +21,41 @@ const VERSION: u8 = 1;
 
 /// Encodes a binding.
 pub fn encode(b: &Binding) -> Vec<u8> {
-    let mut v = Vec::with_capacity(96);
+    let times = [
+        b.expiration_time,
+        b.acked_partner_lifetime,
+        b.partner_lifetime,
+        b.client_last_transaction_time,
+        b.partner_raw_clt_time,
+        b.state_expiration_time,
+    ];
+    let iaid = b.client.as_ref().map(|c| c.iaid.to_be_bytes());
+    // The client is its IAID then its DUID, as one value.
+    let client = b
+        .client
+        .as_ref()
+        .zip(iaid.as_ref())
+        .map(|(c, iaid)| [iaid.as_slice(), c.duid.as_slice()]);
+    let dns = b.dns_removal.as_ref();
+    let fqdn = b.fqdn.as_deref().map(|f| [f, &[]]);
+    let host = dns.and_then(|d| d.host_name.as_deref()).map(|h| [h, &[]]);
+    let zone = dns.and_then(|d| d.zone_name.as_deref()).map(|z| [z, &[]]);
+    // The exact size, so that the record is one allocation.
+    let len =
+        2 + match b.resource {
+            Resource::Address(_) => 16,
+            Resource::Prefix { .. } => 17,
+        } + 3
+            + 8 * times.iter().flatten().count()
+            + 8
+            + 16
+            + [client, fqdn, host, zone]
+                .iter()
+                .map(|p| 1 + p.as_ref().map_or(0, |p| 2 + p[0].len() + p[1].len()))
+                .sum::<usize>()
+            + dns.and_then(|d| d.flags).map_or(1, |_| 3)
+            + 1;
+    let mut v = Vec::with_capacity(len);
     v.push(VERSION);
     match b.resource {
         Resource::Address(a) => {
@@ -36,14 +70,6 @@ pub fn encode(b: &Binding) -> Vec<u8> {
     }
     v.push(b.status.to_u8());
     v.push(u8::from(b.needs_partner_update));
-    let times = [
-        b.expiration_time,
-        b.acked_partner_lifetime,
-        b.partner_lifetime,
-        b.client_last_transaction_time,
-        b.partner_raw_clt_time,
-        b.state_expiration_time,
-    ];
     let mut present = 0u8;
     for (i, t) in times.iter().enumerate() {
         if t.is_some() {
@@ -58,16 +84,10 @@ pub fn encode(b: &Binding) -> Vec<u8> {
     for d in [b.preferred_lifetime, b.valid_lifetime, b.t1, b.t2] {
         v.extend_from_slice(&u32::try_from(d.as_secs()).unwrap_or(u32::MAX).to_be_bytes());
     }
-    let client = b.client.as_ref().map(|c| {
-        let mut k = c.iaid.to_be_bytes().to_vec();
-        k.extend_from_slice(&c.duid);
-        k
-    });
-    put_bytes(&mut v, client.as_deref());
-    put_bytes(&mut v, b.fqdn.as_deref());
-    let dns = b.dns_removal.as_ref();
-    put_bytes(&mut v, dns.and_then(|d| d.host_name.as_deref()));
-    put_bytes(&mut v, dns.and_then(|d| d.zone_name.as_deref()));
+    put_bytes(&mut v, client);
+    put_bytes(&mut v, fqdn);
+    put_bytes(&mut v, host);
+    put_bytes(&mut v, zone);
     match dns.and_then(|d| d.flags) {
         Some(f) => {
             v.push(1);
@@ -79,12 +99,14 @@ pub fn encode(b: &Binding) -> Vec<u8> {
     v
 }
 
-fn put_bytes(v: &mut Vec<u8>, b: Option<&[u8]>) {
+/// Writes a value given in two parts (the second often empty) as one length-prefixed value.
+fn put_bytes(v: &mut Vec<u8>, b: Option<[&[u8]; 2]>) {
     match b {
         // Longer values cannot come from the wire (options are at most 65535 bytes).
-        Some(b) if b.len() <= usize::from(u16::MAX) => {
+        Some([a, b]) if a.len() + b.len() <= usize::from(u16::MAX) => {
             v.push(1);
-            v.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            v.extend_from_slice(&((a.len() + b.len()) as u16).to_be_bytes());
+            v.extend_from_slice(a);
             v.extend_from_slice(b);
         }
         _ => v.push(0),
@@ -270,5 +292,41 @@ mod tests {
         let mut bad = bytes;
         bad[0] = 9;
         assert!(decode(&bad).unwrap_err().contains("version 9"));
+    }
+
+    /// The format is what stores already hold: these bytes were written by the encoder before
+    /// it computed its size up front (one allocation per record).
+    #[test]
+    fn the_stored_format_is_unchanged_and_one_allocation() {
+        let b = sample();
+        let mut p = b.clone();
+        p.resource = Resource::Prefix {
+            prefix: "2001:db8:100::".parse().expect("a"),
+            len: 56,
+        };
+        p.fqdn = Some(vec![1, 2, 3]);
+        p.client = None;
+        p.dns_removal = Some(DnsRemovalInfo {
+            host_name: Some(vec![4]),
+            zone_name: Some(vec![5, 6]),
+            flags: Some(3),
+        });
+        let mut q = p.clone();
+        q.dns_removal = Some(DnsRemovalInfo {
+            host_name: None,
+            zone_name: None,
+            flags: None,
+        });
+        let golden = [
+            "010020010db800000000000000000000004201002800000000000003e8000000000000138800000000000003e800000bb800000fa0000003e8000007d0010012000000070001000109090909000c010203040000000000",
+            "010120010db80100000000000000000000003801002800000000000003e8000000000000138800000000000003e800000bb800000fa0000003e8000007d00001000301020301000104010002050601000301",
+            "010120010db80100000000000000000000003801002800000000000003e8000000000000138800000000000003e800000bb800000fa0000003e8000007d00001000301020300000001",
+        ];
+        for (x, g) in [b, p, q].into_iter().zip(golden) {
+            let v = encode(&x);
+            assert_eq!(hex::encode(&v), g);
+            assert_eq!(v.len(), v.capacity(), "sized exactly");
+            assert_eq!(decode(&v), Ok(x));
+        }
     }
 }

@@ -230,15 +230,33 @@ impl Engine {
 
     /// Store writes for every binding changed since the last call.
     pub fn take_store_ops(&mut self) -> Vec<Op> {
+        self.take_store_ops_except(|_| false)
+    }
+
+    /// Whether bindings changed since the last [`Engine::take_store_ops`].
+    pub fn has_store_ops(&self) -> bool {
+        self.leases.has_dirty()
+    }
+
+    /// [`Engine::take_store_ops`] without the writes of the resources `skip` names (whose
+    /// records someone else writes in the same batch): those are not even encoded.
+    pub fn take_store_ops_except(&mut self, mut skip: impl FnMut(&Resource) -> bool) -> Vec<Op> {
         self.leases
             .take_dirty()
             .into_iter()
+            .filter(|b| !skip(&b.resource))
             .map(|b| Op {
                 table: Table::Bindings,
                 key: resource_key(&b.resource),
                 value: Some(crate::record::encode(b)),
             })
             .collect()
+    }
+
+    /// The lease table, to change (tests that drive the failover glue without datagrams).
+    #[cfg(test)]
+    pub(crate) fn leases_mut(&mut self) -> &mut LeaseTable {
+        &mut self.leases
     }
 
     /// Handles one datagram (standalone).

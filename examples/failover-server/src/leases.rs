@@ -402,6 +402,11 @@ impl LeaseTable {
         expired
     }
 
+    /// Whether bindings changed since the last [`LeaseTable::take_dirty`].
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
     /// The resources whose bindings changed since the last call, with their current bindings.
     pub fn take_dirty(&mut self) -> Vec<&Binding> {
         let mut dirty = std::mem::take(&mut self.dirty);

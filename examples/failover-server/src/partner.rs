@@ -1198,11 +1198,37 @@ impl Failover {
         &mut self,
         engine: &mut Engine,
         committer: &mut crate::store::GroupCommitter,
+        ops: Vec<Op>,
+    ) -> Result<Option<u64>, crate::store::StoreError> {
+        self.pump_loop(engine, committer, ops, false)
+    }
+
+    /// `pump_with(engine, committer, engine.take_store_ops())`, except that the engine's
+    /// records of leases the endpoints also write in this batch are not even encoded (the
+    /// endpoint's record supersedes the engine's, see [`Failover::pump_with`]).
+    pub fn pump_engine_writes(
+        &mut self,
+        engine: &mut Engine,
+        committer: &mut crate::store::GroupCommitter,
+    ) -> Result<Option<u64>, crate::store::StoreError> {
+        self.pump_loop(engine, committer, Vec::new(), true)
+    }
+
+    fn pump_loop(
+        &mut self,
+        engine: &mut Engine,
+        committer: &mut crate::store::GroupCommitter,
         mut ops: Vec<Op>,
+        mut take_engine_writes: bool,
     ) -> Result<Option<u64>, crate::store::StoreError> {
         let mut last = None;
         loop {
-            let (seq, again) = self.pump_once(engine, committer, std::mem::take(&mut ops))?;
+            let (seq, again) = self.pump_once(
+                engine,
+                committer,
+                std::mem::take(&mut ops),
+                std::mem::take(&mut take_engine_writes),
+            )?;
             last = seq.or(last);
             if !again {
                 return Ok(last);
@@ -1213,25 +1239,49 @@ impl Failover {
     /// One round of [`Failover::pump_with`]; returns the batch's sequence number and whether
     /// acknowledgement-only writes were acknowledged at once (their endpoints may have more to
     /// drain).
+    /// With `take_engine_writes`, the engine's lease writes are taken after the endpoints'
+    /// (and put in front of them), leaving out the resources the endpoints wrote.
     fn pump_once(
         &mut self,
         engine: &mut Engine,
         committer: &mut crate::store::GroupCommitter,
         mut ops: Vec<Op>,
+        take_engine_writes: bool,
     ) -> Result<(Option<u64>, bool), crate::store::StoreError> {
         let mut ids = Vec::new();
         let mut lazy_ids = Vec::new();
-        let own = ops.len();
+        let mut own = ops.len();
+        let has_own = own > 0 || (take_engine_writes && engine.has_store_ops());
         // Only in a pump without lease writes of the engine's own (BNDREPLYs arrive on the
         // link, not with client datagrams): then the engine's record of a lease is the one
         // last handed to the store, and nothing in this batch supersedes the endpoint's record.
-        let allow_lazy = own == 0;
+        let allow_lazy = !has_own;
+        let mut written = Vec::new();
+        let mut record = if take_engine_writes && has_own {
+            Some(&mut written)
+        } else {
+            None
+        };
         loop {
-            if !self.drain(engine, &mut ops, &mut ids, &mut lazy_ids, allow_lazy) {
+            let again = self.drain(
+                engine,
+                &mut ops,
+                &mut ids,
+                &mut lazy_ids,
+                allow_lazy,
+                record.as_deref_mut(),
+            );
+            if !again {
                 break;
             }
         }
-        if own > 0 && ops.len() > own {
+        if take_engine_writes && has_own {
+            written.sort_unstable();
+            let mut mine = engine.take_store_ops_except(|r| written.binary_search(r).is_ok());
+            own = mine.len();
+            mine.append(&mut ops);
+            ops = mine;
+        } else if own > 0 && ops.len() > own {
             drop_superseded(&mut ops, own);
         }
         if !self.lazy.is_empty() {
@@ -1261,7 +1311,7 @@ impl Failover {
             // secondary's records of its partner's updates (or a resynchronisation's). Nothing
             // but BNDREPLYs waits on them, so their commit may gather company for a while
             // (`store::DEFER_WINDOW`); state changes and anything a client waits on go at once.
-            let deferrable = own == 0 && ops.iter().all(|o| o.table == Table::Bindings);
+            let deferrable = !has_own && ops.iter().all(|o| o.table == Table::Bindings);
             let seq = if deferrable {
                 committer.submit_deferrable(ops)?
             } else {
@@ -1333,7 +1383,8 @@ impl Failover {
 
     /// One pass over every endpoint's outputs; storage writes are appended to `ops` (their ids
     /// to `ids`), acknowledgement-only rewrites ([`ack_only`]) go to the waiting set when
-    /// `allow_lazy` (their ids to `lazy_ids`). Returns true when a connection was closed (its endpoint has more to
+    /// `allow_lazy` (their ids to `lazy_ids`); the resources of binding records in `ops` go to
+    /// `written` when given. Returns true when a connection was closed (its endpoint has more to
     /// drain).
     fn drain(
         &mut self,
@@ -1342,6 +1393,7 @@ impl Failover {
         ids: &mut Vec<(usize, WriteId)>,
         lazy_ids: &mut Vec<(usize, WriteId)>,
         allow_lazy: bool,
+        mut written: Option<&mut Vec<Resource>>,
     ) -> bool {
         let mut closed = false;
         let lazy = &mut self.lazy;
@@ -1365,6 +1417,9 @@ impl Failover {
                         }
                         if !lazy.is_empty() {
                             lazy.remove(&key);
+                        }
+                        if let Some(w) = written.as_deref_mut() {
+                            w.push(b.resource);
                         }
                         ops.push(Op {
                             table: Table::Bindings,
@@ -1705,14 +1760,16 @@ mod tests {
 /// An in-process pair (two [`Failover`]s with their engines and in-memory stores, the link
 /// carried by hand) to count the glue's instructions per lease and per update:
 /// `valgrind --tool=callgrind --toggle-collect='*glue_bench::primary_turn*'` (or
-/// `secondary_turn`) on `cargo test --release --lib glue_bench -- --ignored`.
+/// `secondary_turn`) on `cargo test --release --lib glue_bench -- --ignored`. With
+/// `GLUE_TAKE_FIRST` set, the primary hands the engine's writes over already encoded
+/// ([`Failover::pump_with`]) instead of through [`Failover::pump_engine_writes`].
 #[cfg(test)]
 mod glue_bench {
     use super::*;
     use crate::dhcp::Engine;
     use crate::metrics::Metrics;
     use crate::store::{Committed, GroupCommitter, MemStore};
-    use dhcpv6_failover::{Binding, BindingStatus, LeaseGrant};
+    use dhcpv6_failover::LeaseGrant;
 
     struct Side {
         f: Failover,
@@ -1862,18 +1919,14 @@ mod glue_bench {
             return false;
         };
         let valid = Authority::valid_lifetime(&s.f, wall, &r, Duration::from_secs(3600));
-        let mut b = Binding::new(r, BindingStatus::Active, wall);
-        b.client = Some(client.clone());
-        b.client_last_transaction_time = Some(wall);
-        b.state_expiration_time = Some(UnixTime::from_secs(wall.as_secs() + valid.as_secs()));
-        b.valid_lifetime = valid;
-        b.preferred_lifetime = valid / 2;
-        s.engine.absorb(b.clone());
-        let ops = vec![Op {
-            table: Table::Bindings,
-            key: resource_key(&r),
-            value: Some(crate::record::encode(&b)),
-        }];
+        let grant = crate::leases::Grant {
+            preferred: valid / 2,
+            valid,
+            t1: valid / 4,
+            t2: valid / 2,
+            fqdn: None,
+        };
+        s.engine.leases_mut().bind(wall, r, &client, &grant);
         Authority::record(
             &mut s.f,
             wall,
@@ -1889,8 +1942,14 @@ mod glue_bench {
                 dns_removal: None,
             }),
         );
-        s.f.pump_with(&mut s.engine, &mut s.committer, ops)
-            .expect("pump");
+        if std::env::var_os("GLUE_TAKE_FIRST").is_some() {
+            // The engine's writes taken (and encoded) before the endpoints' are drained.
+            let ops = s.engine.take_store_ops();
+            s.f.pump_with(&mut s.engine, &mut s.committer, ops)
+        } else {
+            s.f.pump_engine_writes(&mut s.engine, &mut s.committer)
+        }
+        .expect("pump");
         true
     }
 

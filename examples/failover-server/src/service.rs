@@ -603,8 +603,7 @@ fn submit(
     waiting: &mut Vec<(Answer, u32, Instant)>,
     pending: &mut VecDeque<Pending>,
 ) -> Result<(), ServiceError> {
-    let ops = engine.take_store_ops();
-    let seq = match failover.pump_with(engine, committer, ops) {
+    let seq = match failover.pump_engine_writes(engine, committer) {
         Ok(Some(seq)) => seq,
         Ok(None) => committer.last_seq(),
         Err(e) => {

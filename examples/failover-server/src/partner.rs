@@ -1086,7 +1086,7 @@ impl Failover {
     }
 
     /// Hands each relationship's waiting BNDUPDs and BNDREPLYs to its link task: all of them
-    /// with `all`, else those that waited [`OUTBOX_DELAY`].
+    /// with `all`, else those that waited `OUTBOX_DELAY` (5 ms).
     pub fn flush_outboxes(&mut self, all: bool) {
         for r in &mut self.rels {
             let due = r

@@ -735,6 +735,14 @@ fn only_binding_updates(bytes: &[u8]) -> bool {
     rest.is_empty()
 }
 
+impl Rel {
+    /// Forgets what waits in the outbox: it was meant for a connection that is gone.
+    fn drop_outbox(&mut self) {
+        self.outbox.clear();
+        self.outbox_since = None;
+    }
+}
+
 /// Hands what waits in `r`'s outbox to its link task, as one write.
 fn flush_outbox(r: &mut Rel) {
     r.outbox_since = None;
@@ -1020,8 +1028,7 @@ impl Failover {
                     r.ep.handle_connection_down(now);
                 }
                 // What waited was meant for the old connection.
-                r.outbox.clear();
-                r.outbox_since = None;
+                r.drop_outbox();
                 tracing::info!(relationship = %r.cfg.name, %peer, "partner connection up");
                 r.link = Some((conn, tx, peer));
                 r.counters.connections += 1;
@@ -1044,8 +1051,7 @@ impl Failover {
                 if r.link.as_ref().is_some_and(|(c, _, _)| *c == conn) {
                     tracing::warn!(relationship = %r.cfg.name, %reason, "partner connection down");
                     r.link = None;
-                    r.outbox.clear();
-                    r.outbox_since = None;
+                    r.drop_outbox();
                     r.ep.handle_connection_down(now);
                 }
             }

@@ -311,8 +311,7 @@ pub async fn run_with_links(
     // endpoint that governs them.
     failover.tick();
     let reclaimed = engine.reclaim_expired_with(wall_now(), &mut failover);
-    let ops = engine.take_store_ops();
-    failover.pump_with(&mut engine, &mut committer, ops)?;
+    failover.pump_engine_writes(&mut engine, &mut committer)?;
     tracing::info!(
         restored,
         reclaimed,
@@ -505,8 +504,7 @@ pub async fn run_with_links(
                 let n = engine.reclaim_expired_with(wall_now(), &mut failover);
                 if n > 0 {
                     tracing::info!(count = n, "expired leases reclaimed");
-                    let ops = engine.take_store_ops();
-                    failover.pump_with(&mut engine, &mut committer, ops)?;
+                    failover.pump_engine_writes(&mut engine, &mut committer)?;
                 }
                 // The gauges walk every lease: only worth it when someone can read them (with a
                 // million leases the walk would stall the client path every second).

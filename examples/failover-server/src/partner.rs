@@ -62,6 +62,8 @@ pub const DEFAULT_MAX_UNACKED_BNDUPD: u32 = 1000;
 
 /// Meta-table key prefix of a relationship's persisted endpoint state.
 pub const META_ENDPOINT_PREFIX: &str = "failover-endpoint/";
+/// Meta-table key prefix of a relationship's acknowledgement mark ([`AckMarks`]).
+pub const META_ACK_MARK_PREFIX: &str = "failover-acked-upto/";
 
 // ---- configuration -----------------------------------------------------------------------------
 
@@ -706,6 +708,172 @@ struct Rel {
     /// since when the oldest of them waits (see [`OUTBOX_DELAY`]).
     outbox: Vec<u8>,
     outbox_since: Option<std::time::Instant>,
+    /// Which of the records written for this relationship still wait for the partner's
+    /// acknowledgement, by update number.
+    marks: AckMarks,
+}
+
+/// The acknowledgement mark of one relationship: every binding record written with an update
+/// number at or below it has been acknowledged by the partner (or superseded by a later record
+/// of the same resource).
+///
+/// An accepted BNDREPLY changes the sender's record of the lease in three fields only
+/// (RFC 8156 §7.7: acked-partner-lifetime, partner-lifetime, the "partner needs an update"
+/// flag). Rewriting every acknowledged record cost the primary a second binding write per lease
+/// (and a second journal entry to fold). Instead each record that needs an update is written
+/// with an update number; acknowledgements only move this mark, stored as one meta record
+/// with the next batch (or alone once the clients are quiet); at start-up a record numbered at
+/// or below its relationship's mark is read as acknowledged ([`apply_ack_marks`]).
+///
+/// The mark is `lowest still awaited - 1`, or the highest number given when none is awaited.
+/// A mark written late only makes a restarted server resend updates the partner already has
+/// (and keep a lower acked-partner-lifetime, a more conservative MCLT bound, until the partner
+/// acknowledges again), exactly as a lost acknowledgement rewrite did.
+#[derive(Debug, Default)]
+struct AckMarks {
+    /// The highest update number given.
+    last: u64,
+    /// Update number of the last record written for each resource that awaits an ack.
+    by_resource: HashMap<Resource, u64>,
+    /// The same numbers, ordered.
+    awaited: std::collections::BTreeSet<u64>,
+    /// The mark last handed to the store.
+    written: u64,
+}
+
+impl AckMarks {
+    /// The marks of a relationship whose stored mark is `written`, with the stored records that
+    /// still await an acknowledgement (`awaited`: resource and update number) and `last` the
+    /// highest number in use.
+    fn starting_at(last: u64, written: u64, awaited: &[(Resource, u64)]) -> Self {
+        Self {
+            last: last.max(written),
+            by_resource: awaited.iter().copied().collect(),
+            awaited: awaited.iter().map(|(_, n)| *n).collect(),
+            written,
+        }
+    }
+
+    /// A record of `resource` that needs an update is written: its update number.
+    fn number(&mut self, resource: Resource) -> u64 {
+        self.last += 1;
+        if let Some(old) = self.by_resource.insert(resource, self.last) {
+            self.awaited.remove(&old);
+        }
+        self.awaited.insert(self.last);
+        self.last
+    }
+
+    /// A record of `resource` that needs no update is written, or its update was acknowledged:
+    /// whether an update of it was awaited.
+    fn settle(&mut self, resource: &Resource) -> bool {
+        if self.by_resource.is_empty() {
+            return false;
+        }
+        match self.by_resource.remove(resource) {
+            Some(n) => {
+                self.awaited.remove(&n);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The mark as it stands.
+    fn mark(&self) -> u64 {
+        self.awaited
+            .first()
+            .map_or(self.last, |lowest| lowest.saturating_sub(1))
+    }
+
+    /// The mark's meta record, when it moved since last handed to the store.
+    fn take_op(&mut self, name: &str) -> Option<Op> {
+        let m = self.mark();
+        (m != self.written).then(|| {
+            self.written = m;
+            Op {
+                table: Table::Meta,
+                key: format!("{META_ACK_MARK_PREFIX}{name}").into_bytes(),
+                value: Some(m.to_be_bytes().to_vec()),
+            }
+        })
+    }
+}
+
+/// What an accepted BNDREPLY for the latest update of `b` makes of it (RFC 8156 §7.7):
+/// partner-lifetime (the OPTION_F_PARTNER_LIFETIME_SENT the partner echoes) raises
+/// acked-partner-lifetime, partner-lifetime is cleared, no update is needed.
+fn acknowledge(b: &mut dhcpv6_failover::Binding) {
+    if let Some(p) = b.partner_lifetime.take() {
+        b.acked_partner_lifetime = Some(b.acked_partner_lifetime.map_or(p, |a| a.max(p)));
+    }
+    b.needs_partner_update = false;
+}
+
+/// Whether `new` is exactly [`acknowledge`] applied to `old` (which needed an update), checked
+/// field by field in place ([`ack_only`] compares the rest).
+fn is_acknowledged(old: &dhcpv6_failover::Binding, new: &dhcpv6_failover::Binding) -> bool {
+    let acked = match old.partner_lifetime {
+        Some(p) => Some(old.acked_partner_lifetime.map_or(p, |a| a.max(p))),
+        None => old.acked_partner_lifetime,
+    };
+    old.needs_partner_update
+        && !new.needs_partner_update
+        && new.partner_lifetime.is_none()
+        && new.acked_partner_lifetime == acked
+        && ack_only(old, new)
+}
+
+/// The acknowledgement mark of relationship `name` in the stored meta records (0 if none).
+fn ack_mark_of(meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>, name: &str) -> u64 {
+    meta.get(format!("{META_ACK_MARK_PREFIX}{name}").as_bytes())
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// What the stored records say of each relationship's updates, for [`Failover::start`]
+/// ([`apply_ack_marks`]).
+#[derive(Debug, Default)]
+pub struct StoredUpdates {
+    /// Per relationship, in configuration order: the highest update number in use, and the
+    /// records that still await an acknowledgement (resource, update number).
+    rels: Vec<(u64, Vec<(Resource, u64)>)>,
+}
+
+/// Reads the stored records of every relationship in `config` as acknowledged where their
+/// update number is at or below the relationship's stored mark ([`AckMarks`]), and returns what
+/// [`Failover::start`] needs to go on numbering and awaiting the others.
+pub fn apply_ack_marks(
+    config: &crate::config::Config,
+    stored: &mut [(dhcpv6_failover::Binding, Option<u64>)],
+    meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+) -> StoredUpdates {
+    let rels = config
+        .failover
+        .iter()
+        .map(|rc| {
+            let pools = endpoint_config(rc, &config.subnets, 0).pools;
+            let mark = ack_mark_of(meta, &rc.name);
+            let mut last = mark;
+            let mut awaited = Vec::new();
+            for (b, update) in stored.iter_mut() {
+                let Some(n) = *update else { continue };
+                if !pools.contains(&b.resource) {
+                    continue;
+                }
+                last = last.max(n);
+                if b.needs_partner_update {
+                    if n <= mark {
+                        acknowledge(b);
+                    } else {
+                        awaited.push((b.resource, n));
+                    }
+                }
+            }
+            (last, awaited)
+        })
+        .collect();
+    StoredUpdates { rels }
 }
 
 /// How long BNDUPDs and BNDREPLYs may wait in the event loop to leave together.
@@ -763,17 +931,9 @@ pub struct Failover {
     now: dhcpv6_failover::Now,
     acks: VecDeque<(u64, usize, WriteId)>,
     link_tx: mpsc::UnboundedSender<LinkMsg>,
-    /// Acknowledgement-only rewrites ([`ack_only`]) not written yet: key → record. A later
-    /// write of the same key removes its entry; [`Failover::flush_lazy`] writes the rest.
-    lazy: HashMap<Vec<u8>, Vec<u8>>,
     /// The highest batch the store has reported committed.
     committed: u64,
 }
-
-/// How many acknowledgement-only rewrites may wait before client batches take some along.
-const LAZY_MAX: usize = 65_536;
-/// How many of them a client batch takes along at least once more than [`LAZY_MAX`] wait.
-const LAZY_CARRY: usize = 64;
 
 /// Whether `new` differs from `old` (the record last handed to the store for the same lease)
 /// only by what a BNDREPLY acknowledging our update changes: acked-partner-lifetime raised,
@@ -894,12 +1054,14 @@ fn request_kind(t: MessageType) -> ClientRequestKind {
 
 impl Failover {
     /// Builds the endpoints from the configuration and the store's contents, and starts the
-    /// link tasks on the runtime `links` (their sockets, TLS and timers belong to it). Returns
+    /// link tasks on the runtime `links` (their sockets, TLS and timers belong to it).
+    /// `updates` is what [`apply_ack_marks`] returned for the same records. Returns
     /// the receiver the event loop must poll for link messages.
     pub async fn start(
         config: &crate::config::Config,
         bindings: &[dhcpv6_failover::Binding],
         meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+        updates: &StoredUpdates,
         links: &tokio::runtime::Handle,
     ) -> Result<(Self, mpsc::UnboundedReceiver<LinkMsg>), String> {
         let (link_tx, link_rx) = mpsc::unbounded_channel();
@@ -969,6 +1131,13 @@ impl Failover {
                 last_contact: None,
                 outbox: Vec::new(),
                 outbox_since: None,
+                marks: {
+                    let (last, awaited) = updates
+                        .rels
+                        .get(i)
+                        .map_or((0, &[][..]), |(l, a)| (*l, &a[..]));
+                    AckMarks::starting_at(last, ack_mark_of(meta, &rc.name), awaited)
+                },
             });
         }
         for (addr, rs) in listeners {
@@ -988,7 +1157,6 @@ impl Failover {
             now,
             acks: VecDeque::new(),
             link_tx,
-            lazy: HashMap::new(),
             committed: 0,
         };
         f.tick();
@@ -1195,11 +1363,12 @@ impl Failover {
     /// acknowledgement releases the BNDUPD). Returns the batch's sequence number, or `None` when
     /// there was nothing to write.
     ///
-    /// Acknowledgement-only rewrites (`ack_only`: what a BNDREPLY changes in a record) are not
-    /// part of the batch: they wait in memory for an idle store ([`Failover::flush_lazy`]), so
-    /// that they neither lengthen the commits clients wait for nor start commits of their own
-    /// in front of them. The endpoint hears "done" for them once every batch submitted before
-    /// has committed, so it still sees its writes complete in order.
+    /// Acknowledgement rewrites (what an accepted BNDREPLY changes in a record) are not written:
+    /// they move the relationship's acknowledgement mark ([`AckMarks`]), which goes with the
+    /// next batch ([`Failover::write_ack_marks`] when none comes), so that they neither lengthen
+    /// the commits clients wait for nor start commits of their own in front of them. The
+    /// endpoint hears "done" for them once every batch submitted before has committed, so it
+    /// still sees its writes complete in order.
     pub fn pump_with(
         &mut self,
         engine: &mut Engine,
@@ -1255,13 +1424,13 @@ impl Failover {
         take_engine_writes: bool,
     ) -> Result<(Option<u64>, bool), crate::store::StoreError> {
         let mut ids = Vec::new();
-        let mut lazy_ids = Vec::new();
-        let mut own = ops.len();
+        let mut unwritten_ids = Vec::new();
+        let own = ops.len();
         let has_own = own > 0 || (take_engine_writes && engine.has_store_ops());
         // Only in a pump without lease writes of the engine's own (BNDREPLYs arrive on the
         // link, not with client datagrams): then the engine's record of a lease is the one
         // last handed to the store, and nothing in this batch supersedes the endpoint's record.
-        let allow_lazy = !has_own;
+        let acks_by_mark = !has_own;
         let mut written = Vec::new();
         let mut record = if take_engine_writes && has_own {
             Some(&mut written)
@@ -1273,8 +1442,8 @@ impl Failover {
                 engine,
                 &mut ops,
                 &mut ids,
-                &mut lazy_ids,
-                allow_lazy,
+                &mut unwritten_ids,
+                acks_by_mark,
                 record.as_deref_mut(),
             );
             if !again {
@@ -1284,31 +1453,10 @@ impl Failover {
         if take_engine_writes && has_own {
             written.sort_unstable();
             let mut mine = engine.take_store_ops_except(|r| written.binary_search(r).is_ok());
-            own = mine.len();
             mine.append(&mut ops);
             ops = mine;
         } else if own > 0 && ops.len() > own {
             drop_superseded(&mut ops, own);
-        }
-        if !self.lazy.is_empty() {
-            // A record written now supersedes a waiting acknowledgement-only one. Without lease
-            // writes of the engine's own, `drain` could have put a key back after its write;
-            // with them, it already removed every key the endpoints wrote, and only the
-            // engine's own remain to check.
-            let check = if allow_lazy {
-                &ops[..]
-            } else {
-                ops.get(..own).unwrap_or(&[])
-            };
-            for o in check.iter().filter(|o| o.table == Table::Bindings) {
-                self.lazy.remove(&o.key);
-            }
-            // Bounded memory: past the bound, each batch takes along at least as many as it
-            // writes itself (at most one acknowledgement comes per write).
-            if self.lazy.len() > LAZY_MAX && !ops.is_empty() {
-                let n = LAZY_CARRY.max(ops.len());
-                ops.extend(self.take_lazy(n));
-            }
         }
         let seq = if ops.is_empty() {
             None
@@ -1318,6 +1466,10 @@ impl Failover {
             // but BNDREPLYs waits on them, so their commit may gather company for a while
             // (`store::DEFER_WINDOW`); state changes and anything a client waits on go at once.
             let deferrable = !has_own && ops.iter().all(|o| o.table == Table::Bindings);
+            // Acknowledgement marks that moved ride along (one small record each).
+            for r in &mut self.rels {
+                ops.extend(r.marks.take_op(&r.cfg.name));
+            }
             let seq = if deferrable {
                 committer.submit_deferrable(ops)?
             } else {
@@ -1327,13 +1479,13 @@ impl Failover {
                 .extend(ids.into_iter().map(|(i, id)| (seq, i, id)));
             Some(seq)
         };
-        // Acknowledgement-only writes are "done" once everything submitted so far is durable
-        // (the endpoint then still sees each resource's writes complete in order).
+        // Acknowledgement rewrites are "done" once everything submitted so far is durable (the
+        // endpoint then still sees each resource's writes complete in order).
         let behind = seq.unwrap_or_else(|| committer.last_seq());
         let mut again = false;
-        if !lazy_ids.is_empty() {
+        if !unwritten_ids.is_empty() {
             self.acks
-                .extend(lazy_ids.into_iter().map(|(i, id)| (behind, i, id)));
+                .extend(unwritten_ids.into_iter().map(|(i, id)| (behind, i, id)));
             if behind <= self.committed {
                 let upto = self.committed;
                 self.on_committed(upto, &Ok(()));
@@ -1343,87 +1495,71 @@ impl Failover {
         Ok((seq, again))
     }
 
-    /// Whether acknowledgement-only rewrites wait to be written.
-    pub fn has_lazy(&self) -> bool {
-        !self.lazy.is_empty()
+    /// Whether an acknowledgement mark moved since it was last handed to the store.
+    pub fn ack_marks_moved(&self) -> bool {
+        self.rels.iter().any(|r| r.marks.mark() != r.marks.written)
     }
 
-    /// How many acknowledgement-only rewrites wait to be written.
-    pub fn lazy_len(&self) -> usize {
-        self.lazy.len()
-    }
-
-    /// Whether so many acknowledgement-only rewrites wait that an idle store should take some
-    /// even while clients keep it busy.
-    pub fn lazy_pressing(&self) -> bool {
-        self.lazy.len() >= LAZY_MAX / 2
-    }
-
-    /// Writes up to `max` waiting acknowledgement-only rewrites as one batch (call when the
-    /// store is idle, and with `usize::MAX` before shutting down). Returns the batch's sequence
-    /// number, or `None` if none waited.
-    pub fn flush_lazy(
+    /// Writes the acknowledgement marks that moved as one batch (call when the store is idle and
+    /// the clients are quiet, and before shutting down). Returns the batch's sequence number, or
+    /// `None` if none moved.
+    pub fn write_ack_marks(
         &mut self,
         committer: &mut crate::store::GroupCommitter,
-        max: usize,
     ) -> Result<Option<u64>, crate::store::StoreError> {
-        let ops = self.take_lazy(max);
+        let ops: Vec<Op> = self
+            .rels
+            .iter_mut()
+            .filter_map(|r| r.marks.take_op(&r.cfg.name))
+            .collect();
         if ops.is_empty() {
             return Ok(None);
         }
         committer.submit(ops).map(Some)
     }
 
-    fn take_lazy(&mut self, max: usize) -> Vec<Op> {
-        let keys: Vec<Vec<u8>> = self.lazy.keys().take(max).cloned().collect();
-        keys.into_iter()
-            .filter_map(|k| {
-                self.lazy.remove(&k).map(|v| Op {
-                    table: Table::Bindings,
-                    key: k,
-                    value: Some(v),
-                })
-            })
-            .collect()
-    }
-
     /// One pass over every endpoint's outputs; storage writes are appended to `ops` (their ids
-    /// to `ids`), acknowledgement-only rewrites ([`ack_only`]) go to the waiting set when
-    /// `allow_lazy` (their ids to `lazy_ids`); the resources of binding records in `ops` go to
-    /// `written` when given. Returns true when a connection was closed (its endpoint has more to
-    /// drain).
+    /// to `ids`), acknowledgements of awaited updates only move the relationship's mark when
+    /// `acks_by_mark` (their ids to `unwritten_ids`); the resources of binding records in `ops`
+    /// go to `written` when given. Returns true when a connection was closed (its endpoint has
+    /// more to drain).
     fn drain(
         &mut self,
         engine: &mut Engine,
         ops: &mut Vec<Op>,
         ids: &mut Vec<(usize, WriteId)>,
-        lazy_ids: &mut Vec<(usize, WriteId)>,
-        allow_lazy: bool,
+        unwritten_ids: &mut Vec<(usize, WriteId)>,
+        acks_by_mark: bool,
         mut written: Option<&mut Vec<Resource>>,
     ) -> bool {
         let mut closed = false;
-        let lazy = &mut self.lazy;
         for (i, r) in self.rels.iter_mut().enumerate() {
             while let Some(w) = r.ep.poll_storage() {
                 r.counters.storage_writes += 1;
                 match w.record {
                     StorageRecord::Binding(b) => {
-                        let key = resource_key(&b.resource);
-                        let value = crate::record::encode(&b);
-                        if allow_lazy
+                        // The record of an awaited update as the partner's acknowledgement
+                        // leaves it: the mark covers it (the engine's copy is the one last
+                        // handed to the store, see `pump_once`).
+                        if acks_by_mark
                             && engine
                                 .leases()
                                 .get(&b.resource)
-                                .is_some_and(|old| ack_only(old, &b))
+                                .is_some_and(|old| is_acknowledged(old, &b))
+                            && r.marks.settle(&b.resource)
                         {
-                            lazy.insert(key, value);
-                            lazy_ids.push((i, w.id));
+                            unwritten_ids.push((i, w.id));
                             engine.absorb(b);
                             continue;
                         }
-                        if !lazy.is_empty() {
-                            lazy.remove(&key);
-                        }
+                        let update = if b.needs_partner_update {
+                            Some(r.marks.number(b.resource))
+                        } else {
+                            r.marks.settle(&b.resource);
+                            None
+                        };
+                        let key = resource_key(&b.resource);
+                        let value = crate::record::encode_with_update(&b, update);
                         if let Some(w) = written.as_deref_mut() {
                             w.push(b.resource);
                         }
@@ -1778,6 +1914,7 @@ mod glue_bench {
     use dhcpv6_failover::LeaseGrant;
 
     struct Side {
+        cfg: Arc<crate::config::Config>,
         f: Failover,
         engine: Engine,
         committer: GroupCommitter,
@@ -1785,7 +1922,36 @@ mod glue_bench {
         link: mpsc::UnboundedReceiver<LinkCmd>,
     }
 
+    /// A store whose contents the test reads back, counting the binding records written.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<(MemStore, usize)>>);
+
+    impl crate::store::LeaseStore for Shared {
+        fn load(&mut self) -> Result<crate::store::Snapshot, crate::store::StoreError> {
+            let g = self
+                .0
+                .lock()
+                .map_err(|_| crate::store::StoreError("poisoned".into()))?;
+            Ok(g.0.snapshot.clone())
+        }
+        fn commit(
+            &mut self,
+            ops: &[Op],
+        ) -> Result<crate::store::CommitStats, crate::store::StoreError> {
+            let mut g = self
+                .0
+                .lock()
+                .map_err(|_| crate::store::StoreError("poisoned".into()))?;
+            g.1 += ops.iter().filter(|o| o.table == Table::Bindings).count();
+            g.0.commit(ops)
+        }
+    }
+
     fn side(role: &str) -> Side {
+        side_with(role, MemStore::default())
+    }
+
+    fn side_with(role: &str, store: impl crate::store::LeaseStore) -> Side {
         let (partner, listen) = match role {
             "primary" => ("[::1]:6470", ""),
             _ => ("::1", "listen = \"[::1]:6470\"\n"),
@@ -1812,6 +1978,7 @@ mod glue_bench {
                 last_contact: None,
                 outbox: Vec::new(),
                 outbox_since: None,
+                marks: AckMarks::default(),
             }],
             by_subnet: [(0, 0)].into_iter().collect(),
             // Past the start-up wait at once.
@@ -1819,7 +1986,6 @@ mod glue_bench {
             now,
             acks: VecDeque::new(),
             link_tx,
-            lazy: HashMap::new(),
             committed: 0,
         };
         let (tx, link) = mpsc::unbounded_channel();
@@ -1830,10 +1996,10 @@ mod glue_bench {
             peer: "[::1]:647".parse().expect("peer"),
         });
         let duid = dhcpv6_wire::Duid::en(9, role.as_bytes()).expect("duid");
-        let engine = Engine::new(cfg, duid, Vec::new(), 7);
-        let (committer, done) =
-            GroupCommitter::start(MemStore::default(), 1000, Arc::new(Metrics::default()));
+        let engine = Engine::new(cfg.clone(), duid, Vec::new(), 7);
+        let (committer, done) = GroupCommitter::start(store, 1000, Arc::new(Metrics::default()));
         Side {
+            cfg,
             f,
             engine,
             committer,
@@ -2008,17 +2174,172 @@ mod glue_bench {
         }
         let got = |x: &Side| x.f.rels.first().map(|r| r.counters.partner_updates);
         eprintln!(
-            "leases {leased}, secondary partner updates {:?}, secondary active {}, lazy {} / {}, \
-             storage writes {:?} / {:?}",
+            "leases {leased}, secondary partner updates {:?}, secondary active {}, marks {:?} / \
+             {:?}, storage writes {:?} / {:?}",
             got(&s),
             s.engine.leases().active(),
-            p.f.lazy.len(),
-            s.f.lazy.len(),
+            p.f.rels.first().map(|r| r.marks.mark()),
+            s.f.rels.first().map(|r| r.marks.mark()),
             p.f.rels.first().map(|r| r.counters.storage_writes),
             s.f.rels.first().map(|r| r.counters.storage_writes),
         );
         assert_eq!(s.engine.leases().active(), u64::from(leased));
         p.committer.shutdown(Duration::from_secs(5));
         s.committer.shutdown(Duration::from_secs(5));
+    }
+
+    /// Brings a fresh pair to NORMAL.
+    fn pair_in_normal(p: &mut Side, s: &mut Side) {
+        for _ in 0..200 {
+            for x in [&mut *p, &mut *s] {
+                x.f.on_timeout();
+                x.f.pump(&mut x.engine, &mut x.committer).expect("pump");
+                settle(x, commit_turn);
+            }
+            carry(p, s, secondary_turn);
+            carry(s, p, primary_link_turn);
+            let normal = |x: &Side| {
+                x.f.rels
+                    .first()
+                    .is_some_and(|r| r.ep.state() == State::Normal)
+            };
+            if normal(p) && normal(s) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the pair did not reach NORMAL");
+    }
+
+    /// The primary writes each lease once (the partner's acknowledgements move the mark instead
+    /// of rewriting records), and what its store holds, read back at start-up, is exactly what
+    /// it held in memory: acknowledged where the partner acknowledged.
+    #[test]
+    fn acknowledgements_move_the_mark_and_read_back_after_a_restart() {
+        let store = Shared::default();
+        let (mut p, mut s) = (side_with("primary", store.clone()), side("secondary"));
+        pair_in_normal(&mut p, &mut s);
+        let before = store.0.lock().expect("store").1;
+        let mut leased = 0usize;
+        for i in 0..300u32 {
+            if primary_turn(&mut p, i) {
+                leased += 1;
+            }
+            if i % 50 == 49 {
+                for _ in 0..2 {
+                    settle(&mut p, primary_commit_turn);
+                    carry(&mut p, &mut s, secondary_turn);
+                    settle(&mut s, secondary_commit_turn);
+                    carry(&mut s, &mut p, primary_link_turn);
+                }
+            }
+        }
+        // Updates granted after the last exchange stay unacknowledged.
+        for i in 300..310u32 {
+            if primary_turn(&mut p, i) {
+                leased += 1;
+            }
+        }
+        settle(&mut p, primary_commit_turn);
+        assert!(leased >= 300, "{leased} leased");
+        let marks = &p.f.rels.first().expect("relationship").marks;
+        assert_eq!(
+            marks.awaited.len(),
+            leased - 300,
+            "awaited: {:?}",
+            marks.awaited
+        );
+        assert!(marks.mark() >= 300 && marks.mark() < marks.last);
+        let last_given = marks.last;
+        let written = store.0.lock().expect("store").1 - before;
+        assert_eq!(
+            written, leased,
+            "one binding record per lease, no acknowledgement rewrite"
+        );
+
+        // The mark rode along with the last leases' batch.
+        let stored_mark = |store: &Shared| {
+            let g = store.0.lock().expect("store");
+            ack_mark_of(&g.0.snapshot.meta, "pair")
+        };
+        assert!(!p.f.ack_marks_moved());
+        assert_eq!(
+            stored_mark(&store),
+            p.f.rels.first().map_or(0, |r| r.marks.mark())
+        );
+
+        // A restart reads the records back as they are in memory.
+        let snap = store.0.lock().expect("store").0.snapshot.clone();
+        let mut stored: Vec<_> = snap
+            .bindings
+            .values()
+            .map(|v| crate::record::decode_with_update(v).expect("record"))
+            .collect();
+        let updates = apply_ack_marks(&p.cfg, &mut stored, &snap.meta);
+        let (last, awaited) = updates.rels.first().expect("relationship");
+        assert_eq!(*last, last_given);
+        assert_eq!(awaited.len(), leased - 300);
+        let mut acked = 0;
+        for (b, n) in &stored {
+            assert!(n.is_some(), "every lease record carries its update number");
+            let live = p.engine.leases().get(&b.resource).expect("in memory");
+            // (The stored form keeps lifetimes in whole seconds.)
+            let live = crate::record::decode(&crate::record::encode(live)).expect("record");
+            assert_eq!(*b, live, "read back differently from memory");
+            if !b.needs_partner_update {
+                assert!(b.acked_partner_lifetime.is_some() && b.partner_lifetime.is_none());
+                acked += 1;
+            }
+        }
+        assert_eq!(acked, 300);
+        // Without the mark (a crash before it was written), every record is read as awaiting
+        // its acknowledgement: the updates are sent again.
+        let mut unmarked: Vec<_> = snap
+            .bindings
+            .values()
+            .map(|v| crate::record::decode_with_update(v).expect("record"))
+            .collect();
+        let none = apply_ack_marks(&p.cfg, &mut unmarked, &Default::default());
+        assert!(unmarked.iter().all(|(b, _)| b.needs_partner_update));
+        assert_eq!(none.rels.first().map(|(_, a)| a.len()), Some(leased));
+
+        // The last updates acknowledged with no client batch to ride along: the mark goes
+        // alone, and now covers every update given.
+        carry(&mut p, &mut s, secondary_turn);
+        settle(&mut s, secondary_commit_turn);
+        carry(&mut s, &mut p, primary_link_turn);
+        settle(&mut p, primary_commit_turn);
+        assert!(p.f.ack_marks_moved());
+        p.f.write_ack_marks(&mut p.committer).expect("marks");
+        settle(&mut p, primary_commit_turn);
+        assert!(!p.f.ack_marks_moved());
+        assert_eq!(stored_mark(&store), last_given);
+        p.committer.shutdown(Duration::from_secs(5));
+        s.committer.shutdown(Duration::from_secs(5));
+    }
+
+    #[test]
+    fn marks_follow_the_lowest_awaited_update() {
+        let r =
+            |i: u16| Resource::Address(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i));
+        let mut m = AckMarks::starting_at(0, 0, &[]);
+        assert_eq!((m.number(r(1)), m.number(r(2)), m.number(r(3))), (1, 2, 3));
+        assert_eq!(m.mark(), 0);
+        assert!(m.take_op("x").is_none(), "unmoved");
+        assert!(m.settle(&r(2)));
+        assert_eq!(m.mark(), 0, "1 still awaited");
+        // A later record of 1 supersedes its awaited update.
+        assert_eq!(m.number(r(1)), 4);
+        assert_eq!(m.mark(), 2);
+        let op = m.take_op("x").expect("moved");
+        assert_eq!(op.key, format!("{META_ACK_MARK_PREFIX}x").into_bytes());
+        assert_eq!(op.value, Some(2u64.to_be_bytes().to_vec()));
+        assert!(m.take_op("x").is_none(), "written");
+        assert!(!m.settle(&r(9)), "never awaited");
+        assert!(m.settle(&r(3)) && m.settle(&r(1)));
+        assert_eq!(m.mark(), 4, "none awaited: the highest number given");
+        // Restarted with stored records still awaited.
+        let m = AckMarks::starting_at(9, 4, &[(r(5), 7), (r(6), 9)]);
+        assert_eq!((m.mark(), m.last), (6, 9));
     }
 }

@@ -10,7 +10,8 @@
 //! client-last-transaction, partner-raw-clt, state-expiration) and then start-time-of-state
 //! `u64`, `lifetimes` is preferred, valid, T1, T2 as `u32` seconds, and `client`, `fqdn` and the
 //! three DNS-removal fields are optional byte strings (`0` absent, `1 ‖ len u16 ‖ bytes`; the DNS
-//! flags `1 ‖ u16`). Decoding is total: any malformed record is an error naming the field.
+//! flags `1 ‖ u16`), then, when `flags` bit 1 is set, the record's update number `u64` (see
+//! [`encode_with_update`]). Decoding is total: any malformed record is an error naming the field.
 
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -21,6 +22,13 @@ const VERSION: u8 = 1;
 
 /// Encodes a binding.
 pub fn encode(b: &Binding) -> Vec<u8> {
+    encode_with_update(b, None)
+}
+
+/// Encodes a binding with the update number its failover relationship gave this version of it
+/// (`partner::Failover` keeps, per relationship, the highest number below which every update
+/// was acknowledged, instead of rewriting each acknowledged record).
+pub fn encode_with_update(b: &Binding, update: Option<u64>) -> Vec<u8> {
     let times = [
         b.expiration_time,
         b.acked_partner_lifetime,
@@ -54,7 +62,8 @@ pub fn encode(b: &Binding) -> Vec<u8> {
                 .map(|p| 1 + p.as_ref().map_or(0, |p| 2 + p[0].len() + p[1].len()))
                 .sum::<usize>()
             + dns.and_then(|d| d.flags).map_or(1, |_| 3)
-            + 1;
+            + 1
+            + update.map_or(0, |_| 8);
     let mut v = Vec::with_capacity(len);
     v.push(VERSION);
     match b.resource {
@@ -69,7 +78,7 @@ pub fn encode(b: &Binding) -> Vec<u8> {
         }
     }
     v.push(b.status.to_u8());
-    v.push(u8::from(b.needs_partner_update));
+    v.push(u8::from(b.needs_partner_update) | if update.is_some() { 2 } else { 0 });
     let mut present = 0u8;
     for (i, t) in times.iter().enumerate() {
         if t.is_some() {
@@ -96,6 +105,9 @@ pub fn encode(b: &Binding) -> Vec<u8> {
         None => v.push(0),
     }
     v.push(u8::from(dns.is_some()));
+    if let Some(n) = update {
+        v.extend_from_slice(&n.to_be_bytes());
+    }
     v
 }
 
@@ -154,6 +166,11 @@ impl<'a> Cursor<'a> {
 
 /// Decodes a binding written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Binding, String> {
+    decode_with_update(bytes).map(|(b, _)| b)
+}
+
+/// Decodes a binding written by [`encode_with_update`], with its update number.
+pub fn decode_with_update(bytes: &[u8]) -> Result<(Binding, Option<u64>), String> {
     let mut c = Cursor { rest: bytes };
     let version = c.u8("version")?;
     if version != VERSION {
@@ -175,6 +192,9 @@ pub fn decode(bytes: &[u8]) -> Result<Binding, String> {
     let status = BindingStatus::from_u8(status_raw)
         .ok_or_else(|| format!("binding record: status {status_raw}"))?;
     let flags = c.u8("flags")?;
+    if flags & !3 != 0 {
+        return Err(format!("binding record: unknown flags {flags:#04x}"));
+    }
     let present = c.u8("time bitmap")?;
     let mut times = [None; 6];
     for (i, t) in times.iter_mut().enumerate() {
@@ -225,10 +245,15 @@ pub fn decode(bytes: &[u8]) -> Result<Binding, String> {
             flags: dns_flags,
         });
     }
+    let update = if flags & 2 != 0 {
+        Some(c.u64("update number")?)
+    } else {
+        None
+    };
     if !c.rest.is_empty() {
         return Err(format!("binding record: {} trailing bytes", c.rest.len()));
     }
-    Ok(b)
+    Ok((b, update))
 }
 
 #[cfg(test)]
@@ -292,6 +317,33 @@ mod tests {
         let mut bad = bytes;
         bad[0] = 9;
         assert!(decode(&bad).unwrap_err().contains("version 9"));
+    }
+
+    #[test]
+    fn the_update_number_round_trips_and_is_checked() {
+        let mut b = sample();
+        b.needs_partner_update = true;
+        let plain = encode(&b);
+        let numbered = encode_with_update(&b, Some(0x0102_0304_0506_0708));
+        assert_eq!(numbered.len(), plain.len() + 8);
+        assert_eq!(numbered.len(), numbered.capacity(), "sized exactly");
+        assert_eq!(&numbered[numbered.len() - 8..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            decode_with_update(&numbered),
+            Ok((b.clone(), Some(0x0102_0304_0506_0708)))
+        );
+        assert_eq!(decode_with_update(&plain), Ok((b.clone(), None)));
+        assert_eq!(decode(&numbered), Ok(b));
+        for n in 0..numbered.len() {
+            assert!(
+                decode_with_update(&numbered[..n]).is_err(),
+                "prefix of {n} bytes accepted"
+            );
+        }
+        // The flags byte follows version, kind, address and status.
+        let mut unknown = plain;
+        unknown[19] |= 4;
+        assert!(decode(&unknown).unwrap_err().contains("unknown flags"));
     }
 
     /// The format is what stores already hold: these bytes were written by the encoder before

@@ -71,8 +71,20 @@ pub fn os_random<const N: usize>() -> [u8; N] {
     b
 }
 
-/// Reads the store: the server DUID (created once and stored if missing) and every binding.
-pub fn open_state(store: &mut impl LeaseStore) -> Result<(Duid, Vec<Binding>), ServiceError> {
+/// What the store holds at start-up, as [`open_state`] reads it.
+pub struct StoredState {
+    /// The server DUID (created and stored if it was missing).
+    pub duid: Duid,
+    /// Every readable binding, with the update number it was written with (if any, see
+    /// [`crate::record::encode_with_update`]).
+    pub bindings: Vec<(Binding, Option<u64>)>,
+    /// The meta records (the failover endpoints' state and acknowledgement marks).
+    pub meta: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+/// Reads the store: the server DUID (created once and stored if missing), every binding and the
+/// meta records.
+pub fn open_state(store: &mut impl LeaseStore) -> Result<StoredState, ServiceError> {
     let snap = store.load()?;
     let duid = match snap
         .meta
@@ -95,14 +107,18 @@ pub fn open_state(store: &mut impl LeaseStore) -> Result<(Duid, Vec<Binding>), S
     };
     let mut bindings = Vec::with_capacity(snap.bindings.len());
     for (key, value) in &snap.bindings {
-        match crate::record::decode(value) {
+        match crate::record::decode_with_update(value) {
             Ok(b) => bindings.push(b),
             Err(e) => {
                 tracing::error!(key = %hex::encode(key), error = %e, "unreadable binding record skipped")
             }
         }
     }
-    Ok((duid, bindings))
+    Ok(StoredState {
+        duid,
+        bindings,
+        meta: snap.meta,
+    })
 }
 
 /// An answer waiting for its batch to become durable.
@@ -149,8 +165,8 @@ struct LoopProfile {
     /// Journal entries folded into the bindings table (total, and the most in one commit).
     folded: u64,
     folded_max: usize,
-    /// Acknowledgement-only rewrites of the partner link handed to the store.
-    lazy_flushed: u64,
+    /// Batches of acknowledgement marks alone (the clients quiet; otherwise they ride along).
+    marks_written: u64,
     /// Reply latencies in microseconds (at most `MAX_SAMPLES` per interval).
     latencies: Vec<u32>,
 }
@@ -171,7 +187,7 @@ impl LoopProfile {
             commit_max: Duration::ZERO,
             folded: 0,
             folded_max: 0,
-            lazy_flushed: 0,
+            marks_written: 0,
             latencies: Vec::new(),
         }
     }
@@ -250,7 +266,7 @@ impl LoopProfile {
             },
             folded = self.folded,
             folded_max_per_commit = self.folded_max,
-            lazy_flushed = self.lazy_flushed,
+            marks_written = self.marks_written,
             replies = self.latencies.len(),
             reply_median_ms = at(0.5),
             reply_p99_ms = at(0.99),
@@ -281,13 +297,14 @@ pub async fn run_with_links(
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::default());
     let mut store = RedbStore::open(&config.store.path, config.store.durable)?;
-    let (duid, bindings) = open_state(&mut store)?;
-    // The failover endpoints' own state records live in the meta table.
-    let failover_meta = if config.failover.is_empty() {
-        Default::default()
-    } else {
-        store.load()?.meta
-    };
+    let StoredState {
+        duid,
+        mut bindings,
+        meta: failover_meta,
+    } = open_state(&mut store)?;
+    // Records of updates the partner acknowledged (by the stored marks) read as acknowledged.
+    let updates = crate::partner::apply_ack_marks(&config, &mut bindings, &failover_meta);
+    let bindings: Vec<Binding> = bindings.into_iter().map(|(b, _)| b).collect();
     let restored = bindings.len();
     let mut engine = Engine::new(
         config.clone(),
@@ -300,7 +317,7 @@ pub async fn run_with_links(
     // Failover relationships (none for a standalone server) and the control socket.
     let known: Vec<Binding> = engine.leases().iter().cloned().collect();
     let (mut failover, mut link_rx) =
-        crate::partner::Failover::start(&config, &known, &failover_meta, &links)
+        crate::partner::Failover::start(&config, &known, &failover_meta, &updates, &links)
             .await
             .map_err(|e| ServiceError::Io {
                 what: e,
@@ -516,15 +533,14 @@ pub async fn run_with_links(
                 }
             }
         }
-        // The partner's acknowledgement-only rewrites (see `partner::Failover::pump_with`) go
-        // to an idle store once the clients are quiet, or, past a bound, whenever it is idle.
-        if failover.has_lazy() && committed == committer.last_seq() {
-            let quiet = last_client_turn.elapsed() >= LAZY_QUIET;
-            if quiet || failover.lazy_pressing() {
-                let before = failover.lazy_len();
-                failover.flush_lazy(&mut committer, LAZY_CHUNK)?;
-                profile.lazy_flushed += (before - failover.lazy_len()) as u64;
-            }
+        // Acknowledgement marks that moved (see `partner::Failover::pump_with`) ride along with
+        // the next batch; once the clients are quiet and the store idle, they go alone.
+        if failover.ack_marks_moved()
+            && committed == committer.last_seq()
+            && last_client_turn.elapsed() >= MARKS_QUIET
+            && failover.write_ack_marks(&mut committer)?.is_some()
+        {
+            profile.marks_written += 1;
         }
         if profiling {
             profile.account(part, started);
@@ -533,7 +549,7 @@ pub async fn run_with_links(
     }
     // What waited of them is written before the drain, and the waiting BNDUPDs and BNDREPLYs
     // go to the link tasks.
-    failover.flush_lazy(&mut committer, usize::MAX)?;
+    failover.write_ack_marks(&mut committer)?;
     failover.flush_outboxes(true);
 
     // Drain: every lease already granted is committed and its answer sent before exit.
@@ -572,12 +588,9 @@ pub async fn run_with_links(
 /// How many datagrams a turn of the loop handles before it hands their lease writes to the store.
 const SUBMIT_EVERY: usize = 64;
 
-/// How long the client path must have been quiet before the store writes waiting
-/// acknowledgement-only rewrites of the partner link.
-/// A lull, not a gap between two scheduler slices: at 20 ms, on a loaded two-core machine the
-/// primary wrote most rewrites during a perfdhcp run (1.1–1.8 store ops per lease against
-/// 1.0 alone), so they lengthened the commits the clients were waiting for.
-const LAZY_QUIET: Duration = Duration::from_millis(250);
+/// How long the client path must have been quiet before acknowledgement marks that moved get a
+/// commit of their own (with clients, they ride along with the clients' batches for free).
+const MARKS_QUIET: Duration = Duration::from_millis(250);
 
 /// How long the client socket is left alone after a turn that answered nothing and turned
 /// datagrams away by failover state (a secondary in NORMAL, which answers only messages carrying
@@ -586,9 +599,6 @@ const LAZY_QUIET: Duration = Duration::from_millis(250);
 /// datagram. An answer the state allows (a renewal addressed to this server) waits at most this
 /// much longer; a turn that answers anything ends the pauses.
 const UNRESPONSIVE_PAUSE: Duration = Duration::from_millis(5);
-
-/// How many acknowledgement-only rewrites one commit takes when the store is idle.
-const LAZY_CHUNK: usize = 256;
 
 /// Hands the lease writes decided since the last call to the store and queues the `waiting`
 /// answers behind them. The lease writes and the failover endpoints' records of the same leases

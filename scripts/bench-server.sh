@@ -97,7 +97,12 @@ for root, _, files in os.walk(src):
 ' "$EXPORT" "$SRC"
     rm -rf "$EXPORT"
     echo "building the server (release) from an export of HEAD..." >&2
-    (cd "$SRC" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -q -p dhcpv6-failover-server) || die "build failed"
+    # A target directory of its own: cargo identifies the export's packages with the checkout's
+    # (same workspace-relative paths), so built into the checkout's target directory, the
+    # export's fingerprints made later builds of the checkout look fresh and keep the binary
+    # of the export, whatever was edited since.
+    (cd "$SRC" && CARGO_TARGET_DIR="$TARGET_DIR/bench-head" cargo build --release -q -p dhcpv6-failover-server) || die "build failed"
+    BIN="$TARGET_DIR/bench-head/release/dhcpv6-failover-server"
     BUILT="$(git -C "$ROOT" rev-parse --short HEAD)" ;;
 0) BUILT="a binary built earlier" ;;
 esac

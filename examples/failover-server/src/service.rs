@@ -157,6 +157,8 @@ struct LoopProfile {
     since: Instant,
     busy: [Duration; 5],
     turns: [u64; 5],
+    /// The longest turn of each part.
+    turn_max: [Duration; 5],
     commits: u64,
     commit_time: Duration,
     commit_ops: u64,
@@ -181,6 +183,7 @@ impl LoopProfile {
             since: Instant::now(),
             busy: [Duration::ZERO; 5],
             turns: [0; 5],
+            turn_max: [Duration::ZERO; 5],
             commits: 0,
             commit_time: Duration::ZERO,
             commit_ops: 0,
@@ -198,9 +201,15 @@ impl LoopProfile {
 
     fn account(&mut self, part: Part, started: Instant) {
         let i = part as usize;
-        if let (Some(b), Some(t)) = (self.busy.get_mut(i), self.turns.get_mut(i)) {
-            *b += started.elapsed();
+        if let (Some(b), Some(t), Some(m)) = (
+            self.busy.get_mut(i),
+            self.turns.get_mut(i),
+            self.turn_max.get_mut(i),
+        ) {
+            let took = started.elapsed();
+            *b += took;
             *t += 1;
+            *m = (*m).max(took);
         }
     }
 
@@ -240,18 +249,24 @@ impl LoopProfile {
         };
         let [commit, link, timer, clients, other] = self.busy;
         let [tc, tl, tt, tcl, to] = self.turns;
+        let [mc, ml, mt, mcl, mo] = self.turn_max;
         tracing::debug!(
             secs = span.as_secs_f64(),
             clients_busy_pct = pct(clients),
             clients_turns = tcl,
+            clients_turn_max_ms = ms(mcl),
             link_busy_pct = pct(link),
             link_turns = tl,
+            link_turn_max_ms = ms(ml),
             commit_busy_pct = pct(commit),
             commit_turns = tc,
+            commit_turn_max_ms = ms(mc),
             timer_busy_pct = pct(timer),
             timer_turns = tt,
+            timer_turn_max_ms = ms(mt),
             other_busy_pct = pct(other),
             other_turns = to,
+            other_turn_max_ms = ms(mo),
             commits = self.commits,
             commit_mean_ms = if self.commits > 0 {
                 ms(self.commit_time) / self.commits as f64
@@ -339,7 +354,8 @@ pub async fn run_with_links(
     );
     let mut ctl_rx = match &config.control_socket {
         Some(p) => Some(
-            crate::control::spawn(p).map_err(io_err(format!("control socket {}", p.display())))?,
+            crate::control::spawn(p, &links)
+                .map_err(io_err(format!("control socket {}", p.display())))?,
         ),
         None => None,
     };
@@ -390,6 +406,20 @@ pub async fn run_with_links(
             biased;
             _ = sigterm.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: draining"); break; }
+            // Operator requests first: they are rare, and under load the commit reports and
+            // the link's messages are ready at every turn, which starved them for seconds.
+            Some(p) = async {
+                match ctl_rx.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                part = Part::Other;
+                started = Instant::now();
+                let answer = crate::control::answer(&p.request, &mut failover, &engine);
+                let _ = p.reply.send(answer);
+                failover.pump(&mut engine, &mut committer)?;
+            }
             Some(c) = commits.recv() => {
                 part = Part::Commit;
                 started = Instant::now();
@@ -419,18 +449,6 @@ pub async fn run_with_links(
                 part = Part::Timer;
                 started = Instant::now();
                 failover.on_timeout();
-                failover.pump(&mut engine, &mut committer)?;
-            }
-            Some(p) = async {
-                match ctl_rx.as_mut() {
-                    Some(r) => r.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                part = Part::Other;
-                started = Instant::now();
-                let answer = crate::control::answer(&p.request, &mut failover, &engine);
-                let _ = p.reply.send(answer);
                 failover.pump(&mut engine, &mut committer)?;
             }
             _ = async {

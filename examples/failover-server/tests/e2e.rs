@@ -157,7 +157,11 @@ domain_search = ["example.test"]
             if pred(v) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "metric {name} stayed at {v}");
+            assert!(
+                Instant::now() < deadline,
+                "metric {name} stayed at {v}; server log:\n{}",
+                fs::read_to_string(self.path("server.log")).unwrap_or_default()
+            );
             sleep(Duration::from_millis(200));
         }
     }

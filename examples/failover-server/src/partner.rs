@@ -62,7 +62,7 @@ pub const DEFAULT_MAX_UNACKED_BNDUPD: u32 = 1000;
 
 /// Meta-table key prefix of a relationship's persisted endpoint state.
 pub const META_ENDPOINT_PREFIX: &str = "failover-endpoint/";
-/// Meta-table key prefix of a relationship's acknowledgement mark ([`AckMarks`]).
+/// Meta-table key prefix of a relationship's acknowledgement mark (see [`apply_ack_marks`]).
 pub const META_ACK_MARK_PREFIX: &str = "failover-acked-upto/";
 
 // ---- configuration -----------------------------------------------------------------------------
@@ -841,8 +841,10 @@ pub struct StoredUpdates {
 }
 
 /// Reads the stored records of every relationship in `config` as acknowledged where their
-/// update number is at or below the relationship's stored mark ([`AckMarks`]), and returns what
-/// [`Failover::start`] needs to go on numbering and awaiting the others.
+/// update number is at or below the relationship's stored acknowledgement mark (every record
+/// written with a number at or below it was acknowledged by the partner, or superseded; see
+/// `docs/design/partner-link.md`), and returns what [`Failover::start`] needs to go on
+/// numbering and awaiting the others.
 pub fn apply_ack_marks(
     config: &crate::config::Config,
     stored: &mut [(dhcpv6_failover::Binding, Option<u64>)],
@@ -1364,7 +1366,8 @@ impl Failover {
     /// there was nothing to write.
     ///
     /// Acknowledgement rewrites (what an accepted BNDREPLY changes in a record) are not written:
-    /// they move the relationship's acknowledgement mark ([`AckMarks`]), which goes with the
+    /// they move the relationship's acknowledgement mark (`docs/design/partner-link.md`: every
+    /// record written with an update number at or below it was acknowledged), which goes with the
     /// next batch ([`Failover::write_ack_marks`] when none comes), so that they neither lengthen
     /// the commits clients wait for nor start commits of their own in front of them. The
     /// endpoint hears "done" for them once every batch submitted before has committed, so it
@@ -1538,15 +1541,16 @@ impl Failover {
                 r.counters.storage_writes += 1;
                 match w.record {
                     StorageRecord::Binding(b) => {
-                        // The record of an awaited update as the partner's acknowledgement
-                        // leaves it: the mark covers it (the engine's copy is the one last
-                        // handed to the store, see `pump_once`).
+                        // The engine's copy is the one last handed to the store (see
+                        // `pump_once`). A record equal to it (an update the partner sent again,
+                        // a resend acknowledged again) is there already; the record of an
+                        // awaited update as the partner's acknowledgement leaves it is covered
+                        // by the mark. Neither is written.
                         if acks_by_mark
-                            && engine
-                                .leases()
-                                .get(&b.resource)
-                                .is_some_and(|old| is_acknowledged(old, &b))
-                            && r.marks.settle(&b.resource)
+                            && engine.leases().get(&b.resource).is_some_and(|old| {
+                                *old == b
+                                    || (is_acknowledged(old, &b) && r.marks.settle(&b.resource))
+                            })
                         {
                             unwritten_ids.push((i, w.id));
                             engine.absorb(b);

@@ -184,11 +184,18 @@ domain_search = ["example.test"]
         fs::read_to_string(&lf).unwrap_or_default()
     }
 
+    /// Stops the client of `tag` and waits (up to 5 s) until it is gone, so that nothing it
+    /// still had in flight (a Renew) reaches the server after what the test sends next.
     fn kill_pidfile(&self, tag: &str) {
         if let Ok(pid) = fs::read_to_string(self.path(&format!("{tag}.pid")))
             && !pid.trim().is_empty()
         {
-            let _ = Command::new("kill").arg(pid.trim()).status();
+            let pid = pid.trim();
+            let _ = Command::new("kill").arg(pid).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                sleep(Duration::from_millis(50));
+            }
         }
     }
 }

@@ -722,7 +722,8 @@ struct Rel {
 /// flag). Rewriting every acknowledged record cost the primary a second binding write per lease
 /// (and a second journal entry to fold). Instead each record that needs an update is written
 /// with an update number; acknowledgements only move this mark, stored as one meta record
-/// with the next batch (or alone once the clients are quiet); at start-up a record numbered at
+/// with a batch at most every [`MARK_EVERY`] (or alone once the clients are quiet, and at
+/// shutdown); at start-up a record numbered at
 /// or below its relationship's mark is read as acknowledged ([`apply_ack_marks`]).
 ///
 /// The mark is `lowest still awaited - 1`, or the highest number given when none is awaited.
@@ -737,9 +738,16 @@ struct AckMarks {
     by_resource: HashMap<Resource, u64>,
     /// The same numbers, ordered.
     awaited: std::collections::BTreeSet<u64>,
-    /// The mark last handed to the store.
+    /// The mark last handed to the store, and when.
     written: u64,
+    written_at: Option<std::time::Instant>,
 }
+
+/// How often a moving acknowledgement mark rides along with the batches: each ride costs the
+/// commit a page of the meta table. A mark that is behind only makes a restarted server resend
+/// the updates acknowledged since (at most this long's worth, or those since the clients went
+/// quiet, when the mark goes alone).
+const MARK_EVERY: Duration = Duration::from_secs(1);
 
 impl AckMarks {
     /// The marks of a relationship whose stored mark is `written`, with the stored records that
@@ -751,6 +759,7 @@ impl AckMarks {
             by_resource: awaited.iter().copied().collect(),
             awaited: awaited.iter().map(|(_, n)| *n).collect(),
             written,
+            written_at: None,
         }
     }
 
@@ -786,11 +795,14 @@ impl AckMarks {
             .map_or(self.last, |lowest| lowest.saturating_sub(1))
     }
 
-    /// The mark's meta record, when it moved since last handed to the store.
-    fn take_op(&mut self, name: &str) -> Option<Op> {
+    /// The mark's meta record, when it moved since last handed to the store (and, unless
+    /// `now`, [`MARK_EVERY`] has passed since).
+    fn take_op(&mut self, name: &str, now: bool) -> Option<Op> {
         let m = self.mark();
-        (m != self.written).then(|| {
+        let due = now || self.written_at.is_none_or(|t| t.elapsed() >= MARK_EVERY);
+        (m != self.written && due).then(|| {
             self.written = m;
+            self.written_at = Some(std::time::Instant::now());
             Op {
                 table: Table::Meta,
                 key: format!("{META_ACK_MARK_PREFIX}{name}").into_bytes(),
@@ -1469,9 +1481,10 @@ impl Failover {
             // but BNDREPLYs waits on them, so their commit may gather company for a while
             // (`store::DEFER_WINDOW`); state changes and anything a client waits on go at once.
             let deferrable = !has_own && ops.iter().all(|o| o.table == Table::Bindings);
-            // Acknowledgement marks that moved ride along (one small record each).
+            // Acknowledgement marks that moved ride along (one small record each, at most every
+            // `MARK_EVERY`).
             for r in &mut self.rels {
-                ops.extend(r.marks.take_op(&r.cfg.name));
+                ops.extend(r.marks.take_op(&r.cfg.name, false));
             }
             let seq = if deferrable {
                 committer.submit_deferrable(ops)?
@@ -1513,7 +1526,7 @@ impl Failover {
         let ops: Vec<Op> = self
             .rels
             .iter_mut()
-            .filter_map(|r| r.marks.take_op(&r.cfg.name))
+            .filter_map(|r| r.marks.take_op(&r.cfg.name, true))
             .collect();
         if ops.is_empty() {
             return Ok(None);
@@ -2238,7 +2251,11 @@ mod glue_bench {
                 }
             }
         }
-        // Updates granted after the last exchange stay unacknowledged.
+        // The mark moved with every exchange but rode along only once within `MARK_EVERY`.
+        assert!(p.f.ack_marks_moved());
+        std::thread::sleep(MARK_EVERY + Duration::from_millis(100));
+        // Updates granted after the last exchange stay unacknowledged; their batch, due now,
+        // takes the mark along.
         for i in 300..310u32 {
             if primary_turn(&mut p, i) {
                 leased += 1;
@@ -2329,16 +2346,16 @@ mod glue_bench {
         let mut m = AckMarks::starting_at(0, 0, &[]);
         assert_eq!((m.number(r(1)), m.number(r(2)), m.number(r(3))), (1, 2, 3));
         assert_eq!(m.mark(), 0);
-        assert!(m.take_op("x").is_none(), "unmoved");
+        assert!(m.take_op("x", true).is_none(), "unmoved");
         assert!(m.settle(&r(2)));
         assert_eq!(m.mark(), 0, "1 still awaited");
         // A later record of 1 supersedes its awaited update.
         assert_eq!(m.number(r(1)), 4);
         assert_eq!(m.mark(), 2);
-        let op = m.take_op("x").expect("moved");
+        let op = m.take_op("x", true).expect("moved");
         assert_eq!(op.key, format!("{META_ACK_MARK_PREFIX}x").into_bytes());
         assert_eq!(op.value, Some(2u64.to_be_bytes().to_vec()));
-        assert!(m.take_op("x").is_none(), "written");
+        assert!(m.take_op("x", true).is_none(), "written");
         assert!(!m.settle(&r(9)), "never awaited");
         assert!(m.settle(&r(3)) && m.settle(&r(1)));
         assert_eq!(m.mark(), 4, "none awaited: the highest number given");

@@ -1487,7 +1487,15 @@ impl Failover {
                 ops.extend(r.marks.take_op(&r.cfg.name, false));
             }
             let seq = if deferrable {
-                committer.submit_deferrable(ops)?
+                // Start early once half the smallest window of unacknowledged updates we
+                // grant a partner has gathered: the partner can keep sending meanwhile.
+                let most = self
+                    .rels
+                    .iter()
+                    .map(|r| r.cfg.max_unacked_bndupd as usize / 2)
+                    .min()
+                    .unwrap_or(crate::store::DEFER_MAX_OPS);
+                committer.submit_deferrable(ops, most)?
             } else {
                 committer.submit(ops)?
             };

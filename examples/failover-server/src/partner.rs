@@ -799,8 +799,9 @@ impl AckMarks {
     /// `now`, [`MARK_EVERY`] has passed since).
     fn take_op(&mut self, name: &str, now: bool) -> Option<Op> {
         let m = self.mark();
-        let due = now || self.written_at.is_none_or(|t| t.elapsed() >= MARK_EVERY);
-        (m != self.written && due).then(|| {
+        // Moved first: the clock is read only for a mark that moved.
+        let due = || now || self.written_at.is_none_or(|t| t.elapsed() >= MARK_EVERY);
+        (m != self.written && due()).then(|| {
             self.written = m;
             self.written_at = Some(std::time::Instant::now());
             Op {
@@ -847,9 +848,9 @@ fn ack_mark_of(meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>, name: &str) 
 /// ([`apply_ack_marks`]).
 #[derive(Debug, Default)]
 pub struct StoredUpdates {
-    /// Per relationship, in configuration order: the highest update number in use, and the
-    /// records that still await an acknowledgement (resource, update number).
-    rels: Vec<(u64, Vec<(Resource, u64)>)>,
+    /// Per relationship, in configuration order: its marks as the store left them (the stored
+    /// mark, the highest update number in use, the records still awaiting an acknowledgement).
+    rels: Vec<AckMarks>,
 }
 
 /// Reads the stored records of every relationship in `config` as acknowledged where their
@@ -884,7 +885,7 @@ pub fn apply_ack_marks(
                     }
                 }
             }
-            (last, awaited)
+            AckMarks::starting_at(last, mark, &awaited)
         })
         .collect();
     StoredUpdates { rels }
@@ -1075,7 +1076,7 @@ impl Failover {
         config: &crate::config::Config,
         bindings: &[dhcpv6_failover::Binding],
         meta: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
-        updates: &StoredUpdates,
+        updates: StoredUpdates,
         links: &tokio::runtime::Handle,
     ) -> Result<(Self, mpsc::UnboundedReceiver<LinkMsg>), String> {
         let (link_tx, link_rx) = mpsc::unbounded_channel();
@@ -1085,6 +1086,8 @@ impl Failover {
         let mut rels = Vec::new();
         let mut by_subnet = HashMap::new();
         let mut listeners: HashMap<SocketAddr, Vec<(IpAddr, LinkCtx)>> = HashMap::new();
+        // In configuration order, like the relationships.
+        let mut stored_marks = updates.rels.into_iter();
         for (i, rc) in config.failover.iter().enumerate() {
             let seed = u64::from_le_bytes(crate::service::os_random::<8>());
             let ecfg = endpoint_config(rc, &config.subnets, seed);
@@ -1145,13 +1148,7 @@ impl Failover {
                 last_contact: None,
                 outbox: Vec::new(),
                 outbox_since: None,
-                marks: {
-                    let (last, awaited) = updates
-                        .rels
-                        .get(i)
-                        .map_or((0, &[][..]), |(l, a)| (*l, &a[..]));
-                    AckMarks::starting_at(last, ack_mark_of(meta, &rc.name), awaited)
-                },
+                marks: stored_marks.next().unwrap_or_default(),
             });
         }
         for (addr, rs) in listeners {
@@ -2305,9 +2302,9 @@ mod glue_bench {
             .map(|v| crate::record::decode_with_update(v).expect("record"))
             .collect();
         let updates = apply_ack_marks(&p.cfg, &mut stored, &snap.meta);
-        let (last, awaited) = updates.rels.first().expect("relationship");
-        assert_eq!(*last, last_given);
-        assert_eq!(awaited.len(), leased - 300);
+        let read_back = updates.rels.first().expect("relationship");
+        assert_eq!(read_back.last, last_given);
+        assert_eq!(read_back.awaited.len(), leased - 300);
         let mut acked = 0;
         for (b, n) in &stored {
             assert!(n.is_some(), "every lease record carries its update number");
@@ -2330,7 +2327,7 @@ mod glue_bench {
             .collect();
         let none = apply_ack_marks(&p.cfg, &mut unmarked, &Default::default());
         assert!(unmarked.iter().all(|(b, _)| b.needs_partner_update));
-        assert_eq!(none.rels.first().map(|(_, a)| a.len()), Some(leased));
+        assert_eq!(none.rels.first().map(|m| m.awaited.len()), Some(leased));
 
         // The last updates acknowledged with no client batch to ride along: the mark goes
         // alone, and now covers every update given.

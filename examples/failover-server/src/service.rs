@@ -332,7 +332,7 @@ pub async fn run_with_links(
     // Failover relationships (none for a standalone server) and the control socket.
     let known: Vec<Binding> = engine.leases().iter().cloned().collect();
     let (mut failover, mut link_rx) =
-        crate::partner::Failover::start(&config, &known, &failover_meta, &updates, &links)
+        crate::partner::Failover::start(&config, &known, &failover_meta, updates, &links)
             .await
             .map_err(|e| ServiceError::Io {
                 what: e,

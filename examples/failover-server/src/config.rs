@@ -77,6 +77,9 @@ pub struct ServerConfig {
     pub metrics: Option<SocketAddr>,
     /// Depth of the bounded queue between the socket and the store (packets waiting for durability).
     pub queue_depth: usize,
+    /// Whether the kernel drops, with a socket filter, the client messages this server would
+    /// only discard after reading them (see [`crate::sockfilter`]); on by default.
+    pub socket_filter: bool,
 }
 
 /// Lease store settings.
@@ -209,6 +212,8 @@ struct RawServer {
     metrics: Option<Spanned<String>>,
     #[serde(default = "default_queue_depth")]
     queue_depth: Spanned<usize>,
+    #[serde(default = "yes")]
+    socket_filter: bool,
 }
 
 #[derive(Deserialize)]
@@ -420,6 +425,7 @@ impl Validator<'_> {
             rapid_commit: raw.server.rapid_commit,
             metrics,
             queue_depth,
+            socket_filter: raw.server.socket_filter,
         };
 
         let max_batch = *raw.store.max_batch.get_ref();

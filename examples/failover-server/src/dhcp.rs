@@ -358,6 +358,16 @@ impl Engine {
         }
     }
 
+    /// The subnet of a client attached directly to the `iface`th configured interface (the first
+    /// subnet configured on it), whatever the message.
+    pub fn direct_subnet(&self, iface: usize) -> Option<usize> {
+        let name = self.config.server.interfaces.get(iface)?;
+        self.config
+            .subnets
+            .iter()
+            .position(|s| s.interface.as_deref() == Some(name.as_str()))
+    }
+
     fn select_subnet(&self, arrival: &Arrival, hops: &[RelayHop]) -> Option<usize> {
         let subnets = &self.config.subnets;
         // The relay closest to the client names the client's link.
@@ -370,14 +380,8 @@ impl Engine {
                 .iter()
                 .position(|s| s.link.is_some_and(|(p, l)| in_prefix(la, p, l)));
         }
-        if let Some(i) = arrival.iface {
-            let name = self.config.server.interfaces.get(i)?;
-            if let Some(s) = subnets
-                .iter()
-                .position(|s| s.interface.as_deref() == Some(name.as_str()))
-            {
-                return Some(s);
-            }
+        if let Some(s) = arrival.iface.and_then(|i| self.direct_subnet(i)) {
+            return Some(s);
         }
         // A relay that names no global link (perfdhcp uses its link-local address) on a server
         // with a single subnet: that subnet.

@@ -2,7 +2,7 @@
 //!
 //! Thin by intent: every DHCP decision is made by the sans-IO [`dhcp`] module on top of the
 //! workspace crates (`dhcpv6-wire` for bytes, `dhcpv6-pool` for allocation, `dhcpv6-failover` for
-//! the lease model); this crate adds the I/O around it: the UDP socket ([`net`]), the crash-safe
+//! the lease model); this crate adds the I/O around it: the UDP socket ([`net`]) with its kernel filter ([`sockfilter`]), the crash-safe
 //! lease store with grouped commits ([`store`]), the TOML configuration ([`config`]), Prometheus
 //! metrics ([`metrics`]) and the event loop that ties them together ([`service`]).
 #![forbid(unsafe_code)]
@@ -20,5 +20,6 @@ pub mod net;
 pub mod partner;
 pub mod record;
 pub mod service;
+pub mod sockfilter;
 pub mod store;
 pub mod tls;

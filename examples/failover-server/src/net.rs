@@ -108,6 +108,25 @@ impl DhcpSocket {
         })
     }
 
+    /// Replaces the socket's filter with `program` (see [`crate::sockfilter`]); an empty
+    /// program removes it.
+    pub fn set_filter(&self, program: &[crate::sockfilter::Insn]) -> io::Result<()> {
+        let sock = socket2::SockRef::from(&self.sock);
+        if program.is_empty() {
+            return sock.detach_filter();
+        }
+        let code: Vec<nix::libc::sock_filter> = program
+            .iter()
+            .map(|i| nix::libc::sock_filter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
+        sock.attach_filter(&code)
+    }
+
     /// The bound local port.
     pub fn local_port(&self) -> io::Result<u16> {
         Ok(self.sock.local_addr()?.port())
@@ -210,6 +229,74 @@ fn send_with_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn next(sock: &DhcpSocket, buf: &mut [u8]) -> Received {
+        loop {
+            sock.readable().await.expect("readable");
+            match sock.try_recv(buf) {
+                Ok(r) => break r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+    }
+
+    /// The kernel runs the program as `sockfilter`'s own tests assume: it drops what is
+    /// addressed to another server, and Solicits on a refusing interface, and keeps the rest in
+    /// order.
+    #[tokio::test]
+    async fn kernel_filter_drops_messages_for_another_server() {
+        let lo = discover(&["lo".to_owned()]).expect("lo exists");
+        let ours = [0u8, 3, 0, 1, 2, 0, 0, 0, 0, 1];
+        let theirs = [0u8, 3, 0, 1, 2, 0, 0, 0, 0, 2];
+        let server = DhcpSocket::bind(Ipv6Addr::UNSPECIFIED, 0, &[]).expect("bind");
+        let to = SocketAddrV6::new(
+            Ipv6Addr::LOCALHOST,
+            server.local_port().expect("port"),
+            0,
+            0,
+        );
+        let client = DhcpSocket::bind(Ipv6Addr::LOCALHOST, 0, &[]).expect("bind client");
+        let request = |sid: &[u8], xid: u8| {
+            let mut m = vec![3, 0, 0, xid, 0, 2, 0, 10];
+            m.extend_from_slice(sid);
+            m
+        };
+        let solicit = |xid: u8| vec![1, 0, 0, xid, 0, 8, 0, 2, 0, 0];
+        let mut buf = [0u8; 256];
+
+        let p = crate::sockfilter::program(&ours, &[]).expect("program");
+        server.set_filter(&p).expect("attach");
+        for m in [request(&theirs, 1), request(&ours, 2), solicit(3)] {
+            client.send(&m, to, None, 0).await.expect("send");
+        }
+        for xid in [2, 3] {
+            let r = next(&server, &mut buf).await;
+            assert_eq!(buf.get(3), Some(&xid), "{:?}", &buf[..r.len]);
+        }
+
+        // Solicits refused on lo; a relay-forward still passes.
+        let p = crate::sockfilter::program(&ours, &[lo[0].index]).expect("program");
+        server.set_filter(&p).expect("attach");
+        let mut relay = vec![12u8; 34];
+        relay[3] = 4;
+        for m in [solicit(5), relay, request(&ours, 6)] {
+            client.send(&m, to, None, 0).await.expect("send");
+        }
+        for first in [12, 3] {
+            let r = next(&server, &mut buf).await;
+            assert_eq!(buf.first(), Some(&first), "{:?}", &buf[..r.len]);
+        }
+
+        // Removed: everything passes.
+        server.set_filter(&[]).expect("detach");
+        client
+            .send(&request(&theirs, 7), to, None, 0)
+            .await
+            .expect("send");
+        let r = next(&server, &mut buf).await;
+        assert_eq!(buf.get(3), Some(&7), "{:?}", &buf[..r.len]);
+    }
 
     #[tokio::test]
     async fn loopback_round_trip_reports_destination_and_interface() {

@@ -368,6 +368,11 @@ pub async fn run_with_links(
         )),
     )?;
     tracing::info!(port = config.server.port, interfaces = ?interfaces, "listening");
+    let mut client_filter = ClientFilter::new(
+        config.server.socket_filter,
+        engine.server_id().as_bytes().to_vec(),
+    );
+    client_filter.refresh(&socket, &interfaces, &engine, &failover);
 
     // Per-relationship failover metrics, refreshed every tick of the loop.
     let failover_metrics = Arc::new(std::sync::Mutex::new(failover.prometheus()));
@@ -560,6 +565,8 @@ pub async fn run_with_links(
         {
             profile.marks_written += 1;
         }
+        // The failover state may have changed what this server answers.
+        client_filter.refresh(&socket, &interfaces, &engine, &failover);
         if profiling {
             profile.account(part, started);
             profile.maybe_log();
@@ -601,6 +608,77 @@ pub async fn run_with_links(
         "lease store flushed; stopped"
     );
     Ok(())
+}
+
+/// The client socket's kernel filter ([`crate::sockfilter`]), kept in step with the failover
+/// state.
+struct ClientFilter {
+    enabled: bool,
+    server_id: Vec<u8>,
+    /// The interfaces whose direct Solicits the installed program drops (none installed yet).
+    installed: Option<Vec<u32>>,
+}
+
+impl ClientFilter {
+    fn new(enabled: bool, server_id: Vec<u8>) -> Self {
+        Self {
+            enabled,
+            server_id,
+            installed: None,
+        }
+    }
+
+    /// Installs a new program when the set of interfaces whose directly attached clients' Solicit,
+    /// Confirm and Rebind this server must not answer has changed.
+    fn refresh(
+        &mut self,
+        socket: &DhcpSocket,
+        interfaces: &[Interface],
+        engine: &Engine,
+        failover: &crate::partner::Failover,
+    ) {
+        use crate::dhcp::Authority as _;
+        use dhcpv6_wire::MessageType as T;
+        if !self.enabled {
+            return;
+        }
+        let refusing: Vec<u32> = interfaces
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| {
+                engine.direct_subnet(i).is_some_and(|s| {
+                    [T::SOLICIT, T::CONFIRM, T::REBIND]
+                        .iter()
+                        .all(|&t| !failover.may_serve(Some(s), t, false))
+                })
+            })
+            .map(|(_, iface)| iface.index)
+            .collect();
+        if self.installed.as_ref() == Some(&refusing) {
+            return;
+        }
+        let installed = crate::sockfilter::program(&self.server_id, &refusing)
+            .map_err(io::Error::other)
+            .and_then(|p| socket.set_filter(&p));
+        match installed {
+            Ok(()) => {
+                let names: Vec<&str> = interfaces
+                    .iter()
+                    .filter(|i| refusing.contains(&i.index))
+                    .map(|i| i.name.as_str())
+                    .collect();
+                tracing::info!(
+                    solicit_confirm_rebind_dropped_on = ?names,
+                    "socket filter installed: the kernel drops client messages addressed to another server, and Solicit, Confirm and Rebind from clients on these interfaces (the failover state does not answer them)"
+                );
+                self.installed = Some(refusing);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "socket filter not installed; every client message is read and judged here");
+                self.enabled = false;
+            }
+        }
+    }
 }
 
 /// How many datagrams a turn of the loop handles before it hands their lease writes to the store.

@@ -280,12 +280,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Structured logs on stderr; `RUST_LOG` filters (default `info`).
+/// Structured logs on stderr; `RUST_LOG` filters (default `info`). Colours only on a terminal:
+/// a log file or journal gets plain text.
 fn init_tracing() {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -254,6 +254,21 @@ impl Pair {
 /// Scenario 1: the primary is killed; the client rebinds to the secondary and keeps its address
 /// and prefix; the secondary goes PARTNER-DOWN (by command, or by the automatic timer); the
 /// primary restarts and recovers; both reach NORMAL and their lease tables agree.
+/// The socket filters `role` installed, in order: the interfaces on which each dropped the
+/// Solicit, Confirm and Rebind of directly attached clients (`[]`: none).
+fn socket_filters(t: &Pair, role: &str) -> Vec<String> {
+    let key = "solicit_confirm_rebind_dropped_on=";
+    fs::read_to_string(t.path(&format!("{role}.log")))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("socket filter installed"))
+        .filter_map(|l| {
+            let rest = &l[l.find(key)? + key.len()..];
+            Some(rest[..=rest.find(']')?].to_owned())
+        })
+        .collect()
+}
+
 fn primary_killed(auto: bool) {
     let Some((t, mut p, _s)) = Pair::normal(&["dhclient"], 1, auto.then_some(4)) else {
         return;
@@ -280,6 +295,16 @@ fn primary_killed(auto: bool) {
         (a2, p2),
         (addr, prefix),
         "the client kept its address and prefix"
+    );
+    // The secondary's kernel dropped its partner's clients' Solicits and Rebinds until the
+    // partner was lost; answering the Rebind took a socket filter without that rule.
+    let filters = socket_filters(&t, "secondary");
+    assert!(
+        filters.len() >= 2
+            && filters.first().is_some_and(|f| f != "[]")
+            && filters.last().is_some_and(|f| f == "[]"),
+        "the secondary's socket filters: {filters:?}\n{}",
+        t.logs()
     );
 
     if auto {

@@ -288,6 +288,22 @@ mod tests {
             assert_eq!(buf.first(), Some(&first), "{:?}", &buf[..r.len]);
         }
 
+        // Inside a Relay-forward (after an Interface-ID option): the one for the partner is
+        // dropped, ours passes.
+        let relayed = |inner: &[u8]| {
+            let mut m = vec![12u8; 34];
+            m.extend_from_slice(&[0, 18, 0, 1, 7]);
+            m.extend_from_slice(&[0, 9]);
+            m.extend_from_slice(&u16::try_from(inner.len()).expect("short").to_be_bytes());
+            m.extend_from_slice(inner);
+            m
+        };
+        for m in [relayed(&request(&theirs, 8)), relayed(&request(&ours, 9))] {
+            client.send(&m, to, None, 0).await.expect("send");
+        }
+        let r = next(&server, &mut buf).await;
+        assert_eq!(buf.get(34 + 5 + 4 + 3), Some(&9), "{:?}", &buf[..r.len]);
+
         // Removed: everything passes.
         server.set_filter(&[]).expect("detach");
         client

@@ -690,7 +690,8 @@ const MARKS_QUIET: Duration = Duration::from_millis(250);
 
 /// How long the client socket is left alone after a turn that answered nothing and turned
 /// datagrams away by failover state (a secondary in NORMAL, which answers only messages carrying
-/// its own Server Identifier, sees every Solicit and Request of the pair's clients): the next
+/// its own Server Identifier, sees every relayed Solicit and Request of the pair's clients, and
+/// the direct ones too when the socket filter is off): the next
 /// turn then reads what queued meanwhile in one go instead of waking the loop for each
 /// datagram. An answer the state allows (a renewal addressed to this server) waits at most this
 /// much longer; a turn that answers anything ends the pauses.

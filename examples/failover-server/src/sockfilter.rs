@@ -10,8 +10,10 @@
 //!   answer them in its current state (a secondary in NORMAL is renew-responsive, RFC 8156 §3).
 //!   This rule follows the state: [`crate::service`] builds a new program when it changes.
 //!
-//! Relay-forward messages always pass (the rules would have to look inside them), and so does
-//! a message whose Server Identifier is not among its first [`SCANNED_OPTIONS`] options.
+//! The first rule also applies to the message a Relay-forward carries (one relay layer; the
+//! second rule does not, since a relayed client's link is named by the relay, not by the
+//! interface). A message whose Relay Message or Server Identifier is not among the first
+//! [`SCANNED_OPTIONS`] options of its layer passes.
 //!
 //! The kernel counts what a socket filter drops as a receive error of the socket (the `d` of
 //! `ss -uam`, and `Udp6InErrors`), not in this server's metrics.
@@ -66,6 +68,10 @@ const ALU_ADD_K: u16 = 0x04;
 const ALU_ADD_X: u16 = 0x0c;
 const ALU_SUB_X: u16 = 0x1c;
 const MISC_TAX: u16 = 0x07;
+const MISC_TXA: u16 = 0x87;
+const LD_MEM: u16 = 0x60;
+const ST_MEM: u16 = 0x02;
+const JA: u16 = 0x05;
 const JEQ_K: u16 = 0x15;
 const JGT_K: u16 = 0x25;
 const JGE_K: u16 = 0x35;
@@ -80,6 +86,12 @@ const UDP_HEADER: u32 = 8;
 /// Message type, then a 3-byte transaction id, then the options.
 const FIRST_OPTION: u32 = UDP_HEADER + 4;
 const OPTION_SERVERID: u32 = 2;
+const OPTION_RELAY_MSG: u32 = 9;
+const RELAY_FORW: u32 = 12;
+/// Relay-forward: type, hop count, link address, peer address, then the options.
+const RELAY_FIRST_OPTION: u32 = UDP_HEADER + 34;
+/// Scratch cell holding the end of the options being walked.
+const END: u32 = 0;
 const SOLICIT: u32 = 1;
 const CONFIRM: u32 = 4;
 const REBIND: u32 = 6;
@@ -93,7 +105,8 @@ enum To {
 }
 
 struct Asm {
-    code: Vec<(u16, To, To, u32)>,
+    /// Operation, jumps if true / false, operand, and for `ja` the label its operand counts to.
+    code: Vec<(u16, To, To, u32, Option<usize>)>,
     labels: Vec<Option<usize>>,
 }
 
@@ -114,10 +127,14 @@ impl Asm {
         }
     }
     fn op(&mut self, code: u16, k: u32) {
-        self.code.push((code, To::Next, To::Next, k));
+        self.code.push((code, To::Next, To::Next, k, None));
     }
     fn jump(&mut self, code: u16, k: u32, jt: To, jf: To) {
-        self.code.push((code, jt, jf, k));
+        self.code.push((code, jt, jf, k, None));
+    }
+    /// Unconditional jump (its distance is a 32-bit operand).
+    fn ja(&mut self, to: usize) {
+        self.code.push((JA, To::Next, To::Next, 0, Some(to)));
     }
     fn finish(self) -> Result<Vec<Insn>, TooFar> {
         let offset = |at: usize, to: To| -> Result<u8, TooFar> {
@@ -136,7 +153,18 @@ impl Asm {
         self.code
             .iter()
             .enumerate()
-            .map(|(at, &(code, jt, jf, k))| {
+            .map(|(at, &(code, jt, jf, k, far))| {
+                let k = match far {
+                    Some(l) => self
+                        .labels
+                        .get(l)
+                        .copied()
+                        .flatten()
+                        .and_then(|t| t.checked_sub(at + 1))
+                        .and_then(|d| u32::try_from(d).ok())
+                        .ok_or(TooFar { at })?,
+                    None => k,
+                };
                 Ok(Insn {
                     code,
                     jt: offset(at, jt)?,
@@ -148,6 +176,27 @@ impl Asm {
     }
 }
 
+/// Walks up to [`SCANNED_OPTIONS`] options from X to the end held in scratch cell [`END`]:
+/// jumps to `found` with X on the first option with `code`, or to `none` when fewer than 4
+/// bytes are left. An option that claims more bytes than the datagram has makes a later load
+/// fail, which drops the datagram: the codec drops such a malformed message too. (One that
+/// overruns only the carried message's end is just as malformed, whatever the walk finds
+/// past it.)
+fn walk_options(a: &mut Asm, code: u32, found: usize, none: usize) {
+    for _ in 0..SCANNED_OPTIONS {
+        a.op(LD_MEM, END);
+        a.op(ALU_SUB_X, 0);
+        a.jump(JGE_K, 4, To::Next, To::Label(none));
+        a.op(LD_H_IND, 0);
+        a.jump(JEQ_K, code, To::Label(found), To::Next);
+        a.op(LD_H_IND, 2);
+        a.op(ALU_ADD_K, 4);
+        a.op(ALU_ADD_X, 0);
+        a.op(MISC_TAX, 0);
+    }
+    a.ja(none);
+}
+
 /// The program for a server whose DUID is `server_id` that does not answer Solicit, Confirm or
 /// Rebind on the interfaces `refusing_solicits` (indices).
 ///
@@ -156,25 +205,58 @@ impl Asm {
 /// 128 bytes, or hundreds of interfaces); run without a filter then.
 pub fn program(server_id: &[u8], refusing_solicits: &[u32]) -> Result<Vec<Insn>, TooFar> {
     let mut a = Asm::new();
-    let (accept_top, past_top) = (a.label(), a.label());
+    let (accept_top, relay, direct) = (a.label(), a.label(), a.label());
     let (scan, found, accept, drop) = (a.label(), a.label(), a.label(), a.label());
     a.op(LD_B_ABS, UDP_HEADER);
-    // Relay messages, failover messages and type 0 pass.
+    a.jump(JEQ_K, RELAY_FORW, To::Label(relay), To::Next);
+    // Other relay messages, failover messages and type 0 pass.
     a.jump(JGT_K, LAST_CLIENT_TYPE, To::Label(accept_top), To::Next);
-    a.jump(JEQ_K, 0, To::Label(accept_top), To::Label(past_top));
+    a.jump(JEQ_K, 0, To::Label(accept_top), To::Label(direct));
     a.here(accept_top);
     a.op(RET_K, ACCEPT);
-    a.here(past_top);
+
+    // A Relay-forward: find its Relay Message option (X: the option at hand), then walk the
+    // options of the message it carries, up to the option's end.
+    a.here(relay);
+    let (relay_pass, inner, inner_pass) = (a.label(), a.label(), a.label());
+    a.op(LD_W_LEN, 0);
+    a.op(ST_MEM, END);
+    a.jump(JGE_K, RELAY_FIRST_OPTION, To::Next, To::Label(relay_pass));
+    a.op(LDX_IMM, RELAY_FIRST_OPTION);
+    walk_options(&mut a, OPTION_RELAY_MSG, inner, relay_pass);
+    a.here(relay_pass);
+    a.op(RET_K, ACCEPT);
+    a.here(inner);
+    // END = X + 4 + the option's length; the carried message's type at X + 4, its first
+    // option at X + 8. A relay inside a relay, anything but a client message, or one shorter
+    // than a header (malformed: left to the codec), passes.
+    a.op(LD_H_IND, 2);
+    a.jump(JGE_K, 4, To::Next, To::Label(inner_pass));
+    a.op(ALU_ADD_X, 0);
+    a.op(ALU_ADD_K, 4);
+    a.op(ST_MEM, END);
+    a.op(LD_B_IND, 4);
+    a.jump(JGT_K, LAST_CLIENT_TYPE, To::Label(inner_pass), To::Next);
+    a.jump(JEQ_K, 0, To::Label(inner_pass), To::Next);
+    a.op(MISC_TXA, 0);
+    a.op(ALU_ADD_K, 8);
+    a.op(MISC_TAX, 0);
+    a.ja(scan);
+    a.here(inner_pass);
+    a.op(RET_K, ACCEPT);
+
+    // A direct client message.
+    a.here(direct);
     if !refusing_solicits.is_empty() {
-        let (refusable, drop_here) = (a.label(), a.label());
+        let (refusable, drop_here, not_refused) = (a.label(), a.label(), a.label());
         a.jump(JEQ_K, SOLICIT, To::Label(refusable), To::Next);
         a.jump(JEQ_K, CONFIRM, To::Label(refusable), To::Next);
-        a.jump(JEQ_K, REBIND, To::Label(refusable), To::Label(scan));
+        a.jump(JEQ_K, REBIND, To::Label(refusable), To::Label(not_refused));
         a.here(refusable);
         a.op(LD_W_ABS, AD_IFINDEX);
         for (i, &index) in refusing_solicits.iter().enumerate() {
             let otherwise = if i + 1 == refusing_solicits.len() {
-                To::Label(scan)
+                To::Label(not_refused)
             } else {
                 To::Next
             };
@@ -182,27 +264,15 @@ pub fn program(server_id: &[u8], refusing_solicits: &[u32]) -> Result<Vec<Insn>,
         }
         a.here(drop_here);
         a.op(RET_K, 0);
+        a.here(not_refused);
     }
-    // X: offset of the option at hand. Each step: stop (pass) when fewer than 4 bytes are left;
-    // the Server Identifier found; else step over the option. An option that claims more bytes
-    // than the datagram has makes a later load fail, which drops the datagram: the codec drops
-    // such a malformed message too.
-    a.here(scan);
     // Shorter than a message header: malformed, left to the codec (and its metrics).
     a.op(LD_W_LEN, 0);
+    a.op(ST_MEM, END);
     a.jump(JGE_K, FIRST_OPTION, To::Next, To::Label(accept));
     a.op(LDX_IMM, FIRST_OPTION);
-    for _ in 0..SCANNED_OPTIONS {
-        a.op(LD_W_LEN, 0);
-        a.op(ALU_SUB_X, 0);
-        a.jump(JGE_K, 4, To::Next, To::Label(accept));
-        a.op(LD_H_IND, 0);
-        a.jump(JEQ_K, OPTION_SERVERID, To::Label(found), To::Next);
-        a.op(LD_H_IND, 2);
-        a.op(ALU_ADD_K, 4);
-        a.op(ALU_ADD_X, 0);
-        a.op(MISC_TAX, 0);
-    }
+    a.here(scan);
+    walk_options(&mut a, OPTION_SERVERID, found, accept);
     a.here(accept);
     a.op(RET_K, ACCEPT);
     // The Server Identifier at X: ours only with our length and our bytes.
@@ -257,6 +327,7 @@ mod tests {
         let mut pkt = vec![0u8; 8];
         pkt.extend_from_slice(payload);
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let mut mem = [0u32; 16];
         let load = |at: u64, n: usize| -> Option<u32> {
             let at = usize::try_from(at).ok()?;
             let b = pkt.get(at..at.checked_add(n)?)?;
@@ -289,6 +360,10 @@ mod tests {
                 ALU_ADD_X => a = a.wrapping_add(x),
                 ALU_SUB_X => a = a.wrapping_sub(x),
                 MISC_TAX => x = a,
+                MISC_TXA => a = x,
+                LD_MEM => a = mem[usize::try_from(i.k).unwrap()],
+                ST_MEM => mem[usize::try_from(i.k).unwrap()] = a,
+                JA => pc += usize::try_from(i.k).unwrap(),
                 JEQ_K => pc = jump(a == i.k, pc),
                 JGT_K => pc = jump(a > i.k, pc),
                 JGE_K => pc = jump(a >= i.k, pc),
@@ -352,6 +427,62 @@ mod tests {
         // Too short for a header, or trailing bytes after the options.
         assert!(run(&p, &[3, 1], 1));
         assert!(run(&p, &msg(3, &[cid, vec![0, 2]]), 1));
+    }
+
+    /// A Relay-forward carrying `inner`, with `before` and `after` its Relay Message option.
+    fn relayed(inner: &[u8], before: &[Vec<u8>], after: &[Vec<u8>]) -> Vec<u8> {
+        let mut v = vec![12u8, 0];
+        v.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        for o in before {
+            v.extend_from_slice(o);
+        }
+        v.extend_from_slice(&opt(9, inner));
+        for o in after {
+            v.extend_from_slice(o);
+        }
+        v
+    }
+
+    #[test]
+    fn looks_into_one_relay_layer() {
+        let p = program(OURS, &[7]).unwrap();
+        let cid = opt(1, &[0, 3, 0, 1, 1, 2, 3, 4, 5, 6]);
+        let ifid = opt(18, b"eth0");
+        let to_them = msg(3, &[cid.clone(), opt(2, THEIRS)]);
+        let to_us = msg(3, &[cid.clone(), opt(2, OURS)]);
+        assert!(!run(
+            &p,
+            &relayed(&to_them, std::slice::from_ref(&ifid), &[]),
+            7
+        ));
+        assert!(!run(
+            &p,
+            &relayed(&to_them, &[], std::slice::from_ref(&ifid)),
+            7
+        ));
+        assert!(run(
+            &p,
+            &relayed(&to_us, std::slice::from_ref(&ifid), &[]),
+            7
+        ));
+        // Relayed Solicits pass on a refusing interface (the relay names the link).
+        assert!(run(
+            &p,
+            &relayed(&msg(1, std::slice::from_ref(&cid)), &[], &[]),
+            7
+        ));
+        // The carried message ends with its option: a Server Identifier after it in the relay's
+        // own options is not the client's.
+        let bare = msg(3, std::slice::from_ref(&cid));
+        assert!(run(&p, &relayed(&bare, &[], &[opt(2, THEIRS)]), 7));
+        // A relay inside a relay passes; so does a relay without a Relay Message, or a short one.
+        assert!(run(&p, &relayed(&relayed(&to_them, &[], &[]), &[], &[]), 7));
+        assert!(run(&p, &relayed(&[], &[], &[]), 7));
+        let mut no_msg = relayed(&to_them, &[], &[]);
+        no_msg.truncate(34);
+        assert!(run(&p, &no_msg, 7));
+        assert!(run(&p, &no_msg[..20], 7));
     }
 
     #[test]
@@ -419,19 +550,37 @@ mod tests {
             t in prop_oneof![1u8..=13, any::<u8>()],
             opts in proptest::collection::vec(arb_option(), 0..20),
             cut in any::<u8>(),
+            relay in proptest::option::of((
+                proptest::collection::vec(arb_option(), 0..4),
+                proptest::collection::vec(arb_option(), 0..4),
+            )),
         ) {
             let p = program(OURS, &[]).unwrap();
             let mut m = msg(t, &opts);
+            if let Some((before, after)) = &relay {
+                m = relayed(&m, before, after);
+            }
             if cut % 4 == 0 { m.truncate(m.len().saturating_sub(usize::from(cut % 7))); }
+            // The client message the server would judge: the top one, or the one a single
+            // Relay-forward carries.
+            let parsed = Message::parse(&m);
+            let judged = match &parsed {
+                Ok(Message::Client(c)) => Some(c),
+                Ok(Message::Relay(r)) if r.msg_type.0 == 12 => match r.options.relay_msg() {
+                    Some(Message::Client(c)) => Some(c),
+                    _ => None,
+                },
+                _ => None,
+            };
             if !run(&p, &m, 1) {
-                match Message::parse(&m) {
-                    Err(_) => {}
-                    Ok(Message::Client(c)) => {
+                match (&parsed, judged) {
+                    (Err(_), _) => {}
+                    (Ok(_), Some(c)) => {
                         prop_assert!(c.options.server_id().is_some_and(|d| d.as_bytes() != OURS));
                     }
-                    Ok(other) => prop_assert!(false, "dropped {other:?}"),
+                    (Ok(other), None) => prop_assert!(false, "dropped {other:?}"),
                 }
-            } else if let Ok(Message::Client(c)) = Message::parse(&m) {
+            } else if let (Some(c), None) = (judged, &relay) {
                 // And it does drop those it can see: foreign Server Identifier among the first
                 // scanned options.
                 let first = c.options.iter().take(SCANNED_OPTIONS).position(|o| {

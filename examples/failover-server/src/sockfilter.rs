@@ -136,16 +136,16 @@ impl Asm {
     fn ja(&mut self, to: usize) {
         self.code.push((JA, To::Next, To::Next, 0, Some(to)));
     }
+    /// How far ahead of the instruction at `at` label `l` is (jumps count from the next one).
+    fn distance(&self, at: usize, l: usize) -> Option<usize> {
+        self.labels.get(l).copied().flatten()?.checked_sub(at + 1)
+    }
     fn finish(self) -> Result<Vec<Insn>, TooFar> {
         let offset = |at: usize, to: To| -> Result<u8, TooFar> {
             match to {
                 To::Next => Ok(0),
                 To::Label(l) => self
-                    .labels
-                    .get(l)
-                    .copied()
-                    .flatten()
-                    .and_then(|t| t.checked_sub(at + 1))
+                    .distance(at, l)
                     .and_then(|d| u8::try_from(d).ok())
                     .ok_or(TooFar { at }),
             }
@@ -156,11 +156,7 @@ impl Asm {
             .map(|(at, &(code, jt, jf, k, far))| {
                 let k = match far {
                     Some(l) => self
-                        .labels
-                        .get(l)
-                        .copied()
-                        .flatten()
-                        .and_then(|t| t.checked_sub(at + 1))
+                        .distance(at, l)
                         .and_then(|d| u32::try_from(d).ok())
                         .ok_or(TooFar { at })?,
                     None => k,

@@ -817,23 +817,26 @@ impl AckMarks {
 /// partner-lifetime (the OPTION_F_PARTNER_LIFETIME_SENT the partner echoes) raises
 /// acked-partner-lifetime, partner-lifetime is cleared, no update is needed.
 fn acknowledge(b: &mut dhcpv6_failover::Binding) {
-    if let Some(p) = b.partner_lifetime.take() {
-        b.acked_partner_lifetime = Some(b.acked_partner_lifetime.map_or(p, |a| a.max(p)));
-    }
+    b.acked_partner_lifetime = acked_after_ack(b);
+    b.partner_lifetime = None;
     b.needs_partner_update = false;
+}
+
+/// The acked-partner-lifetime of `b` once [`acknowledge`]d.
+fn acked_after_ack(b: &dhcpv6_failover::Binding) -> Option<UnixTime> {
+    match b.partner_lifetime {
+        Some(p) => Some(b.acked_partner_lifetime.map_or(p, |a| a.max(p))),
+        None => b.acked_partner_lifetime,
+    }
 }
 
 /// Whether `new` is exactly [`acknowledge`] applied to `old` (which needed an update), checked
 /// field by field in place ([`ack_only`] compares the rest).
 fn is_acknowledged(old: &dhcpv6_failover::Binding, new: &dhcpv6_failover::Binding) -> bool {
-    let acked = match old.partner_lifetime {
-        Some(p) => Some(old.acked_partner_lifetime.map_or(p, |a| a.max(p))),
-        None => old.acked_partner_lifetime,
-    };
     old.needs_partner_update
         && !new.needs_partner_update
         && new.partner_lifetime.is_none()
-        && new.acked_partner_lifetime == acked
+        && new.acked_partner_lifetime == acked_after_ack(old)
         && ack_only(old, new)
 }
 

@@ -371,8 +371,10 @@ pub async fn run_with_links(
     let mut client_filter = ClientFilter::new(
         config.server.socket_filter,
         engine.server_id().as_bytes().to_vec(),
+        &interfaces,
+        &engine,
     );
-    client_filter.refresh(&socket, &interfaces, &engine, &failover);
+    client_filter.refresh(&socket, &failover);
 
     // Per-relationship failover metrics, refreshed every tick of the loop.
     let failover_metrics = Arc::new(std::sync::Mutex::new(failover.prometheus()));
@@ -566,7 +568,7 @@ pub async fn run_with_links(
             profile.marks_written += 1;
         }
         // The failover state may have changed what this server answers.
-        client_filter.refresh(&socket, &interfaces, &engine, &failover);
+        client_filter.refresh(&socket, &failover);
         if profiling {
             profile.account(part, started);
             profile.maybe_log();
@@ -615,57 +617,67 @@ pub async fn run_with_links(
 struct ClientFilter {
     enabled: bool,
     server_id: Vec<u8>,
+    /// Each interface with a subnet for directly attached clients: its index, that subnet and
+    /// its name (the configuration does not change while the server runs).
+    direct: Vec<(u32, usize, String)>,
     /// The interfaces whose direct Solicits the installed program drops (none installed yet).
     installed: Option<Vec<u32>>,
 }
 
 impl ClientFilter {
-    fn new(enabled: bool, server_id: Vec<u8>) -> Self {
+    fn new(enabled: bool, server_id: Vec<u8>, interfaces: &[Interface], engine: &Engine) -> Self {
+        let direct = interfaces
+            .iter()
+            .enumerate()
+            .filter_map(|(i, iface)| {
+                let s = engine.direct_subnet(i)?;
+                Some((iface.index, s, iface.name.clone()))
+            })
+            .collect();
         Self {
             enabled,
             server_id,
+            direct,
             installed: None,
         }
     }
 
     /// Installs a new program when the set of interfaces whose directly attached clients' Solicit,
-    /// Confirm and Rebind this server must not answer has changed.
-    fn refresh(
-        &mut self,
-        socket: &DhcpSocket,
-        interfaces: &[Interface],
-        engine: &Engine,
-        failover: &crate::partner::Failover,
-    ) {
+    /// Confirm and Rebind this server must not answer has changed. Called after every turn of
+    /// the loop: it allocates nothing unless the set changed.
+    fn refresh(&mut self, socket: &DhcpSocket, failover: &crate::partner::Failover) {
         use crate::dhcp::Authority as _;
         use dhcpv6_wire::MessageType as T;
         if !self.enabled {
             return;
         }
-        let refusing: Vec<u32> = interfaces
+        let refusing = self
+            .direct
             .iter()
-            .enumerate()
-            .filter(|&(i, _)| {
-                engine.direct_subnet(i).is_some_and(|s| {
-                    [T::SOLICIT, T::CONFIRM, T::REBIND]
-                        .iter()
-                        .all(|&t| !failover.may_serve(Some(s), t, false))
-                })
+            .filter(|&&(_, s, _)| {
+                [T::SOLICIT, T::CONFIRM, T::REBIND]
+                    .iter()
+                    .all(|&t| !failover.may_serve(Some(s), t, false))
             })
-            .map(|(_, iface)| iface.index)
-            .collect();
-        if self.installed.as_ref() == Some(&refusing) {
+            .map(|&(index, _, _)| index);
+        if self
+            .installed
+            .as_ref()
+            .is_some_and(|now| now.iter().copied().eq(refusing.clone()))
+        {
             return;
         }
+        let refusing: Vec<u32> = refusing.collect();
         let installed = crate::sockfilter::program(&self.server_id, &refusing)
             .map_err(io::Error::other)
             .and_then(|p| socket.set_filter(&p));
         match installed {
             Ok(()) => {
-                let names: Vec<&str> = interfaces
+                let names: Vec<&str> = self
+                    .direct
                     .iter()
-                    .filter(|i| refusing.contains(&i.index))
-                    .map(|i| i.name.as_str())
+                    .filter(|(index, _, _)| refusing.contains(index))
+                    .map(|(_, _, name)| name.as_str())
                     .collect();
                 tracing::info!(
                     solicit_confirm_rebind_dropped_on = ?names,

@@ -26,6 +26,13 @@
 #                   highest loss-free rate (0 if none) and the next lossy one above it (default 3;
 #                   0 = off), stopping when they are REFINE_MIN offered/s apart or closer (default
 #                   250); each step is one more run per server, interleaved like the ladder
+#   SPLIT=1         two machines emulated on this one's first two CPUs, as a pair is deployed: CPU 0
+#                   is the client-facing machine (perfdhcp with the server alone, the primary or
+#                   Kea HA's primary), CPU 1 the partner's (the secondary or Kea's standby) and
+#                   the script's tcpdump; every process is pinned with taskset. Alone and pair then
+#                   get the same CPU on the client side, and the ratios show what failover costs
+#                   the client-facing server, not what a second server costs a shared CPU. The
+#                   disk, the kernel and the memory bus stay shared (default 0: nothing pinned)
 #
 # Topology: namespaces P (the standalone server, or the primary), S (the secondary / standby),
 # C (perfdhcp) on one bridge in namespace W (multicast snooping off), and a partner link of its
@@ -58,6 +65,7 @@ KEA="$(command -v kea-dhcp6 || true)"
 CLIENT_RCVBUF="${CLIENT_RCVBUF:-8388608}"
 REFINE="${REFINE:-3}"
 REFINE_MIN="${REFINE_MIN:-250}"
+SPLIT="${SPLIT:-0}"
 HOOKS="${KEA_HOOKS:-$(dpkg -L kea-dhcp6-server kea-common 2>/dev/null | grep -m1 '/libdhcp_ha.so$' | xargs -r dirname)}"
 
 die() { echo "bench-server.sh: $*" >&2; exit 1; }
@@ -65,6 +73,13 @@ die() { echo "bench-server.sh: $*" >&2; exit 1; }
 [[ "$CLIENT_RCVBUF" =~ ^[0-9]+$ ]] || die "CLIENT_RCVBUF=$CLIENT_RCVBUF: expected a byte count (0 = leave the system's value)"
 [[ "$REFINE" =~ ^[0-9]+$ && "$REFINE_MIN" =~ ^[0-9]+$ ]] || die "REFINE and REFINE_MIN must be whole numbers"
 for t in perfdhcp tcpdump jq python3; do command -v "$t" >/dev/null || die "$t missing (scripts/test installs kea-admin, tcpdump)"; done
+# ON_CLIENT_SIDE / ON_PARTNER_SIDE: the command prefix that pins a process to its machine (SPLIT=1).
+ON_CLIENT_SIDE=(); ON_PARTNER_SIDE=()
+if [[ "$SPLIT" == 1 ]]; then
+    command -v taskset >/dev/null || die "SPLIT=1 needs taskset (util-linux)"
+    (($(nproc) >= 2)) || die "SPLIT=1 needs two CPUs, this machine has $(nproc)"
+    ON_CLIENT_SIDE=(taskset -c 0); ON_PARTNER_SIDE=(taskset -c 1)
+fi
 if [[ " $SERVERS " == *" kea"* ]]; then
     [[ -n "$KEA" ]] || die "kea-dhcp6 missing: apt-get install kea-dhcp6-server (or SERVERS=\"ours pair\")"
 fi
@@ -108,6 +123,7 @@ for root, _, files in os.walk(src):
 esac
 [[ -x "$BIN" ]] || die "$BIN missing (build it, or BUILD=1)"
 echo "server: $BUILT, $(date -u '+%Y-%m-%d %H:%M UTC'), load at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+[[ "$SPLIT" == 1 ]] && echo "SPLIT=1: client side (perfdhcp; the server alone, the primary, Kea HA's primary) pinned to CPU 0, partner side (the secondary, Kea's standby; tcpdump) to CPU 1"
 
 ID=$$
 NS_P="bench-p-$ID"; NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; NS_W="bench-w-$ID"
@@ -345,23 +361,23 @@ start() {
     P_PID=""; S_PID=""
     case "$1" in
     ours)
-        spawn "$NS_P" "$WORK/run/alone.log" "$BIN" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/alone.log" "${ON_CLIENT_SIDE[@]}" "$BIN" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
         wait_until 10 "ours listening" listening alone || return 1 ;;
     ours-b)
         [[ -x "${BIN_B:-}" ]] || die "ours-b needs BIN_B=PATH (a second build of the server, for an A/B run)"
-        spawn "$NS_P" "$WORK/run/alone.log" "$BIN_B" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/alone.log" "${ON_CLIENT_SIDE[@]}" "$BIN_B" run --config "$WORK/alone.toml"; P_PID=$SPAWNED
         wait_until 10 "ours-b listening" listening alone || return 1 ;;
     pair)
-        spawn "$NS_S" "$WORK/run/secondary.log" "$BIN" run --config "$WORK/secondary.toml"; S_PID=$SPAWNED
-        spawn "$NS_P" "$WORK/run/primary.log" "$BIN" run --config "$WORK/primary.toml"; P_PID=$SPAWNED
+        spawn "$NS_S" "$WORK/run/secondary.log" "${ON_PARTNER_SIDE[@]}" "$BIN" run --config "$WORK/secondary.toml"; S_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/primary.log" "${ON_CLIENT_SIDE[@]}" "$BIN" run --config "$WORK/primary.toml"; P_PID=$SPAWNED
         wait_until 30 "pair in NORMAL" both_normal || return 1 ;;
     kea)
-        spawn "$NS_P" "$WORK/run/kea.log" "$KEA" -c "$WORK/kea.json"; P_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/kea.log" "${ON_CLIENT_SIDE[@]}" "$KEA" -c "$WORK/kea.json"; P_PID=$SPAWNED
         wait_until 10 "kea listening" udp547 "$NS_P" || return 1
         sleep 0.5 ;;
     kea-ha)
-        spawn "$NS_S" "$WORK/run/kea-standby.log" "$KEA" -c "$WORK/kea-standby.json"; S_PID=$SPAWNED
-        spawn "$NS_P" "$WORK/run/kea-primary.log" "$KEA" -c "$WORK/kea-primary.json"; P_PID=$SPAWNED
+        spawn "$NS_S" "$WORK/run/kea-standby.log" "${ON_PARTNER_SIDE[@]}" "$KEA" -c "$WORK/kea-standby.json"; S_PID=$SPAWNED
+        spawn "$NS_P" "$WORK/run/kea-primary.log" "${ON_CLIENT_SIDE[@]}" "$KEA" -c "$WORK/kea-primary.json"; P_PID=$SPAWNED
         wait_until 60 "kea HA primary in hot-standby" kea_hot || return 1 ;;
     *) die "unknown server $1 (ours pair kea kea-ha)" ;;
     esac
@@ -519,7 +535,7 @@ run_one() {
     local out="$WORK/perfdhcp.out" cap="$WORK/sample.pcap"
     # 1/16 of the transactions (low 4 bits of the transaction id's last byte are 0), both
     # directions: at 1,000 leases/s a 5 s run still gives about 300 samples for the median.
-    ip netns exec "$NS_C" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
+    ip netns exec "$NS_C" "${ON_PARTNER_SIDE[@]}" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
         'ip6 and udp and (ip6[51] & 15) == 0' >/dev/null 2>&1 &
     DUMP=$!; PIDS+=("$DUMP")
     sleep 0.3
@@ -529,7 +545,7 @@ run_one() {
     thread_ticks "$P_PID" > "$WORK/p0.ticks"
     rm -f "$WORK/sock" "$WORK/pd.ticks"
     # Distinct clients (-R), bounded run (-p), wait for late replies (-W, µs).
-    setsid ip netns exec "$NS_C" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
+    setsid ip netns exec "$NS_C" "${ON_CLIENT_SIDE[@]}" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
         perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 &
     PERF=$!; PIDS+=("$PERF")
     sampler $((DURATION * 4 + 12)) &

@@ -1,6 +1,6 @@
 //! The failover endpoint: one per relationship.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque, btree_map};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -26,7 +26,7 @@ use crate::mclt;
 use crate::ring::IdRing;
 use crate::rng::Rng;
 use crate::state::{self, FsmEvent, Responsiveness, State};
-use crate::table::{BindingTable, ResourceMap, ResourceSet, Slot};
+use crate::table::{BindingTable, ResourceMap, ResourceSet};
 use crate::time::{Duration, Instant, Now, UnixTime};
 use crate::types::{
     Alarm, ClientRequestKind, CloseReason, Event, InputError, LeaseChange, LeaseError, LeaseGrant,
@@ -264,7 +264,7 @@ impl Endpoint {
         let rec = persisted.endpoint;
         let recorded_state = rec.as_ref().map(|r| r.state);
         let mut last_operating = rec.as_ref().map(|r| r.written_at);
-        let mut bindings = BindingTable::default();
+        let mut bindings = BindingTable::new(config.rng_seed);
         let mut by_client = ClientIndex::default();
         let mut queue = BTreeSet::new();
         for b in persisted.bindings {
@@ -1293,7 +1293,7 @@ impl Endpoint {
         self.wall_offset_ms = offset;
         let d = delta_ms / 1000;
         let mut active = Vec::new();
-        for b in self.bindings.values_mut() {
+        self.bindings.for_each_mut(|b| {
             for t in [
                 &mut b.expiration_time,
                 &mut b.acked_partner_lifetime,
@@ -1310,7 +1310,7 @@ impl Endpoint {
             if b.status == BindingStatus::Active {
                 active.push(b.resource);
             }
-        }
+        });
         self.state_start = shift(self.state_start, d);
         self.started_at = shift(self.started_at, d);
         for t in [
@@ -2479,13 +2479,12 @@ impl Endpoint {
             (Some(c), Some((r, _))) => Some(r - Duration::from_secs(u64::from(c))),
             _ => None,
         };
-        // One binding-table search for the whole update (the hot path of every lazy update
-        // and of UPDREQALL): the decision, the merge below and the apply use this entry.
-        let (entry, gone) = self.bindings.entry(resource);
-        let local = match &entry {
-            btree_map::Entry::Occupied(o) => Some(&o.get().binding),
-            btree_map::Entry::Vacant(_) => None,
-        };
+        // One binding-table lookup for the whole update (the hot path of every lazy update
+        // and of UPDREQALL): the decision, the merge below and the apply use its result.
+        let found = self.bindings.find(&resource);
+        let local = found
+            .and_then(|id| self.bindings.slot_at(id))
+            .map(|s| &s.binding);
         let decision = {
             let lv = local.map(|b| LocalView {
                 status: b.status,
@@ -2568,8 +2567,9 @@ impl Endpoint {
                 //# "partner needs update" flag for that lease; if the flag was clear it
                 //# MAY send its own BNDUPD right away
                 if matches!(reason, RejectReason::Outdated | RejectReason::AddressInUse)
-                    && let btree_map::Entry::Occupied(o) = entry
-                    && let b = &mut o.into_mut().binding
+                    && let Some(id) = found
+                    && let Some(slot) = self.bindings.slot_at_mut(id)
+                    && let b = &mut slot.binding
                     && !b.needs_partner_update
                 {
                     b.needs_partner_update = true;
@@ -2581,19 +2581,10 @@ impl Endpoint {
             }
             Decision::Accept => {
                 let w = now.wall;
-                let (previous, slot) = match entry {
-                    btree_map::Entry::Occupied(o) => {
-                        let slot = o.into_mut();
-                        (Some(slot.binding.clone()), slot)
-                    }
-                    btree_map::Entry::Vacant(v) => (
-                        None,
-                        v.insert(Slot {
-                            binding: Binding::new(resource, status, w),
-                            seq: gone.remove(&resource).unwrap_or(0),
-                        }),
-                    ),
-                };
+                let previous = local.cloned();
+                let slot = self
+                    .bindings
+                    .slot_or_insert_with(resource, || Binding::new(resource, status, w));
                 // The binding changes: a new sequence number (as `bump`), on the record at hand.
                 slot.seq = slot.seq.wrapping_add(1);
                 let b = &mut slot.binding;
@@ -2943,20 +2934,18 @@ impl Endpoint {
         //# set; UPDREQALL ⇒ responder sends its entire binding DB.
         // One pass over the table (in resource order) picks the set and, for UPDREQALL, flags
         // every binding in it; the queue takes the set in one sorted merge.
-        let set: BTreeSet<Resource> = self
-            .bindings
-            .values_mut()
-            .filter(|b| {
-                (all || b.needs_partner_update)
-                    && (b.client.is_some() || matches!(b.resource, Resource::Prefix { .. }))
-            })
-            .map(|b| {
+        let mut picked = Vec::new();
+        self.bindings.for_each_mut(|b| {
+            if (all || b.needs_partner_update)
+                && (b.client.is_some() || matches!(b.resource, Resource::Prefix { .. }))
+            {
                 if all {
                     b.needs_partner_update = true;
                 }
-                b.resource
-            })
-            .collect();
+                picked.push(b.resource);
+            }
+        });
+        let set: BTreeSet<Resource> = picked.into_iter().collect();
         let mut add: BTreeSet<Resource> = set
             .iter()
             .filter(|r| !self.latest_write.contains_key(r))
@@ -2994,11 +2983,11 @@ impl Endpoint {
         let w = now.wall;
         let mclt = self.mclt;
         let mut changed = Vec::new();
-        for b in self.bindings.values_mut() {
+        self.bindings.for_each_mut(|b| {
             if b.client.is_none()
                 || !matches!(b.status, BindingStatus::Active | BindingStatus::Expired)
             {
-                continue;
+                return;
             }
             // In COMMUNICATIONS-INTERRUPTED the partner could also extend to the MCLT beyond
             // the partner-lifetime it received from us (§8.9.1), so what we sent counts too
@@ -3019,10 +3008,10 @@ impl Endpoint {
             .flatten()
             .max()
             .map(|e| e + mclt) else {
-                continue;
+                return;
             };
             if until <= w || b.client_expiry().is_some_and(|e| e >= until) {
-                continue;
+                return;
             }
             if b.status != BindingStatus::Active {
                 b.status = BindingStatus::Active;
@@ -3031,11 +3020,11 @@ impl Endpoint {
             b.state_expiration_time = Some(until);
             b.needs_partner_update = true;
             changed.push(b.resource);
-        }
+        });
         // The partner no longer knows which lifetimes it acked to us (its expiration-time),
         // which bound our own grants and which it needs to hold our leases should we lose our
         // database in turn: propose them again (sim seed 97310).
-        for b in self.bindings.values_mut() {
+        self.bindings.for_each_mut(|b| {
             if b.status == BindingStatus::Active
                 && let Some(a) = b.acked_partner_lifetime.filter(|a| *a > w)
                 && b.partner_lifetime.is_none_or(|p| p < a)
@@ -3044,7 +3033,7 @@ impl Endpoint {
                 b.needs_partner_update = true;
                 changed.push(b.resource);
             }
-        }
+        });
         changed.sort_unstable();
         changed.dedup();
         for r in changed {

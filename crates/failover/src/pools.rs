@@ -263,52 +263,38 @@ impl PoolSet {
     /// Candidate resources of `kind` for `client`, owned by `side` under the static rules,
     /// in a deterministic order that starts at a per-client position (so the same client
     /// tends to get the same resource on either server). At most `limit` candidates.
-    pub fn candidates(
-        &self,
+    ///
+    /// The candidates are produced as they are asked for, so an allocation that takes the
+    /// first one (the usual case) computes one, not `limit`.
+    pub fn candidates<'a>(
+        &'a self,
         kind: ResourceKind,
         side: Role,
         client: &ClientKey,
         limit: usize,
-    ) -> Vec<Resource> {
-        let mut out = Vec::new();
+    ) -> impl Iterator<Item = Resource> + 'a {
         let h = client_hash(client);
-        match kind {
-            ResourceKind::Address => {
-                for r in &self.addresses {
-                    let size = r.size();
-                    if size == 0 {
-                        continue;
-                    }
-                    let start = u128::from(h) % size;
-                    let mut i = 0u128;
-                    while out.len() < limit && i < size && i < (limit as u128).saturating_mul(4) {
-                        let off = (start + i) % size;
-                        let a = Ipv6Addr::from(u128::from(r.first).saturating_add(off));
-                        if self.address_owner(a) == side {
-                            out.push(Resource::Address(a));
-                        }
-                        i += 1;
-                    }
-                }
-            }
-            ResourceKind::Prefix => {
-                for p in &self.prefixes {
-                    let n = p.count();
-                    if n == 0 {
-                        continue;
-                    }
-                    let start = h % n;
-                    let mut i = 0u64;
-                    while out.len() < limit && i < n && i < (limit as u64).saturating_mul(4) {
-                        if let Some(res) = p.nth((start + i) % n) {
-                            out.push(res);
-                        }
-                        i += 1;
-                    }
-                }
-            }
-        }
-        out
+        let (addresses, prefixes) = match kind {
+            ResourceKind::Address => (&self.addresses[..], &[][..]),
+            ResourceKind::Prefix => (&[][..], &self.prefixes[..]),
+        };
+        let address_steps = (limit as u128).saturating_mul(4);
+        let addresses = addresses.iter().flat_map(move |r| {
+            let size = r.size();
+            let start = if size == 0 { 0 } else { u128::from(h) % size };
+            let first = u128::from(r.first);
+            (0..size.min(address_steps)).filter_map(move |i| {
+                let a = Ipv6Addr::from(first.saturating_add((start + i) % size));
+                (self.address_owner(a) == side).then_some(Resource::Address(a))
+            })
+        });
+        let prefix_steps = (limit as u64).saturating_mul(4);
+        let prefixes = prefixes.iter().flat_map(move |p| {
+            let n = p.count();
+            let start = if n == 0 { 0 } else { h % n };
+            (0..n.min(prefix_steps)).filter_map(move |i| p.nth((start + i) % n))
+        });
+        addresses.chain(prefixes).take(limit)
     }
 
     /// Every delegable prefix of every pool, up to `limit` (for rebalancing scans).
@@ -437,7 +423,7 @@ mod tests {
         }
         assert_eq!(
             s.candidates(ResourceKind::Address, Role::Secondary, &c, 20)
-                .len(),
+                .count(),
             20
         );
     }

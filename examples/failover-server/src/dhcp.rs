@@ -177,7 +177,10 @@ struct IaAnswer {
 impl Engine {
     /// Builds the engine with the server DUID and the bindings read from the store.
     pub fn new(config: Arc<Config>, server_id: Duid, bindings: Vec<Binding>, seed: u64) -> Self {
-        let leases = LeaseTable::restore(&config.subnets, seed, bindings);
+        let governed: Vec<bool> = (0..config.subnets.len())
+            .map(|i| config.failover.iter().any(|r| r.subnets.contains(&i)))
+            .collect();
+        let leases = LeaseTable::restore(&config.subnets, &governed, seed, bindings);
         Self {
             config,
             server_id,

@@ -83,8 +83,14 @@ fn sync_pools(pools: &mut [SubnetPools], r: &Resource, status: dhcpv6_pool::Stat
 impl LeaseTable {
     /// Builds the table for `subnets` (one allocator per range and prefix pool, seeded with
     /// `seed`) and fills it with stored bindings.
+    ///
+    /// Subnet `i` with `governed[i]` true belongs to a failover relationship, whose endpoint
+    /// picks every new resource there ([`crate::dhcp::Authority::allocate`]): the table keeps
+    /// no allocator for it, so it does not track which of those resources are taken either
+    /// (bindings scattered by the per-client hash made that a bitmap page per lease).
     pub fn restore(
         subnets: &[Subnet],
+        governed: &[bool],
         seed: u64,
         bindings: impl IntoIterator<Item = Binding>,
     ) -> Self {
@@ -94,8 +100,12 @@ impl LeaseTable {
             secondary_share: Proportion::ZERO,
         };
         let mut t = Self::default();
-        for s in subnets {
+        for (i, s) in subnets.iter().enumerate() {
             let mut sp = SubnetPools::default();
+            if governed.get(i).copied().unwrap_or(false) {
+                t.pools.push(sp);
+                continue;
+            }
             for r in &s.addresses {
                 let range = dhcpv6_pool::AddressRange::new(r.first, r.last).and_then(|range| {
                     dhcpv6_pool::AddressPool::new(
@@ -551,10 +561,31 @@ mod tests {
         }
     }
 
+    /// A subnet governed by a failover relationship has no allocator here, but its bindings
+    /// are kept and decide availability as anywhere else.
+    #[test]
+    fn a_governed_subnet_keeps_bindings_and_allocates_nothing() {
+        let s = subnet();
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), &[true], 7, []);
+        let now = UnixTime::from_secs(1000);
+        assert_eq!(
+            t.allocate(now, 0, &s, ResourceKind::Address, &client(1), &[]),
+            None
+        );
+        let mut free = LeaseTable::restore(std::slice::from_ref(&s), &[false], 7, []);
+        let r = free
+            .allocate(now, 0, &s, ResourceKind::Address, &client(1), &[])
+            .expect("room");
+        t.bind(now, r, &client(1), &grant());
+        assert_eq!(t.active(), 1);
+        assert!(t.is_available_to(&r, &client(1), now));
+        assert!(!t.is_available_to(&r, &client(2), now));
+    }
+
     #[test]
     fn fills_a_small_pool_exactly_and_never_twice() {
         let s = subnet();
-        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), &[], 7, []);
         let now = UnixTime::from_secs(1000);
         let mut got = Vec::new();
         for n in 0..4 {
@@ -589,7 +620,7 @@ mod tests {
     #[test]
     fn expiry_frees_and_the_same_client_gets_its_address_back() {
         let s = subnet();
-        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), &[], 7, []);
         let now = UnixTime::from_secs(1000);
         let r = t
             .allocate(now, 0, &s, ResourceKind::Address, &client(1), &[])
@@ -615,7 +646,7 @@ mod tests {
     #[test]
     fn absorbing_the_endpoints_rewrite_of_a_lease_changes_nothing_else() {
         let s = subnet();
-        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), &[], 7, []);
         let now = UnixTime::from_secs(1000);
         let r = t
             .allocate(now, 0, &s, ResourceKind::Address, &client(1), &[])
@@ -650,7 +681,7 @@ mod tests {
     #[test]
     fn offers_reserve_and_abandoned_stays_out() {
         let s = subnet();
-        let mut t = LeaseTable::restore(std::slice::from_ref(&s), 7, []);
+        let mut t = LeaseTable::restore(std::slice::from_ref(&s), &[], 7, []);
         let now = UnixTime::from_secs(1000);
         let r = Resource::Address("2001:db8::10".parse().expect("a"));
         t.offer(r, &client(1), now);
@@ -663,6 +694,7 @@ mod tests {
         // Restore keeps everything.
         let restored = LeaseTable::restore(
             std::slice::from_ref(&s),
+            &[],
             7,
             t.iter().cloned().collect::<Vec<_>>(),
         );

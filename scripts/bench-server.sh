@@ -33,6 +33,16 @@
 #                   get the same CPU on the client side, and the ratios show what failover costs
 #                   the client-facing server, not what a second server costs a shared CPU. The
 #                   disk, the kernel and the memory bus stay shared (default 0: nothing pinned)
+#   SPLIT=2         as SPLIT=1, but the server alone, the primary or Kea HA's primary has CPU 0 to
+#                   itself, and perfdhcp joins the partner side on CPU 1. The server that answers
+#                   the clients then runs alone on its core in every run, so the latency ratios
+#                   show what failover adds to it; the secondary takes its CPU from perfdhcp
+#                   instead (whose pace shows in sent/s). The median is timed by the kernel at
+#                   the client interface, so perfdhcp's own delays do not enter it
+#   SECONDARY_DURABLE=0  a diagnostic only: the secondary's store skips fsync (`durable = false`).
+#                   A secondary must make an update durable before its BNDREPLY, so this is not
+#                   a way to run; it separates what the partner's fsyncs on a disk shared with
+#                   the primary cost the primary's Replies (two hosts share no disk). Default 1
 #
 # Topology: namespaces P (the standalone server, or the primary), S (the secondary / standby),
 # C (perfdhcp) on one bridge in namespace W (multicast snooping off), and a partner link of its
@@ -66,20 +76,27 @@ CLIENT_RCVBUF="${CLIENT_RCVBUF:-8388608}"
 REFINE="${REFINE:-3}"
 REFINE_MIN="${REFINE_MIN:-250}"
 SPLIT="${SPLIT:-0}"
+SECONDARY_DURABLE="${SECONDARY_DURABLE:-1}"
 HOOKS="${KEA_HOOKS:-$(dpkg -L kea-dhcp6-server kea-common 2>/dev/null | grep -m1 '/libdhcp_ha.so$' | xargs -r dirname)}"
 
 die() { echo "bench-server.sh: $*" >&2; exit 1; }
 [[ "$(id -u)" == 0 ]] || die "needs root (network namespaces)"
 [[ "$CLIENT_RCVBUF" =~ ^[0-9]+$ ]] || die "CLIENT_RCVBUF=$CLIENT_RCVBUF: expected a byte count (0 = leave the system's value)"
+[[ "$SECONDARY_DURABLE" =~ ^[01]$ ]] || die "SECONDARY_DURABLE=$SECONDARY_DURABLE: expected 1 (durable, the default) or 0 (diagnostic: the secondary skips fsync)"
 [[ "$REFINE" =~ ^[0-9]+$ && "$REFINE_MIN" =~ ^[0-9]+$ ]] || die "REFINE and REFINE_MIN must be whole numbers"
 for t in perfdhcp tcpdump jq python3; do command -v "$t" >/dev/null || die "$t missing (scripts/test installs kea-admin, tcpdump)"; done
-# ON_CLIENT_SIDE / ON_PARTNER_SIDE: the command prefix that pins a process to its machine (SPLIT=1).
-ON_CLIENT_SIDE=(); ON_PARTNER_SIDE=()
-if [[ "$SPLIT" == 1 ]]; then
-    command -v taskset >/dev/null || die "SPLIT=1 needs taskset (util-linux)"
-    (($(nproc) >= 2)) || die "SPLIT=1 needs two CPUs, this machine has $(nproc)"
+# ON_CLIENT_SIDE / ON_PARTNER_SIDE: the command prefix that pins a process to its machine (SPLIT=1
+# or 2); ON_LOADGEN: perfdhcp's (the client side with SPLIT=1, the partner side with SPLIT=2).
+ON_CLIENT_SIDE=(); ON_PARTNER_SIDE=(); ON_LOADGEN=()
+case "$SPLIT" in
+0) ;;
+1|2)
+    command -v taskset >/dev/null || die "SPLIT=$SPLIT needs taskset (util-linux)"
+    (($(nproc) >= 2)) || die "SPLIT=$SPLIT needs two CPUs, this machine has $(nproc)"
     ON_CLIENT_SIDE=(taskset -c 0); ON_PARTNER_SIDE=(taskset -c 1)
-fi
+    if [[ "$SPLIT" == 1 ]]; then ON_LOADGEN=("${ON_CLIENT_SIDE[@]}"); else ON_LOADGEN=("${ON_PARTNER_SIDE[@]}"); fi ;;
+*) die "SPLIT=$SPLIT: expected 0, 1 or 2" ;;
+esac
 if [[ " $SERVERS " == *" kea"* ]]; then
     [[ -n "$KEA" ]] || die "kea-dhcp6 missing: apt-get install kea-dhcp6-server (or SERVERS=\"ours pair\")"
 fi
@@ -124,6 +141,7 @@ esac
 [[ -x "$BIN" ]] || die "$BIN missing (build it, or BUILD=1)"
 echo "server: $BUILT, $(date -u '+%Y-%m-%d %H:%M UTC'), load at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 [[ "$SPLIT" == 1 ]] && echo "SPLIT=1: client side (perfdhcp; the server alone, the primary, Kea HA's primary) pinned to CPU 0, partner side (the secondary, Kea's standby; tcpdump) to CPU 1"
+[[ "$SPLIT" == 2 ]] && echo "SPLIT=2: the server alone, the primary or Kea HA's primary pinned to CPU 0, everything else (perfdhcp, the secondary, Kea's standby, tcpdump) to CPU 1"
 
 ID=$$
 NS_P="bench-p-$ID"; NS_S="bench-s-$ID"; NS_C="bench-c-$ID"; NS_W="bench-w-$ID"
@@ -273,6 +291,10 @@ failover() { # ROLE PARTNER LISTEN-LINE OWN-NAME PINNED-NAME
 ours_config alone "$IF_P"
 ours_config primary "$IF_P" "$(failover primary '[fd00:647::2]:647' '' primary secondary)"
 ours_config secondary "$IF_S" "$(failover secondary 'fd00:647::1' 'listen = "[fd00:647::2]:647"' secondary primary)"
+if [[ "$SECONDARY_DURABLE" == 0 ]]; then
+    sed -i 's/^durable = true$/durable = false/' "$WORK/secondary.toml"
+    echo "SECONDARY_DURABLE=0: the secondary's store skips fsync (a diagnostic, not a way to run a secondary)"
+fi
 
 # kea_config NAME INTERFACE SERVER-ID-BYTE [HA-THIS-SERVER-NAME]
 kea_config() {
@@ -545,7 +567,7 @@ run_one() {
     thread_ticks "$P_PID" > "$WORK/p0.ticks"
     rm -f "$WORK/sock" "$WORK/pd.ticks"
     # Distinct clients (-R), bounded run (-p), wait for late replies (-W, µs).
-    setsid ip netns exec "$NS_C" "${ON_CLIENT_SIDE[@]}" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
+    setsid ip netns exec "$NS_C" "${ON_LOADGEN[@]}" timeout $((DURATION + 30)) /usr/bin/time -f 'PDCPU %U %S' \
         perfdhcp -6 -l "$IF_C" -r "$rate" -p "$DURATION" -R 100000000 -e "$e" -W 1000000 >"$out" 2>&1 &
     PERF=$!; PIDS+=("$PERF")
     sampler $((DURATION * 4 + 12)) &

@@ -9,6 +9,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime};
 
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -74,6 +75,9 @@ pub struct Received {
     pub ifindex: u32,
     /// The datagram did not fit the buffer.
     pub truncated: bool,
+    /// When the kernel received it (wall clock), if receive timestamps are on
+    /// ([`DhcpSocket::enable_receive_timestamps`]).
+    pub kernel_time: Option<SystemTime>,
 }
 
 /// The server's UDP socket.
@@ -132,6 +136,13 @@ impl DhcpSocket {
         Ok(self.sock.local_addr()?.port())
     }
 
+    /// Asks the kernel to stamp every datagram with its time of receipt (`SO_TIMESTAMPNS`), read
+    /// back as [`Received::kernel_time`]: how long a datagram waited in the socket before the
+    /// event loop read it (the loop's profile).
+    pub fn enable_receive_timestamps(&self) -> io::Result<()> {
+        setsockopt(&self.sock, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
+    }
+
     /// Waits until a datagram may be readable.
     pub async fn readable(&self) -> io::Result<()> {
         self.sock.readable().await
@@ -165,7 +176,7 @@ impl DhcpSocket {
 }
 
 fn recv_with_info(fd: i32, buf: &mut [u8]) -> io::Result<Received> {
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::timespec);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_TRUNC)
         .map_err(io::Error::from)?;
@@ -176,11 +187,20 @@ fn recv_with_info(fd: i32, buf: &mut [u8]) -> io::Result<Received> {
         ));
     };
     let src = SocketAddrV6::from(src);
-    let (mut dst, mut ifindex) = (Ipv6Addr::UNSPECIFIED, 0);
+    let (mut dst, mut ifindex, mut kernel_time) = (Ipv6Addr::UNSPECIFIED, 0, None);
     for c in msg.cmsgs().map_err(io::Error::from)? {
-        if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
-            dst = Ipv6Addr::from(pi.ipi6_addr.s6_addr);
-            ifindex = pi.ipi6_ifindex;
+        match c {
+            ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                dst = Ipv6Addr::from(pi.ipi6_addr.s6_addr);
+                ifindex = pi.ipi6_ifindex;
+            }
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                let (secs, nanos) = (u64::try_from(ts.tv_sec()), u32::try_from(ts.tv_nsec()));
+                if let (Ok(secs), Ok(nanos)) = (secs, nanos) {
+                    kernel_time = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+                }
+            }
+            _ => {}
         }
     }
     let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
@@ -191,6 +211,7 @@ fn recv_with_info(fd: i32, buf: &mut [u8]) -> io::Result<Received> {
         dst,
         ifindex,
         truncated,
+        kernel_time,
     })
 }
 
@@ -344,7 +365,11 @@ mod tests {
         assert_eq!(got.ifindex, lo[0].index);
         assert_eq!(got.src.port(), cport);
         assert!(!got.truncated);
-        // Answer from the destination address, out of the arrival interface.
+        assert_eq!(got.kernel_time, None, "no timestamps unless asked for");
+        // Answer from the destination address, out of the arrival interface; the client's
+        // socket now stamps what it receives.
+        client.enable_receive_timestamps().expect("SO_TIMESTAMPNS");
+        let sent_at = SystemTime::now();
         server
             .send(b"world", got.src, Some(got.dst), got.ifindex)
             .await
@@ -359,5 +384,10 @@ mod tests {
         };
         assert_eq!(&buf[..r.len], b"world");
         assert_eq!(r.src.port(), port);
+        let stamped = r.kernel_time.expect("a receive timestamp");
+        assert!(
+            stamped + Duration::from_millis(1) >= sent_at && stamped <= SystemTime::now(),
+            "timestamp {stamped:?} outside the exchange (sent at {sent_at:?})"
+        );
     }
 }

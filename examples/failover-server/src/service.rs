@@ -148,8 +148,10 @@ enum Part {
 /// Where the event loop's time goes, logged at debug level every 5 s
 /// (`RUST_LOG=dhcpv6_failover_server::service=debug`): busy time and turns per part of the
 /// loop, the store's commits (count, mean and longest duration, ops, journal entries folded in
-/// all and at most in one commit), and the latency of the durable
-/// replies from reading the request to sending the Reply (median, 99th percentile, max).
+/// all and at most in one commit), the latency of the durable replies from reading the request
+/// to sending the Reply (median, 99th percentile, max), and how long the client datagrams waited
+/// in the socket before the loop read them (median, 99th percentile; kernel receive timestamps,
+/// which the socket takes only while this profile is on).
 #[derive(Debug)]
 struct LoopProfile {
     /// Whether debug logging is on (otherwise nothing is recorded).
@@ -171,6 +173,9 @@ struct LoopProfile {
     marks_written: u64,
     /// Reply latencies in microseconds (at most `MAX_SAMPLES` per interval).
     latencies: Vec<u32>,
+    /// How long each client datagram waited in the socket, from the kernel's receipt to the
+    /// loop's read, in microseconds (at most `MAX_SAMPLES` per interval).
+    queued: Vec<u32>,
 }
 
 impl LoopProfile {
@@ -192,6 +197,7 @@ impl LoopProfile {
             folded_max: 0,
             marks_written: 0,
             latencies: Vec::new(),
+            queued: Vec::new(),
         }
     }
 
@@ -229,6 +235,17 @@ impl LoopProfile {
         }
     }
 
+    fn queued(&mut self, kernel_time: SystemTime) {
+        if self.on && self.queued.len() < Self::MAX_SAMPLES {
+            // A clock stepped back between the two readings counts as no wait.
+            let waited = SystemTime::now()
+                .duration_since(kernel_time)
+                .unwrap_or_default();
+            self.queued
+                .push(u32::try_from(waited.as_micros()).unwrap_or(u32::MAX));
+        }
+    }
+
     /// Logs and restarts the interval once it is over.
     fn maybe_log(&mut self) {
         let span = self.since.elapsed();
@@ -238,15 +255,17 @@ impl LoopProfile {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let pct = |d: Duration| d.as_secs_f64() / span.as_secs_f64() * 100.0;
         self.latencies.sort_unstable();
-        let at = |q: f64| {
-            let n = self.latencies.len();
+        self.queued.sort_unstable();
+        let quantile = |v: &[u32], q: f64| {
+            let n = v.len();
             if n == 0 {
                 0.0
             } else {
                 let i = ((n as f64 - 1.0) * q) as usize;
-                f64::from(self.latencies.get(i).copied().unwrap_or(0)) / 1000.0
+                f64::from(v.get(i).copied().unwrap_or(0)) / 1000.0
             }
         };
+        let at = |q: f64| quantile(&self.latencies, q);
         let [commit, link, timer, clients, other] = self.busy;
         let [tc, tl, tt, tcl, to] = self.turns;
         let [mc, ml, mt, mcl, mo] = self.turn_max;
@@ -286,6 +305,9 @@ impl LoopProfile {
             reply_median_ms = at(0.5),
             reply_p99_ms = at(0.99),
             reply_max_ms = at(1.0),
+            queued = self.queued.len(),
+            queued_median_ms = quantile(&self.queued, 0.5),
+            queued_p99_ms = quantile(&self.queued, 0.99),
             "event loop profile"
         );
         *self = Self::new();
@@ -401,6 +423,9 @@ pub async fn run_with_links(
     update_gauges(&engine, &config, &metrics);
 
     let profiling = LoopProfile::enabled();
+    if profiling && let Err(e) = socket.enable_receive_timestamps() {
+        tracing::warn!(error = %e, "no receive timestamps: the profile's queued times stay empty");
+    }
     let mut profile = LoopProfile::new();
     let mut last_client_turn = Instant::now();
     // While set, the client socket is not polled (see `UNRESPONSIVE_PAUSE`).
@@ -495,6 +520,9 @@ pub async fn run_with_links(
                     };
                     let got = Instant::now();
                     read += 1;
+                    if let Some(t) = rx.kernel_time.filter(|_| profiling) {
+                        profile.queued(t);
+                    }
                     if rx.truncated {
                         metrics.dropped(DropReason::Oversized);
                         continue;

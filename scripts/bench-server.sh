@@ -558,13 +558,11 @@ run_one() {
     local out="$WORK/perfdhcp.out" cap="$WORK/sample.pcap"
     # 1/16 of the transactions, both directions: those whose transaction id's last byte
     # matches its middle byte in the low 4 bits. perfdhcp numbers its transactions in
-    # sequence, Solicits and Requests alike, and its send pattern repeats in the low bits: a
-    # fixed residue (the last byte's low 4 bits = 0, up to d12b310) took mostly the Requests
-    # of one position in that pattern, 50-130 of them in a 5 s run at 2,000/s, whose median
-    # was 1.3-1.7x that of all Requests and moved unlike it (checked against a capture of every
-    # transaction at the server's interface). Tying the residue to the middle byte rotates it
-    # every 256 ids, so every position counts alike: about 470 Requests per 5 s at 2,000/s,
-    # median within 5 % of all of them.
+    # sequence and its send pattern repeats in the low bits, so a fixed residue of the last
+    # byte alone would take one position of that pattern (its median read 1.3-1.7x that of all
+    # Requests; the server README's run K). Tied to the middle byte, the residue rotates every
+    # 256 ids and every position counts alike: about 470 Requests in 4 s at 2,000/s, median
+    # within 5 % of all of them.
     ip netns exec "$NS_C" "${ON_PARTNER_SIDE[@]}" timeout $((DURATION + 40)) tcpdump -i "$IF_C" -s 80 -U -w "$cap" \
         'ip6 and udp and ((ip6[51] ^ ip6[50]) & 15) == 0' >/dev/null 2>&1 &
     DUMP=$!; PIDS+=("$DUMP")

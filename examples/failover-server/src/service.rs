@@ -520,7 +520,8 @@ pub async fn run_with_links(
                     };
                     let got = Instant::now();
                     read += 1;
-                    if let Some(t) = rx.kernel_time.filter(|_| profiling) {
+                    // Only set while profiling (the socket stamps nothing otherwise).
+                    if let Some(t) = rx.kernel_time {
                         profile.queued(t);
                     }
                     if rx.truncated {
